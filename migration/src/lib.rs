@@ -1,0 +1,15 @@
+//! Schema of scim-gateway. Every change to the database goes through a migration here; the server
+//! applies pending ones at start and `scim-gateway migrate` applies them explicitly.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,105 @@
+//! Command line and environment. Every flag has an environment variable; flags win.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "scim-gateway",
+    version,
+    about = "SAML & SCIM settings (GraphQL + web page) and SCIM 2.0 provisioning for Okta and Microsoft Entra ID"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Database: `sqlite://path?mode=rwc` (default) or `postgres://user@host/db`.
+    #[arg(long, env = "DATABASE_URL", default_value = crate::db::DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+
+    /// Database pool size per process.
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_DB_MAX_CONNECTIONS",
+        default_value_t = 8,
+        global = true
+    )]
+    pub db_max_connections: u32,
+
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: String,
+
+    /// How users and IdPs reach this service (for the SCIM base URL and sign-in links);
+    /// default `http://<bind>`.
+    #[arg(long, env = "SCIM_GATEWAY_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Folder of the built settings page and playground.
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_WEB_DIR",
+        default_value = "web/dist",
+        global = true
+    )]
+    pub web_dir: PathBuf,
+
+    /// Activity entries older than this many days are deleted.
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_ACTIVITY_RETENTION_DAYS",
+        default_value_t = 90,
+        global = true
+    )]
+    pub activity_retention_days: u32,
+
+    /// Log filter, as RUST_LOG (e.g. `info`, `scim_gateway=debug,tower_http=info`).
+    #[arg(long, env = "SCIM_GATEWAY_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Log format.
+    #[arg(long, env = "SCIM_GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Apply migrations and serve (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL) and exit.
+    PrintSchema,
+    /// Create an admin token, creating the workspace (with this account as its owner) or the
+    /// admin membership when missing. Prints only the token on stdout.
+    AdminToken {
+        /// Workspace slug.
+        #[arg(long)]
+        workspace: String,
+        /// The admin's e-mail.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Cli {
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_string()
+    }
+}

@@ -1,0 +1,73 @@
+//! Connecting to SQLite (default, embedded) or PostgreSQL, and applying migrations.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    Statement, TransactionTrait,
+};
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/scim-gateway.db?mode=rwc";
+
+/// Opens a pool. SQLite runs in WAL mode with foreign keys on and a busy timeout, so readers
+/// never wait for the writer and writers wait for each other instead of failing.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .max_connections(max_connections.max(1))
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .test_before_acquire(false);
+    if url.starts_with("sqlite:") {
+        ensure_sqlite_dir(url)
+            .map_err(|e| DbErr::Custom(format!("cannot create the database folder: {e}")))?;
+        options.map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    }
+    Database::connect(options).await
+}
+
+/// Creates the folder of a SQLite file so the default URL works on a fresh checkout.
+fn ensure_sqlite_dir(url: &str) -> std::io::Result<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or("");
+    if path.is_empty() || path.starts_with(":memory:") {
+        return Ok(());
+    }
+    match std::path::Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+        _ => Ok(()),
+    }
+}
+
+/// Applies pending migrations. On PostgreSQL an advisory lock makes replicas that start together
+/// take turns instead of racing on the same DDL.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let lock = db.begin().await?;
+        lock.execute_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(7261001)",
+        ))
+        .await?;
+        let result = Migrator::up(db, None).await;
+        lock.commit().await?;
+        result
+    } else {
+        Migrator::up(db, None).await
+    }
+}
+
+/// The database answers a trivial query.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.ping().await
+}

@@ -1,0 +1,200 @@
+//! Admin access to the settings API: bearer admin tokens bound to one workspace and one account,
+//! and the rule that only the workspace's active admins may read or change its settings.
+
+use chrono::TimeDelta;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
+    TransactionTrait,
+};
+
+use crate::domain::roles::Role;
+use crate::domain::{Error, Result, secrets, workspaces};
+use crate::entities::{account, admin_token, member, workspace};
+
+/// Last-used times of tokens are written at most this often per token.
+pub const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
+
+/// Who is calling the admin API.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub token_id: String,
+    pub workspace_id: String,
+    pub account_id: String,
+    pub email: String,
+}
+
+impl Principal {
+    /// How the activity log names this caller.
+    pub fn actor(&self) -> String {
+        format!("admin {}", self.email)
+    }
+}
+
+/// The principal for a presented admin token; any failure is `Unauthenticated`, with no hint of
+/// which check failed.
+pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> Result<Principal> {
+    let token = token.trim();
+    if token.is_empty() || token.len() > 512 {
+        return Err(Error::Unauthenticated);
+    }
+    let hash = secrets::hash(token);
+    let Some((row, account)) = admin_token::Entity::find()
+        .filter(admin_token::Column::TokenHash.eq(hash))
+        .find_also_related(account::Entity)
+        .one(db)
+        .await?
+    else {
+        return Err(Error::Unauthenticated);
+    };
+    let Some(account) = account else {
+        return Err(Error::Unauthenticated);
+    };
+    if row.revoked_at.is_some() || !secrets::hash_matches(&row.token_hash, token) {
+        return Err(Error::Unauthenticated);
+    }
+    let now = crate::domain::now();
+    if row
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
+    {
+        // Conditional, so concurrent requests and replicas write at most once per granule.
+        admin_token::Entity::update_many()
+            .col_expr(admin_token::Column::LastUsedAt, Expr::value(now))
+            .filter(admin_token::Column::Id.eq(row.id.clone()))
+            .filter(
+                Expr::col(admin_token::Column::LastUsedAt)
+                    .is_null()
+                    .or(Expr::col(admin_token::Column::LastUsedAt).lt(now - LAST_USED_GRANULARITY)),
+            )
+            .exec(db)
+            .await?;
+    }
+    Ok(Principal {
+        token_id: row.id,
+        workspace_id: row.workspace_id,
+        account_id: row.account_id,
+        email: account.email,
+    })
+}
+
+/// The caller's membership, if it is an active admin of its workspace; `Forbidden` otherwise.
+pub async fn require_admin(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+) -> Result<member::Model> {
+    let member = member::Entity::find()
+        .filter(member::Column::WorkspaceId.eq(principal.workspace_id.clone()))
+        .filter(member::Column::AccountId.eq(principal.account_id.clone()))
+        .one(db)
+        .await?;
+    match member {
+        Some(m) if m.active && Role::from_stored(&m.effective_role) == Role::Admin => Ok(m),
+        Some(m) if !m.active => Err(Error::Forbidden(
+            "your membership of this workspace is deactivated".into(),
+        )),
+        Some(_) => Err(Error::Forbidden(
+            "only the workspace's admins may manage its SAML & SCIM settings".into(),
+        )),
+        None => Err(Error::Forbidden(
+            "you are no longer a member of this workspace".into(),
+        )),
+    }
+}
+
+/// What `issue_token` did.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// The token itself: shown once, never stored.
+    pub token: String,
+    pub workspace_id: String,
+    pub workspace_slug: String,
+    pub created_workspace: bool,
+    /// False when the account is a member of the workspace but not an active admin: the token
+    /// then authenticates but every settings call is forbidden.
+    pub is_admin: bool,
+}
+
+/// Issues an admin token for `email` in the workspace `slug`, creating the workspace (with that
+/// account as its owner) or the admin membership when missing. An operator's action: no principal.
+pub async fn issue_token(
+    db: &impl TransactionTrait,
+    slug: &str,
+    email: &str,
+) -> Result<IssuedToken> {
+    issue_token_named(db, slug, slug, email).await
+}
+
+/// `issue_token`, naming the workspace if it is created.
+pub async fn issue_token_named(
+    db: &impl TransactionTrait,
+    slug: &str,
+    name: &str,
+    email: &str,
+) -> Result<IssuedToken> {
+    let email = validate_email(email)?;
+    let txn = db.begin().await?;
+    let existing = workspace::Entity::find()
+        .filter(workspace::Column::Slug.eq(slug.trim().to_lowercase()))
+        .one(&txn)
+        .await?;
+    let (ws, created_workspace) = match existing {
+        Some(ws) => (ws, false),
+        None => (workspaces::create(&txn, slug, name).await?, true),
+    };
+    let account = workspaces::find_or_create_account(&txn, &email).await?;
+    let member = match member::Entity::find()
+        .filter(member::Column::WorkspaceId.eq(ws.id.clone()))
+        .filter(member::Column::AccountId.eq(account.id.clone()))
+        .one(&txn)
+        .await?
+    {
+        Some(m) => m,
+        None => {
+            let role = if created_workspace {
+                None
+            } else {
+                Some(Role::Admin)
+            };
+            workspaces::add_member(&txn, &ws.id, &account, created_workspace, role).await?
+        }
+    };
+    let is_admin = member.active && Role::from_stored(&member.effective_role) == Role::Admin;
+    let secret = secrets::generate("sgat");
+    admin_token::Entity::insert(admin_token::ActiveModel {
+        id: Set(crate::domain::new_id()),
+        workspace_id: Set(ws.id.clone()),
+        account_id: Set(account.id.clone()),
+        prefix: Set(secret.prefix),
+        token_hash: Set(secret.hash),
+        created_at: Set(crate::domain::now()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+    })
+    .exec(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(IssuedToken {
+        token: secret.secret,
+        workspace_id: ws.id,
+        workspace_slug: ws.slug,
+        created_workspace,
+        is_admin,
+    })
+}
+
+/// A plausible e-mail address, trimmed: one `@`, something on each side, no spaces.
+pub fn validate_email(email: &str) -> Result<String> {
+    let email = email.trim();
+    let valid = email.len() <= 320
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+    if valid {
+        Ok(email.to_string())
+    } else {
+        Err(Error::invalid(
+            "email",
+            format!("{email:?} is not an e-mail address"),
+        ))
+    }
+}

@@ -1,0 +1,329 @@
+//! API keys: the bearer tokens IdPs use for SCIM. 256-bit secrets from the OS CSPRNG, shown once,
+//! stored as a hash, told apart by a visible prefix; optional expiry (or "never expires", since
+//! Entra quarantines its job when a token expires); several live keys so a key can be rotated
+//! without downtime.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, TransactionSession, TransactionTrait,
+};
+
+use crate::domain::activity::{self, NewEntry};
+use crate::domain::admin::{self, Principal};
+use crate::domain::{Error, Result, new_id, now, secrets};
+use crate::entities::api_key;
+
+/// A key expiring within this window is flagged.
+pub const EXPIRY_WARNING: TimeDelta = TimeDelta::days(14);
+/// Last-used time and client are written at most this often per key.
+pub const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
+pub const MAX_EXPIRY_DAYS: i64 = 3650;
+pub const MAX_LIVE_KEYS: u64 = 50;
+const MAX_NAME_CHARS: usize = 100;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_client: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    pub fn is_expired(&self, at: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|e| e <= at)
+    }
+
+    pub fn expires_soon(&self, at: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|e| e - at <= EXPIRY_WARNING)
+    }
+
+    pub fn is_live(&self, at: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && !self.is_expired(at)
+    }
+}
+
+impl From<api_key::Model> for ApiKey {
+    fn from(m: api_key::Model) -> Self {
+        ApiKey {
+            id: m.id,
+            workspace_id: m.workspace_id,
+            name: m.name,
+            prefix: m.prefix,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            last_used_at: m.last_used_at,
+            last_used_client: m.last_used_client,
+            revoked_at: m.revoked_at,
+        }
+    }
+}
+
+/// A new key: the secret is in here once and nowhere else.
+pub struct GeneratedKey {
+    pub secret: String,
+    pub key: ApiKey,
+}
+
+pub async fn list(db: &impl ConnectionTrait, workspace_id: &str) -> Result<Vec<ApiKey>> {
+    Ok(api_key::Entity::find()
+        .filter(api_key::Column::WorkspaceId.eq(workspace_id))
+        .order_by_desc(api_key::Column::CreatedAt)
+        .order_by_asc(api_key::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(ApiKey::from)
+        .collect())
+}
+
+pub async fn generate(
+    db: &impl TransactionTrait,
+    principal: &Principal,
+    name: &str,
+    expires_in_days: Option<i64>,
+) -> Result<GeneratedKey> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::invalid(
+            "name",
+            "give the key a name, e.g. \"Okta production\"",
+        ));
+    }
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "name",
+            "a key name is at most 100 printable characters",
+        ));
+    }
+    if let Some(days) = expires_in_days
+        && !(1..=MAX_EXPIRY_DAYS).contains(&days)
+    {
+        return Err(Error::invalid(
+            "expiresInDays",
+            "expiry must be between 1 and 3650 days, or omitted for a key that never expires",
+        ));
+    }
+    let txn = db.begin().await?;
+    admin::require_admin(&txn, principal).await?;
+    let at = now();
+    let live = api_key::Entity::find()
+        .filter(api_key::Column::WorkspaceId.eq(principal.workspace_id.clone()))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .filter(
+            Expr::col(api_key::Column::ExpiresAt)
+                .is_null()
+                .or(Expr::col(api_key::Column::ExpiresAt).gt(at)),
+        )
+        .count(&txn)
+        .await?;
+    if live >= MAX_LIVE_KEYS {
+        return Err(Error::invalid(
+            "name",
+            format!(
+                "a workspace can have at most {MAX_LIVE_KEYS} live keys; revoke unused ones first"
+            ),
+        ));
+    }
+    let secret = secrets::generate("scim");
+    let key = ApiKey {
+        id: new_id(),
+        workspace_id: principal.workspace_id.clone(),
+        name: name.to_string(),
+        prefix: secret.prefix.clone(),
+        created_at: at,
+        expires_at: expires_in_days.map(|d| at + TimeDelta::days(d)),
+        last_used_at: None,
+        last_used_client: None,
+        revoked_at: None,
+    };
+    api_key::Entity::insert(api_key::ActiveModel {
+        id: Set(key.id.clone()),
+        workspace_id: Set(key.workspace_id.clone()),
+        name: Set(key.name.clone()),
+        prefix: Set(key.prefix.clone()),
+        secret_hash: Set(secret.hash),
+        created_by_account_id: Set(Some(principal.account_id.clone())),
+        created_at: Set(at),
+        expires_at: Set(key.expires_at),
+        last_used_at: Set(None),
+        last_used_client: Set(None),
+        revoked_at: Set(None),
+    })
+    .exec(&txn)
+    .await?;
+    let expiry = match key.expires_at {
+        Some(e) => format!("expires {}", e.format("%Y-%m-%d")),
+        None => "never expires".into(),
+    };
+    activity::record(
+        &txn,
+        NewEntry::settings(
+            &principal.workspace_id,
+            principal.actor(),
+            "api_key.generate",
+            format!(
+                "API key \"{}\" ({}…) generated; {expiry}",
+                key.name, key.prefix
+            ),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(GeneratedKey {
+        secret: secret.secret,
+        key,
+    })
+}
+
+/// Revokes a key of the caller's workspace; revoking a revoked key changes nothing.
+pub async fn revoke(db: &impl TransactionTrait, principal: &Principal, id: &str) -> Result<ApiKey> {
+    let txn = db.begin().await?;
+    admin::require_admin(&txn, principal).await?;
+    let Some(row) = api_key::Entity::find_by_id(id.to_string())
+        .filter(api_key::Column::WorkspaceId.eq(principal.workspace_id.clone()))
+        .one(&txn)
+        .await?
+    else {
+        return Err(Error::NotFound("API key".into()));
+    };
+    let mut key = ApiKey::from(row);
+    if key.revoked_at.is_none() {
+        let at = now();
+        api_key::Entity::update_many()
+            .col_expr(api_key::Column::RevokedAt, Expr::value(at))
+            .filter(api_key::Column::Id.eq(key.id.clone()))
+            .exec(&txn)
+            .await?;
+        key.revoked_at = Some(at);
+        activity::record(
+            &txn,
+            NewEntry::settings(
+                &principal.workspace_id,
+                principal.actor(),
+                "api_key.revoke",
+                format!("API key \"{}\" ({}…) revoked", key.name, key.prefix),
+            ),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(key)
+}
+
+/// Which IdP is calling, from its User-Agent.
+pub fn client_from_user_agent(user_agent: Option<&str>) -> &'static str {
+    let ua = user_agent.unwrap_or("").to_ascii_lowercase();
+    if ua.contains("okta") {
+        "Okta"
+    } else if ua.contains("azure")
+        || ua.contains("microsoft")
+        || ua.contains("entra")
+        || ua.contains("aad")
+    {
+        "Entra"
+    } else {
+        "Other"
+    }
+}
+
+/// The live key of `workspace_id` with this secret. A key of another workspace, an unknown,
+/// revoked or expired key are all `Unauthenticated`, indistinguishably.
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    secret: &str,
+    user_agent: Option<&str>,
+) -> Result<ApiKey> {
+    let secret = secret.trim();
+    if secret.is_empty() || secret.len() > 512 {
+        return Err(Error::Unauthenticated);
+    }
+    let Some(row) = api_key::Entity::find()
+        .filter(api_key::Column::SecretHash.eq(secrets::hash(secret)))
+        .one(db)
+        .await?
+    else {
+        return Err(Error::Unauthenticated);
+    };
+    let at = now();
+    if row.workspace_id != workspace_id || !secrets::hash_matches(&row.secret_hash, secret) {
+        return Err(Error::Unauthenticated);
+    }
+    let mut key = ApiKey::from(row);
+    if !key.is_live(at) {
+        return Err(Error::Unauthenticated);
+    }
+    let client = client_from_user_agent(user_agent);
+    let stale = key
+        .last_used_at
+        .is_none_or(|t| at - t >= LAST_USED_GRANULARITY);
+    if stale || key.last_used_client.as_deref() != Some(client) {
+        api_key::Entity::update_many()
+            .col_expr(api_key::Column::LastUsedAt, Expr::value(at))
+            .col_expr(api_key::Column::LastUsedClient, Expr::value(client))
+            .filter(api_key::Column::Id.eq(key.id.clone()))
+            .filter(
+                Expr::col(api_key::Column::LastUsedAt)
+                    .is_null()
+                    .or(Expr::col(api_key::Column::LastUsedAt).lt(at - LAST_USED_GRANULARITY))
+                    .or(Expr::col(api_key::Column::LastUsedClient).ne(client))
+                    .or(Expr::col(api_key::Column::LastUsedClient).is_null()),
+            )
+            .exec(db)
+            .await?;
+        key.last_used_at = Some(at);
+        key.last_used_client = Some(client.to_string());
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_recognised_by_user_agent() {
+        assert_eq!(
+            client_from_user_agent(Some("Okta SCIM Client 1.0.0")),
+            "Okta"
+        );
+        assert_eq!(
+            client_from_user_agent(Some("Microsoft.Azure.ActiveDirectory.Provisioning")),
+            "Entra"
+        );
+        assert_eq!(client_from_user_agent(Some("curl/8.0")), "Other");
+        assert_eq!(client_from_user_agent(None), "Other");
+    }
+
+    #[test]
+    fn expiry_flags() {
+        let at = now();
+        let mut key = ApiKey {
+            id: "k".into(),
+            workspace_id: "w".into(),
+            name: "n".into(),
+            prefix: "scim_abc".into(),
+            created_at: at,
+            expires_at: None,
+            last_used_at: None,
+            last_used_client: None,
+            revoked_at: None,
+        };
+        assert!(key.is_live(at) && !key.expires_soon(at));
+        key.expires_at = Some(at + TimeDelta::days(3));
+        assert!(key.is_live(at) && key.expires_soon(at));
+        key.expires_at = Some(at - TimeDelta::seconds(1));
+        assert!(!key.is_live(at));
+        key.expires_at = None;
+        key.revoked_at = Some(at);
+        assert!(!key.is_live(at));
+    }
+}

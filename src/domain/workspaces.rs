@@ -1,0 +1,202 @@
+//! Workspaces, the accounts they share, and memberships as the settings side creates them.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    TransactionTrait,
+};
+
+use crate::domain::roles::{self, Role};
+use crate::domain::{Error, Result, admin, email_key, new_id, now};
+use crate::entities::{account, member, scim_setting, workspace};
+
+/// A workspace as the protocol layers see it.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+}
+
+impl From<workspace::Model> for Workspace {
+    fn from(m: workspace::Model) -> Self {
+        Workspace {
+            id: m.id,
+            slug: m.slug,
+            name: m.name,
+        }
+    }
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: &str) -> Result<Workspace> {
+    workspace::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+        .map(Workspace::from)
+        .ok_or_else(|| Error::NotFound("workspace".into()))
+}
+
+/// A slug: 1–63 characters of `a-z`, `0-9` and inner `-`.
+pub fn validate_slug(slug: &str) -> Result<String> {
+    let slug = slug.trim().to_lowercase();
+    let valid = !slug.is_empty()
+        && slug.len() <= 63
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if valid {
+        Ok(slug)
+    } else {
+        Err(Error::invalid(
+            "slug",
+            "a workspace slug is 1–63 characters of a–z, 0–9 and inner hyphens",
+        ))
+    }
+}
+
+pub async fn create(db: &impl ConnectionTrait, slug: &str, name: &str) -> Result<workspace::Model> {
+    let slug = validate_slug(slug)?;
+    let model = workspace::Model {
+        id: new_id(),
+        slug,
+        name: name.trim().to_string(),
+        created_at: now(),
+    };
+    workspace::Entity::insert(workspace::ActiveModel {
+        id: Set(model.id.clone()),
+        slug: Set(model.slug.clone()),
+        name: Set(model.name.clone()),
+        created_at: Set(model.created_at),
+    })
+    .exec(db)
+    .await
+    .map_err(|e| match Error::from(e) {
+        Error::Conflict(_) => Error::Conflict(format!("workspace {:?} already exists", model.slug)),
+        other => other,
+    })?;
+    scim_setting::Entity::insert(scim_setting::ActiveModel {
+        workspace_id: Set(model.id.clone()),
+        enabled: Set(false),
+        updated_at: Set(model.created_at),
+    })
+    .exec(db)
+    .await?;
+    Ok(model)
+}
+
+/// The account for an e-mail (case-insensitive), created when nobody has it yet.
+pub async fn find_or_create_account(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<account::Model> {
+    let key = email_key(email);
+    if let Some(found) = account::Entity::find()
+        .filter(account::Column::EmailKey.eq(key.clone()))
+        .one(db)
+        .await?
+    {
+        return Ok(found);
+    }
+    let at = now();
+    let model = account::Model {
+        id: new_id(),
+        email: email.trim().to_string(),
+        email_key: key,
+        given_name: None,
+        family_name: None,
+        created_at: at,
+        updated_at: at,
+    };
+    account::Entity::insert(account::ActiveModel {
+        id: Set(model.id.clone()),
+        email: Set(model.email.clone()),
+        email_key: Set(model.email_key.clone()),
+        given_name: Set(None),
+        family_name: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+    })
+    .exec(db)
+    .await?;
+    Ok(model)
+}
+
+/// Adds an account to a workspace with its e-mail as userName; the effective role is resolved
+/// from the owner flag and direct role (a new member is in no group yet).
+pub async fn add_member(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    account: &account::Model,
+    is_owner: bool,
+    direct_role: Option<Role>,
+) -> Result<member::Model> {
+    let at = now();
+    let effective = roles::resolve(is_owner, direct_role, &[]).role;
+    let model = member::Model {
+        id: new_id(),
+        workspace_id: workspace_id.to_string(),
+        account_id: account.id.clone(),
+        user_name: account.email.clone(),
+        user_name_key: account.email_key.clone(),
+        external_id: None,
+        display_name: None,
+        active: true,
+        direct_role: direct_role.map(|r| r.as_str().to_string()),
+        effective_role: effective.as_str().to_string(),
+        is_owner,
+        attributes: "{}".into(),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    member::Entity::insert(member::ActiveModel {
+        id: Set(model.id.clone()),
+        workspace_id: Set(model.workspace_id.clone()),
+        account_id: Set(model.account_id.clone()),
+        user_name: Set(model.user_name.clone()),
+        user_name_key: Set(model.user_name_key.clone()),
+        external_id: Set(None),
+        display_name: Set(None),
+        active: Set(true),
+        direct_role: Set(model.direct_role.clone()),
+        effective_role: Set(model.effective_role.clone()),
+        is_owner: Set(is_owner),
+        attributes: Set(model.attributes.clone()),
+        version: Set(1),
+        created_at: Set(at),
+        updated_at: Set(at),
+    })
+    .exec(db)
+    .await?;
+    Ok(model)
+}
+
+/// The demo workspace's slug and owner, created on the first start of an empty database.
+pub const DEMO_SLUG: &str = "demo";
+pub const DEMO_NAME: &str = "Demo workspace";
+pub const DEMO_OWNER_EMAIL: &str = "admin@example.com";
+
+/// On an empty database, creates the demo workspace with its owner and returns a sign-in token
+/// for it. Returns `None` when any workspace exists (also when another replica just created it).
+pub async fn bootstrap_if_empty(
+    db: &(impl ConnectionTrait + TransactionTrait),
+) -> Result<Option<admin::IssuedToken>> {
+    if workspace::Entity::find().count(db).await? > 0 {
+        return Ok(None);
+    }
+    match admin::issue_token_named(db, DEMO_SLUG, DEMO_NAME, DEMO_OWNER_EMAIL).await {
+        Ok(issued) if issued.created_workspace => Ok(Some(issued)),
+        Ok(_) | Err(Error::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The caller's workspace, for reading its settings: admins only.
+pub async fn for_admin(
+    db: &impl ConnectionTrait,
+    principal: &admin::Principal,
+) -> Result<Workspace> {
+    admin::require_admin(db, principal).await?;
+    get(db, &principal.workspace_id).await
+}

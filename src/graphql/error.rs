@@ -1,0 +1,75 @@
+//! Domain errors as GraphQL errors: every error carries `extensions.code`; a field error also
+//! `extensions.field`. Internal causes are logged here once and never shown to clients.
+
+use async_graphql::ErrorExtensions;
+
+use crate::domain::Error;
+
+pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+pub const FORBIDDEN: &str = "FORBIDDEN";
+pub const SAML_REQUIRED: &str = "SAML_REQUIRED";
+pub const VALIDATION: &str = "VALIDATION";
+pub const NOT_FOUND: &str = "NOT_FOUND";
+pub const CONFLICT: &str = "CONFLICT";
+pub const INTERNAL: &str = "INTERNAL";
+
+pub fn code_of(err: &Error) -> &'static str {
+    match err {
+        Error::NotFound(_) => NOT_FOUND,
+        Error::Conflict(_) | Error::VersionMismatch => CONFLICT,
+        Error::Invalid { .. } => VALIDATION,
+        Error::Unauthenticated => UNAUTHENTICATED,
+        Error::Forbidden(_) => FORBIDDEN,
+        Error::SamlRequired => SAML_REQUIRED,
+        Error::Internal(_) => INTERNAL,
+    }
+}
+
+impl ErrorExtensions for Error {
+    fn extend(&self) -> async_graphql::Error {
+        if let Error::Internal(cause) = self {
+            tracing::error!(error = %cause, "internal error in a GraphQL operation");
+        }
+        let message = match self {
+            Error::Unauthenticated => {
+                "sign in with a valid admin token (Authorization: Bearer <token>)".to_string()
+            }
+            other => other.to_string(),
+        };
+        async_graphql::Error::new(message).extend_with(|_, ext| {
+            ext.set("code", code_of(self));
+            if let Error::Invalid { attr, .. } = self {
+                ext.set("field", attr.as_str());
+            }
+        })
+    }
+}
+
+/// `domain::Result<T>` to `async_graphql::Result<T>` with the code attached. Resolvers use this
+/// instead of a bare `?`, which would show any error's `Display` without a code.
+pub trait GqlResultExt<T> {
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> GqlResultExt<T> for crate::domain::Result<T> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| e.extend())
+    }
+}
+
+/// Errors async-graphql raises itself (syntax, unknown fields, wrong argument types, depth and
+/// complexity limits) have no code: they are the client's invalid request.
+pub fn ensure_codes(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|ext| ext.get("code").is_some());
+        if !has_code {
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", VALIDATION);
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The GraphQL admin API behind the settings page: `/graphql` over HTTP POST, and over WebSocket
+//! (graphql-ws and graphql-transport-ws) on `GET /graphql` with an upgrade. Resolvers are thin:
+//! they take the principal from the request, call the domain, and map the result.
+
+mod error;
+mod mutation;
+mod query;
+mod types;
+
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{Context, Data, EmptySubscription, ErrorExtensions, Schema};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequestParts, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+pub use error::{GqlResultExt, code_of};
+
+use crate::domain::{self, admin::Principal};
+use crate::state::AppState;
+
+pub type AppSchema = Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
+
+/// Deep enough for GraphiQL's introspection query, far below anything abusive.
+pub const MAX_DEPTH: usize = 16;
+pub const MAX_COMPLEXITY: usize = 2000;
+
+/// The schema with its limits and no data: the server adds state per request, and `print-schema`
+/// and the SDL test need none.
+pub fn schema_builder()
+-> async_graphql::SchemaBuilder<query::QueryRoot, mutation::MutationRoot, EmptySubscription> {
+    Schema::build(query::QueryRoot, mutation::MutationRoot, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+}
+
+pub fn schema() -> AppSchema {
+    schema_builder().finish()
+}
+
+/// The SDL of the served schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    schema().sdl()
+}
+
+/// Who called, as the request established it; `None` when no valid admin token was presented.
+struct Caller(Option<Principal>);
+
+/// The authenticated caller, or `UNAUTHENTICATED`.
+fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> {
+    ctx.data::<Caller>()?
+        .0
+        .as_ref()
+        .ok_or_else(|| domain::Error::Unauthenticated.extend())
+}
+
+fn bearer_token(value: &str) -> &str {
+    let value = value.trim();
+    match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => value,
+    }
+}
+
+async fn caller_for(state: &AppState, token: Option<&str>) -> Result<Caller, domain::Error> {
+    let Some(token) = token.map(bearer_token).filter(|t| !t.is_empty()) else {
+        return Ok(Caller(None));
+    };
+    match domain::admin::authenticate(&state.db, token).await {
+        Ok(p) => Ok(Caller(Some(p))),
+        Err(domain::Error::Unauthenticated) => Ok(Caller(None)),
+        Err(e) => Err(e),
+    }
+}
+
+/// A response made of one error, in GraphQL's own format.
+fn error_response(status: StatusCode, err: async_graphql::Error) -> Response {
+    let server_error = err.into_server_error(Default::default());
+    let mut response = async_graphql::Response::from_errors(vec![server_error]);
+    error::ensure_codes(&mut response);
+    (status, GraphQLResponse::from(response)).into_response()
+}
+
+pub async fn post_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "the request body is larger than the 2 MiB limit".to_string()
+            } else {
+                rejection.body_text()
+            };
+            return error_response(status, domain::Error::invalid("body", message).extend());
+        }
+    };
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                domain::Error::invalid(
+                    "body",
+                    format!("the body is not a GraphQL request in JSON: {e}"),
+                )
+                .extend(),
+            );
+        }
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let caller = match caller_for(&state, token).await {
+        Ok(caller) => caller,
+        Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e.extend()),
+    };
+    let request = request.data(state.clone()).data(caller);
+    let mut response = state.schema.execute(request).await;
+    error::ensure_codes(&mut response);
+    GraphQLResponse::from(response).into_response()
+}
+
+/// `GET /graphql`: a WebSocket upgrade speaks GraphQL over WebSocket; a browser is sent to the
+/// playground.
+pub async fn get_handler(
+    State(state): State<AppState>,
+    request: Request<axum::body::Body>,
+) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    if !parts.headers.contains_key(header::UPGRADE) {
+        return Redirect::to("/graphql/playground").into_response();
+    }
+    // A client that names no subprotocol gets graphql-transport-ws, what current clients speak.
+    if !parts.headers.contains_key(header::SEC_WEBSOCKET_PROTOCOL) {
+        parts.headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            header::HeaderValue::from_static("graphql-transport-ws"),
+        );
+    }
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
+        Ok(protocol) => protocol,
+        Err(status) => {
+            return error_response(
+                status,
+                domain::Error::invalid(
+                    "Sec-WebSocket-Protocol",
+                    "speak graphql-transport-ws or graphql-ws",
+                )
+                .extend(),
+            );
+        }
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let schema = state.schema.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let mut data = Data::default();
+            data.insert(state.clone());
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .with_data(data)
+                .on_connection_init(move |payload| async move {
+                    let token = payload
+                        .get("Authorization")
+                        .or_else(|| payload.get("authorization"))
+                        .or_else(|| payload.get("authToken"))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string);
+                    let caller = caller_for(&state, token.as_deref())
+                        .await
+                        .map_err(|e| e.extend())?;
+                    let mut data = Data::default();
+                    data.insert(caller);
+                    Ok(data)
+                })
+                .serve()
+        })
+}

@@ -1,0 +1,93 @@
+use async_graphql::{Context, ID, Object};
+
+use crate::domain;
+use crate::graphql::error::GqlResultExt;
+use crate::graphql::principal;
+use crate::graphql::types::{
+    ApiKey, GeneratedApiKey, GroupRoleMapping, GroupRoleMappingInput, RoleChange, Saml, SamlInput,
+    ScimStatus, SetGroupRoleMappingsPayload,
+};
+use crate::state::AppState;
+
+pub struct MutationRoot;
+
+#[Object(name = "Mutation")]
+impl MutationRoot {
+    /// Configures SAML from IdP metadata XML or from the three fields.
+    async fn configure_saml(
+        &self,
+        ctx: &Context<'_>,
+        input: SamlInput,
+    ) -> async_graphql::Result<Saml> {
+        let state = ctx.data::<AppState>()?;
+        let config = domain::saml::configure(&state.db, principal(ctx)?, input.into())
+            .await
+            .gql()?;
+        Ok(Saml(Some(config)))
+    }
+
+    /// Turns SCIM provisioning on; needs a SAML configuration (`SAML_REQUIRED` otherwise).
+    async fn enable_scim(&self, ctx: &Context<'_>) -> async_graphql::Result<ScimStatus> {
+        let state = ctx.data::<AppState>()?;
+        let p = principal(ctx)?;
+        let status = domain::scim_settings::enable(&state.db, p).await.gql()?;
+        Ok(ScimStatus::new(state, &p.workspace_id, status))
+    }
+
+    /// Turns SCIM provisioning off; users, groups and keys are kept.
+    async fn disable_scim(&self, ctx: &Context<'_>) -> async_graphql::Result<ScimStatus> {
+        let state = ctx.data::<AppState>()?;
+        let p = principal(ctx)?;
+        let status = domain::scim_settings::disable(&state.db, p).await.gql()?;
+        Ok(ScimStatus::new(state, &p.workspace_id, status))
+    }
+
+    /// Replaces the whole group-to-role mapping and recomputes the roles it changes, atomically.
+    async fn set_group_role_mappings(
+        &self,
+        ctx: &Context<'_>,
+        mappings: Vec<GroupRoleMappingInput>,
+    ) -> async_graphql::Result<SetGroupRoleMappingsPayload> {
+        let state = ctx.data::<AppState>()?;
+        let rows: Vec<_> = mappings.into_iter().map(Into::into).collect();
+        let (saved, changes) = domain::mappings::replace(&state.db, principal(ctx)?, &rows)
+            .await
+            .gql()?;
+        Ok(SetGroupRoleMappingsPayload {
+            mappings: saved.into_iter().map(GroupRoleMapping::from).collect(),
+            changes: changes.into_iter().map(RoleChange::from_domain).collect(),
+        })
+    }
+
+    /// Generates an API key for the IdP. `expiresInDays` omitted or null: never expires. The
+    /// secret is in this response only.
+    async fn generate_api_key(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        expires_in_days: Option<i32>,
+    ) -> async_graphql::Result<GeneratedApiKey> {
+        let state = ctx.data::<AppState>()?;
+        let generated = domain::api_keys::generate(
+            &state.db,
+            principal(ctx)?,
+            &name,
+            expires_in_days.map(i64::from),
+        )
+        .await
+        .gql()?;
+        Ok(GeneratedApiKey {
+            secret: generated.secret,
+            api_key: ApiKey(generated.key),
+        })
+    }
+
+    /// Revokes a key: SCIM requests with it are refused from then on.
+    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiKey> {
+        let state = ctx.data::<AppState>()?;
+        let key = domain::api_keys::revoke(&state.db, principal(ctx)?, &id)
+            .await
+            .gql()?;
+        Ok(ApiKey(key))
+    }
+}

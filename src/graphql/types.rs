@@ -1,0 +1,300 @@
+//! GraphQL object and input types: domain values as the settings page sees them.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{self, roles};
+use crate::graphql::error::GqlResultExt;
+use crate::state::AppState;
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(name = "Role")]
+pub enum GqlRole {
+    Admin,
+    Reviewer,
+    Labeler,
+}
+
+impl From<roles::Role> for GqlRole {
+    fn from(role: roles::Role) -> Self {
+        match role {
+            roles::Role::Admin => GqlRole::Admin,
+            roles::Role::Reviewer => GqlRole::Reviewer,
+            roles::Role::Labeler => GqlRole::Labeler,
+        }
+    }
+}
+
+impl From<GqlRole> for roles::Role {
+    fn from(role: GqlRole) -> Self {
+        match role {
+            GqlRole::Admin => roles::Role::Admin,
+            GqlRole::Reviewer => roles::Role::Reviewer,
+            GqlRole::Labeler => roles::Role::Labeler,
+        }
+    }
+}
+
+/// The caller's workspace and its SAML & SCIM settings.
+pub struct Workspace(pub domain::workspaces::Workspace);
+
+#[Object]
+impl Workspace {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn saml(&self, ctx: &Context<'_>) -> async_graphql::Result<Saml> {
+        let state = ctx.data::<AppState>()?;
+        let config = domain::saml::get(&state.db, &self.0.id).await.gql()?;
+        Ok(Saml(config))
+    }
+
+    async fn scim(&self, ctx: &Context<'_>) -> async_graphql::Result<ScimStatus> {
+        let state = ctx.data::<AppState>()?;
+        let status = domain::scim_settings::status(&state.db, &self.0.id)
+            .await
+            .gql()?;
+        Ok(ScimStatus::new(state, &self.0.id, status))
+    }
+
+    /// Every key of the workspace, newest first, revoked and expired ones included.
+    async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKey>> {
+        let state = ctx.data::<AppState>()?;
+        let keys = domain::api_keys::list(&state.db, &self.0.id).await.gql()?;
+        Ok(keys.into_iter().map(ApiKey).collect())
+    }
+
+    /// The group-to-role mapping, in the order the admin saved it.
+    async fn group_role_mappings(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<GroupRoleMapping>> {
+        let state = ctx.data::<AppState>()?;
+        let rows = domain::mappings::list(&state.db, &self.0.id).await.gql()?;
+        Ok(rows.into_iter().map(GroupRoleMapping::from).collect())
+    }
+}
+
+/// SAML status. Unconfigured: `configured` is false and the other fields are null.
+pub struct Saml(pub Option<domain::saml::SamlConfig>);
+
+#[Object]
+impl Saml {
+    async fn configured(&self) -> bool {
+        self.0.is_some()
+    }
+
+    async fn idp_entity_id(&self) -> Option<&str> {
+        self.0.as_ref().map(|c| c.idp_entity_id.as_str())
+    }
+
+    async fn sso_url(&self) -> Option<&str> {
+        self.0.as_ref().map(|c| c.sso_url.as_str())
+    }
+
+    async fn certificate_subject(&self) -> Option<&str> {
+        self.0.as_ref().map(|c| c.certificate_subject.as_str())
+    }
+
+    async fn certificate_expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.as_ref().map(|c| c.certificate_expires_at)
+    }
+
+    /// True when the signing certificate expires within 30 days: SSO breaks when it does.
+    async fn certificate_expires_soon(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|c| c.certificate_expires_soon(domain::now()))
+    }
+
+    async fn updated_at(&self) -> Option<DateTime<Utc>> {
+        self.0.as_ref().map(|c| c.updated_at)
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ScimStatus {
+    pub enabled: bool,
+    /// What the admin pastes into Okta ("SCIM connector base URL") or Entra ("Tenant URL").
+    pub base_url: String,
+}
+
+impl ScimStatus {
+    pub fn new(
+        state: &AppState,
+        workspace_id: &str,
+        status: domain::scim_settings::ScimStatus,
+    ) -> Self {
+        ScimStatus {
+            enabled: status.enabled,
+            base_url: state.settings.scim_base_url(workspace_id),
+        }
+    }
+}
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiKeyStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+pub struct ApiKey(pub domain::api_keys::ApiKey);
+
+#[Object]
+impl ApiKey {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The visible start of the secret, to tell keys apart.
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Null: never expires.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+
+    /// True when the key expires within 14 days.
+    async fn expires_soon(&self) -> bool {
+        self.0.expires_soon(domain::now())
+    }
+
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+
+    /// `Okta`, `Entra` or `Other`, from the User-Agent of the last request.
+    async fn last_used_client(&self) -> Option<&str> {
+        self.0.last_used_client.as_deref()
+    }
+
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+
+    async fn status(&self) -> ApiKeyStatus {
+        let at = domain::now();
+        if self.0.revoked_at.is_some() {
+            ApiKeyStatus::Revoked
+        } else if self.0.is_expired(at) {
+            ApiKeyStatus::Expired
+        } else {
+            ApiKeyStatus::Active
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct GeneratedApiKey {
+    /// The key to paste into the IdP. Shown this once: only its hash is stored.
+    pub secret: String,
+    pub api_key: ApiKey,
+}
+
+#[derive(SimpleObject)]
+pub struct GroupRoleMapping {
+    pub group_name: String,
+    pub role: GqlRole,
+}
+
+impl From<domain::mappings::Mapping> for GroupRoleMapping {
+    fn from(m: domain::mappings::Mapping) -> Self {
+        GroupRoleMapping {
+            group_name: m.group_name,
+            role: m.role.into(),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct GroupRoleMappingInput {
+    pub group_name: String,
+    pub role: GqlRole,
+}
+
+impl From<GroupRoleMappingInput> for domain::mappings::Mapping {
+    fn from(m: GroupRoleMappingInput) -> Self {
+        domain::mappings::Mapping {
+            group_name: m.group_name,
+            role: m.role.into(),
+        }
+    }
+}
+
+/// A member whose effective role changes (or would change).
+#[derive(SimpleObject)]
+pub struct RoleChange {
+    pub member_id: ID,
+    pub user_name: String,
+    pub active: bool,
+    pub from: GqlRole,
+    pub to: GqlRole,
+    /// The group whose mapping decides the new role; null when it is decided by the IdP's direct
+    /// role, the owner rule or the default.
+    pub group_name: Option<String>,
+    /// The deciding source in words: "via group Administrator", "by default", ...
+    pub reason: String,
+}
+
+impl RoleChange {
+    pub fn from_domain(c: roles::RoleChange) -> Self {
+        RoleChange {
+            member_id: ID(c.member_id),
+            user_name: c.user_name,
+            active: c.active,
+            from: c.from.into(),
+            to: c.to.into(),
+            group_name: c.decided_by.group_name().map(str::to_string),
+            reason: c.decided_by.describe(),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct SetGroupRoleMappingsPayload {
+    pub mappings: Vec<GroupRoleMapping>,
+    /// The role changes the save applied.
+    pub changes: Vec<RoleChange>,
+}
+
+/// Either `metadataXml`, or `idpEntityId` + `ssoUrl` + `certificatePem`.
+#[derive(InputObject)]
+pub struct SamlInput {
+    /// The IdP's SAML 2.0 metadata document.
+    pub metadata_xml: Option<String>,
+    pub idp_entity_id: Option<String>,
+    pub sso_url: Option<String>,
+    /// The IdP's signing certificate, PEM (or its base64 body).
+    pub certificate_pem: Option<String>,
+}
+
+impl From<SamlInput> for domain::saml::SamlInput {
+    fn from(i: SamlInput) -> Self {
+        domain::saml::SamlInput {
+            metadata_xml: i.metadata_xml,
+            idp_entity_id: i.idp_entity_id,
+            sso_url: i.sso_url,
+            certificate_pem: i.certificate_pem,
+        }
+    }
+}

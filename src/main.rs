@@ -1,0 +1,148 @@
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use scim_gateway::config::{Cli, Command, LogFormat};
+use scim_gateway::{AppState, Settings, db, domain};
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing(cli: &Cli) {
+    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    let result = match cli.command.clone().unwrap_or(Command::Serve) {
+        Command::PrintSchema => {
+            print!("{}", scim_gateway::graphql::sdl());
+            Ok(())
+        }
+        Command::Migrate => migrate(&cli).await,
+        Command::AdminToken { workspace, email } => admin_token(&cli, &workspace, &email).await,
+        Command::Serve => serve(&cli).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(cli: &Cli) -> Result<sea_orm::DatabaseConnection, String> {
+    let conn = db::connect(&cli.database_url, cli.db_max_connections)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    db::migrate(&conn)
+        .await
+        .map_err(|e| format!("cannot apply migrations: {e}"))?;
+    Ok(conn)
+}
+
+async fn migrate(cli: &Cli) -> Result<(), String> {
+    open(cli).await?;
+    eprintln!("migrations applied");
+    Ok(())
+}
+
+async fn admin_token(cli: &Cli, workspace: &str, email: &str) -> Result<(), String> {
+    let conn = open(cli).await?;
+    let issued = domain::admin::issue_token(&conn, workspace, email)
+        .await
+        .map_err(|e| e.to_string())?;
+    if issued.created_workspace {
+        eprintln!(
+            "created workspace {} with owner {email}",
+            issued.workspace_slug
+        );
+    }
+    if !issued.is_admin {
+        eprintln!(
+            "warning: {email} is not an active admin of {}; the token signs in but settings are forbidden",
+            issued.workspace_slug
+        );
+    }
+    println!("{}", issued.token);
+    Ok(())
+}
+
+async fn serve(cli: &Cli) -> Result<(), String> {
+    let conn = open(cli).await?;
+    let settings = Settings::new(&cli.public_url(), cli.web_dir.clone());
+    if let Some(issued) = domain::workspaces::bootstrap_if_empty(&conn)
+        .await
+        .map_err(|e| format!("cannot create the demo workspace: {e}"))?
+    {
+        // Printed, never logged: the token is a secret shown once.
+        println!(
+            "Created the demo workspace \"{}\" (owner {}).\nSign in: {}\n",
+            issued.workspace_slug,
+            domain::workspaces::DEMO_OWNER_EMAIL,
+            settings.sign_in_link(&issued.token)
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(&cli.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cli.bind))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    println!(
+        "scim-gateway listening on http://{local}\n  settings page: {}/\n  GraphQL:       {}/graphql\n  playground:    {}/graphql/playground",
+        settings.public_url, settings.public_url, settings.public_url
+    );
+    tracing::info!(%local, public_url = %settings.public_url, "listening");
+    spawn_retention(conn.clone(), cli.activity_retention_days);
+    let state = AppState::new(conn, settings);
+    scim_gateway::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Deletes activity past the retention window, at start and then hourly.
+fn spawn_retention(conn: sea_orm::DatabaseConnection, days: u32) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let cutoff = domain::now() - chrono::TimeDelta::days(i64::from(days));
+            match domain::activity::purge_before(&conn, cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "activity past retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "activity retention failed"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down; finishing in-flight requests");
+}

@@ -1,0 +1,51 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::graphql::AppSchema;
+
+/// What every request handler shares. Holds no state another replica would need.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub schema: AppSchema,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, settings: Settings) -> Self {
+        AppState {
+            db,
+            settings: Arc::new(settings),
+            schema: crate::graphql::schema(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How the outside world reaches this service, without a trailing slash.
+    pub public_url: String,
+    /// The built settings page and playground (`web/dist`).
+    pub web_dir: PathBuf,
+}
+
+impl Settings {
+    pub fn new(public_url: &str, web_dir: PathBuf) -> Self {
+        Settings {
+            public_url: public_url.trim_end_matches('/').to_string(),
+            web_dir,
+        }
+    }
+
+    /// The SCIM base URL admins paste into their IdP.
+    pub fn scim_base_url(&self, workspace_id: &str) -> String {
+        format!("{}/api/teams/{workspace_id}/scim/v2", self.public_url)
+    }
+
+    /// The link that signs the page in with an admin token.
+    pub fn sign_in_link(&self, token: &str) -> String {
+        format!("{}/#token={token}", self.public_url)
+    }
+}
