@@ -113,7 +113,7 @@ pub fn resolve(is_owner: bool, direct: Option<Role>, group_roles: &[(String, Rol
         sources.push((RoleSource::Direct, role));
     }
     let mut groups: Vec<&(String, Role)> = group_roles.iter().collect();
-    groups.sort_by(|a, b| a.0.to_lowercase().cmp(&b.0.to_lowercase()));
+    groups.sort_by_key(|g| g.0.to_lowercase());
     for (name, role) in groups {
         sources.push((RoleSource::Group(name.clone()), *role));
     }
@@ -125,7 +125,7 @@ pub fn resolve(is_owner: bool, direct: Option<Role>, group_roles: &[(String, Rol
         };
     }
     // Stable sort: among equal roles the order above (owner, direct, groups by name) is kept.
-    sources.sort_by(|a, b| b.1.cmp(&a.1));
+    sources.sort_by_key(|s| std::cmp::Reverse(s.1));
     Resolution {
         role: sources[0].1,
         decided_by: sources[0].0.clone(),

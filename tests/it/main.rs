@@ -1,1 +1,12 @@
+//! Integration tests: the real HTTP server on an ephemeral port, over a fresh SQLite file, or a
+//! fresh PostgreSQL database when `TEST_DATABASE_URL` names a server.
 
+mod api_keys;
+mod cli;
+mod common;
+mod graphql_protocol;
+mod mappings;
+mod saml;
+mod schema_sdl;
+mod scim_switch;
+mod secrets_at_rest;

@@ -1,0 +1,229 @@
+//! The binary: subcommands, first start, graceful shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::fresh_database;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scim-gateway");
+
+fn run(args: &[&str], database_url: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("SCIM_GATEWAY_LOG", "warn")
+        .output()
+        .expect("run scim-gateway")
+}
+
+#[test]
+fn print_schema_is_the_committed_schema() {
+    let out = Command::new(BIN).arg("print-schema").output().unwrap();
+    assert!(out.status.success());
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in [
+        "serve",
+        "migrate",
+        "print-schema",
+        "admin-token",
+        "DATABASE_URL",
+        "SCIM_GATEWAY_BIND",
+        "SCIM_GATEWAY_PUBLIC_URL",
+    ] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+}
+
+#[tokio::test]
+async fn migrate_and_admin_token_print_only_what_they_should() {
+    let (url, _db) = fresh_database().await;
+    let out = run(&["migrate"], &url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+
+    let out = run(
+        &[
+            "admin-token",
+            "--workspace",
+            "acme",
+            "--email",
+            "Owner@Acme.test",
+        ],
+        &url,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "only the token on stdout: {stdout:?}");
+    assert!(lines[0].starts_with("sgat_") && lines[0].len() > 40);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("created workspace acme"));
+
+    // Same workspace, another person: added as an admin of the existing workspace.
+    let out = run(
+        &[
+            "admin-token",
+            "--workspace",
+            "acme",
+            "--email",
+            "second@acme.test",
+        ],
+        &url,
+    );
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("created workspace"));
+
+    for (args, words) in [
+        (
+            vec![
+                "admin-token",
+                "--workspace",
+                "acme",
+                "--email",
+                "not-an-email",
+            ],
+            "e-mail",
+        ),
+        (
+            vec![
+                "admin-token",
+                "--workspace",
+                "Bad Slug!",
+                "--email",
+                "a@b.test",
+            ],
+            "slug",
+        ),
+    ] {
+        let out = run(&args, &url);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(words), "{args:?}: {stderr}");
+    }
+}
+
+/// A running `scim-gateway serve` whose stdout lines are collected.
+struct Server {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(database_url: &str, web_dir: &str) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--bind", "127.0.0.1:0", "--web-dir", web_dir])
+            .env("DATABASE_URL", database_url)
+            .env("SCIM_GATEWAY_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Server { child, lines: rx }
+    }
+
+    /// Lines up to and including the one that contains `needle`.
+    fn read_until(&self, needle: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                let done = line.contains(needle);
+                seen.push(line);
+                if done {
+                    return seen;
+                }
+            }
+        }
+        panic!("no line with {needle:?} within 30 s; saw {seen:?}");
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "did not stop within 15 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[tokio::test]
+async fn first_start_prints_a_sign_in_link_that_works_and_sigterm_stops_cleanly() {
+    let (url, _db) = fresh_database().await;
+    let server = Server::start(&url, "/nonexistent");
+    let lines = server.read_until("listening on");
+    let sign_in = lines
+        .iter()
+        .find(|l| l.contains("#token="))
+        .expect("a sign-in link on first start");
+    let token = sign_in.rsplit("#token=").next().unwrap().trim().to_string();
+    let listening = lines.last().unwrap();
+    let base = listening
+        .rsplit("listening on ")
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(sign_in.contains(&format!("{base}/#token=")) || sign_in.contains("/#token="));
+
+    let client = reqwest::Client::new();
+    let body: Value = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ workspace { slug name scim { enabled } } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["workspace"]["slug"], "demo", "{body}");
+    assert_eq!(body["data"]["workspace"]["name"], "Demo workspace");
+    let page = client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(
+        page.status(),
+        503,
+        "no web build: a page that says how to build it"
+    );
+    assert!(page.text().await.unwrap().contains("make run"));
+    assert!(server.terminate().success(), "SIGTERM is a clean exit");
+
+    // A second start on the same database creates nothing and prints no token.
+    let server = Server::start(&url, "/nonexistent");
+    let lines = server.read_until("listening on");
+    assert!(!lines.iter().any(|l| l.contains("#token=")), "{lines:?}");
+    assert!(server.terminate().success());
+}

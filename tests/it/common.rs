@@ -1,0 +1,276 @@
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+use scim_gateway::entities::{group, group_member};
+use scim_gateway::{AppState, Settings, db, domain};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, Statement};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// Where a test's database lives.
+pub enum TestDb {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        file: PathBuf,
+    },
+    Postgres {
+        name: String,
+    },
+}
+
+/// A fresh database: a SQLite file in a temp folder, or a new database on the PostgreSQL server
+/// of `TEST_DATABASE_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`).
+pub async fn fresh_database() -> (String, TestDb) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if admin_url.starts_with("postgres") => {
+            let name = format!("scimgw_t_{}", uuid_simple());
+            let admin = db::connect(&admin_url, 1)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            admin
+                .execute_raw(Statement::from_string(
+                    admin.get_database_backend(),
+                    format!("CREATE DATABASE {name}"),
+                ))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&admin_url);
+            (format!("{base}/{name}"), TestDb::Postgres { name })
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let file = dir.path().join("test.db");
+            let url = format!("sqlite://{}?mode=rwc", file.display());
+            (url, TestDb::Sqlite { _dir: dir, file })
+        }
+    }
+}
+
+impl Drop for TestDb {
+    /// Drops a test's PostgreSQL database (its connections too) so runs leave nothing behind.
+    fn drop(&mut self) {
+        let TestDb::Postgres { name } = self else {
+            return;
+        };
+        let (Ok(admin_url), name) = (std::env::var("TEST_DATABASE_URL"), name.clone()) else {
+            return;
+        };
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(admin) = db::connect(&admin_url, 1).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    admin.close().await.ok();
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub fn uuid_simple() -> String {
+    domain::new_id().replace('-', "")
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub db: DatabaseConnection,
+    pub database: TestDb,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let (db_url, database) = fresh_database().await;
+        let conn = db::connect(&db_url, 4).await.expect("connect");
+        db::migrate(&conn).await.expect("migrate");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let settings = Settings::new(&url, PathBuf::from("web/dist"));
+        let state = AppState::new(conn.clone(), settings);
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            scim_gateway::serve(listener, state, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+        });
+        TestApp {
+            url,
+            db: conn,
+            database,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+        }
+    }
+
+    /// An admin token for `email` in workspace `slug`, as the `admin-token` command makes it.
+    pub async fn admin_token(&self, slug: &str, email: &str) -> String {
+        domain::admin::issue_token(&self.db, slug, email)
+            .await
+            .expect("issue admin token")
+            .token
+    }
+
+    /// Workspace id of a token, through the API.
+    pub async fn workspace_id(&self, token: &str) -> String {
+        let body = self
+            .gql(Some(token), "{ workspace { id } }", json!({}))
+            .await;
+        body["data"]["workspace"]["id"]
+            .as_str()
+            .expect("workspace id")
+            .to_string()
+    }
+
+    /// POST /graphql; returns the JSON body (asserting a 200).
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let (status, body) = self.gql_raw(token, query, variables).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    pub async fn gql_raw(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Creates a member (a person in the workspace) with an optional direct role.
+    pub async fn add_member(
+        &self,
+        workspace_id: &str,
+        email: &str,
+        direct: Option<domain::roles::Role>,
+    ) -> String {
+        let account = domain::workspaces::find_or_create_account(&self.db, email)
+            .await
+            .unwrap();
+        domain::workspaces::add_member(&self.db, workspace_id, &account, false, direct)
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Creates a group with members, as an IdP's group push leaves them (before SCIM exists,
+    /// straight in the tables), then recomputes their roles like every membership change does.
+    pub async fn add_group(&self, workspace_id: &str, name: &str, member_ids: &[&str]) -> String {
+        let id = domain::new_id();
+        let now = domain::now();
+        group::Entity::insert(group::ActiveModel {
+            id: Set(id.clone()),
+            workspace_id: Set(workspace_id.to_string()),
+            display_name: Set(name.to_string()),
+            name_key: Set(domain::roles::group_key(name)),
+            external_id: Set(None),
+            attributes: Set("{}".into()),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .exec(&self.db)
+        .await
+        .unwrap();
+        for member_id in member_ids {
+            group_member::Entity::insert(group_member::ActiveModel {
+                group_id: Set(id.clone()),
+                member_id: Set(member_id.to_string()),
+                workspace_id: Set(workspace_id.to_string()),
+                created_at: Set(now),
+            })
+            .exec(&self.db)
+            .await
+            .unwrap();
+        }
+        let ids: Vec<String> = member_ids.iter().map(|s| s.to_string()).collect();
+        domain::roles::recompute(&self.db, workspace_id, &ids)
+            .await
+            .unwrap();
+        id
+    }
+
+    /// A member's stored effective role.
+    pub async fn effective_role(&self, member_id: &str) -> String {
+        scim_gateway::entities::member::Entity::find_by_id(member_id.to_string())
+            .one(&self.db)
+            .await
+            .unwrap()
+            .expect("member")
+            .effective_role
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+/// A self-signed certificate as an IdP would publish, valid from yesterday for `days` days
+/// (negative: already expired).
+pub fn certificate_pem(days: i64) -> String {
+    let mut params = rcgen::CertificateParams::new(vec!["idp.example.com".to_string()]).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    if days < 0 {
+        params.not_before = now - time::Duration::days(400);
+        params.not_after = now + time::Duration::days(days);
+    } else {
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(days);
+    }
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Test IdP signing");
+    let key = rcgen::KeyPair::generate().unwrap();
+    params.self_signed(&key).unwrap().pem()
+}
+
+pub const CONFIGURE_SAML: &str = "mutation($input: SamlInput!) { configureSaml(input: $input) { configured idpEntityId ssoUrl certificateSubject certificateExpiresAt certificateExpiresSoon } }";
+
+/// Configures SAML with valid fields; returns the response body.
+pub async fn configure_saml(app: &TestApp, token: &str) -> Value {
+    app.gql(
+        Some(token),
+        CONFIGURE_SAML,
+        json!({ "input": {
+            "idpEntityId": "http://www.okta.com/exk1test",
+            "ssoUrl": "https://example.okta.com/app/sso/saml",
+            "certificatePem": certificate_pem(365),
+        }}),
+    )
+    .await
+}
