@@ -10,3 +10,4 @@ mod saml;
 mod schema_sdl;
 mod scim_switch;
 mod secrets_at_rest;
+mod web;

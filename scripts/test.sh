@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite: builds the web page, then runs every test on SQLite and on PostgreSQL.
+# Installs or starts what it needs: node modules from the lock file, a PostgreSQL server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "web: install (npm ci) and build"
+scripts/build-web.sh
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  step "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+step "tests on SQLite"
+cargo nextest run --workspace --no-fail-fast
+
+step "tests on PostgreSQL"
+state=$(mktemp)
+trap 'if [ -s "$state" ]; then d=$(cat "$state"); runuser -u postgres -- $(cat "$d/stop") >/dev/null 2>&1 || true; rm -rf "$d"; fi; rm -f "$state"' EXIT
+pg_url=$(SCIMGW_PG_STATE="$state" scripts/ensure-postgres.sh)
+if command -v psql >/dev/null 2>&1; then
+  # Databases left by an interrupted earlier run.
+  psql "$pg_url" -Atqc "select datname from pg_database where datname like 'scimgw_t_%'" 2>/dev/null |
+    while read -r db; do psql "$pg_url" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true; done
+fi
+TEST_DATABASE_URL="$pg_url" cargo nextest run --workspace --no-fail-fast
