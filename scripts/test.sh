@@ -17,6 +17,16 @@ fi
 step "tests on SQLite"
 cargo nextest run --workspace --no-fail-fast
 
+step "browser tests (Debian's Chromium, driven by playwright-core)"
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  echo "installing Debian's chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
+cargo build --bin scim-gateway
+(cd web && npm run e2e)
+
 step "tests on PostgreSQL"
 state=$(mktemp)
 trap 'if [ -s "$state" ]; then d=$(cat "$state"); runuser -u postgres -- $(cat "$d/stop") >/dev/null 2>&1 || true; rm -rf "$d"; fi; rm -f "$state"' EXIT

@@ -37,7 +37,7 @@ pub struct Cli {
     pub bind: String,
 
     /// How users and IdPs reach this service (for the SCIM base URL and sign-in links);
-    /// default `http://<bind>`.
+    /// default `http://<the bound address>`.
     #[arg(long, env = "SCIM_GATEWAY_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 
@@ -95,11 +95,11 @@ pub enum LogFormat {
 }
 
 impl Cli {
-    pub fn public_url(&self) -> String {
+    /// The configured public URL without a trailing slash; `None` means "the bound address".
+    pub fn public_url(&self) -> Option<String> {
         self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.bind))
-            .trim_end_matches('/')
-            .to_string()
+            .as_deref()
+            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .filter(|u| !u.is_empty())
     }
 }

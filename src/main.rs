@@ -78,7 +78,15 @@ async fn admin_token(cli: &Cli, workspace: &str, email: &str) -> Result<(), Stri
 
 async fn serve(cli: &Cli) -> Result<(), String> {
     let conn = open(cli).await?;
-    let settings = Settings::new(&cli.public_url(), cli.web_dir.clone());
+    let listener = tokio::net::TcpListener::bind(&cli.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cli.bind))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // Without a configured public URL, the address actually bound (a port 0 resolved).
+    let public_url = cli
+        .public_url()
+        .unwrap_or_else(|| format!("http://{local}"));
+    let settings = Settings::new(&public_url, cli.web_dir.clone());
     if let Some(issued) = domain::workspaces::bootstrap_if_empty(&conn)
         .await
         .map_err(|e| format!("cannot create the demo workspace: {e}"))?
@@ -91,10 +99,6 @@ async fn serve(cli: &Cli) -> Result<(), String> {
             settings.sign_in_link(&issued.token)
         );
     }
-    let listener = tokio::net::TcpListener::bind(&cli.bind)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", cli.bind))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
     println!(
         "scim-gateway listening on http://{local}\n  settings page: {}/\n  GraphQL:       {}/graphql\n  playground:    {}/graphql/playground",
         settings.public_url, settings.public_url, settings.public_url

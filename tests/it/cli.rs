@@ -203,7 +203,7 @@ async fn first_start_prints_a_sign_in_link_that_works_and_sigterm_stops_cleanly(
     let body: Value = client
         .post(format!("{base}/graphql"))
         .bearer_auth(&token)
-        .json(&json!({ "query": "{ workspace { slug name scim { enabled } } }" }))
+        .json(&json!({ "query": "{ workspace { id slug name scim { enabled baseUrl } } }" }))
         .send()
         .await
         .unwrap()
@@ -212,6 +212,12 @@ async fn first_start_prints_a_sign_in_link_that_works_and_sigterm_stops_cleanly(
         .unwrap();
     assert_eq!(body["data"]["workspace"]["slug"], "demo", "{body}");
     assert_eq!(body["data"]["workspace"]["name"], "Demo workspace");
+    let id = body["data"]["workspace"]["id"].as_str().unwrap();
+    assert_eq!(
+        body["data"]["workspace"]["scim"]["baseUrl"],
+        format!("{base}/api/teams/{id}/scim/v2"),
+        "without SCIM_GATEWAY_PUBLIC_URL the base URL is the bound address"
+    );
     let page = client.get(format!("{base}/")).send().await.unwrap();
     assert_eq!(
         page.status(),

@@ -98,7 +98,10 @@ impl TestApp {
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let settings = Settings::new(&url, PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/web/dist")));
+        let settings = Settings::new(
+            &url,
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/web/dist")),
+        );
         let state = AppState::new(conn.clone(), settings);
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
