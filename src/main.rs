@@ -78,6 +78,7 @@ async fn admin_token(cli: &Cli, workspace: &str, email: &str) -> Result<(), Stri
 
 async fn serve(cli: &Cli) -> Result<(), String> {
     let conn = open(cli).await?;
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(&cli.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", cli.bind))?;
@@ -106,7 +107,7 @@ async fn serve(cli: &Cli) -> Result<(), String> {
     tracing::info!(%local, public_url = %settings.public_url, "listening");
     spawn_retention(conn.clone(), cli.activity_retention_days);
     let state = AppState::new(conn, settings);
-    scim_gateway::serve(listener, state, shutdown_signal())
+    scim_gateway::serve(listener, state, shutdown)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
@@ -129,24 +130,27 @@ fn spawn_retention(conn: sea_orm::DatabaseConnection, days: u32) {
     });
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM or ctrl-c. The handlers are installed here, before the service announces itself, so a
+/// signal that comes right after "listening" still shuts down gracefully.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static, String> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+            tracing::info!("shutting down; finishing in-flight requests");
+        })
     }
-    tracing::info!("shutting down; finishing in-flight requests");
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down; finishing in-flight requests");
+        })
+    }
 }
