@@ -188,6 +188,27 @@ async fn depth_limit_refuses_deep_queries_but_allows_introspection() {
 }
 
 #[tokio::test]
+async fn complexity_limit_refuses_wide_queries() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token("acme", "owner@acme.test").await;
+    let fields: String = (0..400)
+        .map(|i| format!("w{i}: workspace {{ id slug name scim {{ enabled baseUrl }} }} "))
+        .collect();
+    let body = app
+        .gql(Some(&token), &format!("{{ {fields} }}"), json!({}))
+        .await;
+    assert_eq!(error_code(&body), "VALIDATION", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("complex"),
+        "{body}"
+    );
+    assert_eq!(body["data"], Value::Null);
+}
+
+#[tokio::test]
 async fn graphql_over_websocket_authenticates_with_connection_init() {
     let app = TestApp::spawn().await;
     let token = app.admin_token("acme", "owner@acme.test").await;
