@@ -103,3 +103,64 @@ impl Cli {
             .filter(|u| !u.is_empty())
     }
 }
+
+/// Every `SCIM_GATEWAY_*` variable this program reads.
+pub const KNOWN_ENV: &[&str] = &[
+    "SCIM_GATEWAY_DB_MAX_CONNECTIONS",
+    "SCIM_GATEWAY_BIND",
+    "SCIM_GATEWAY_PUBLIC_URL",
+    "SCIM_GATEWAY_WEB_DIR",
+    "SCIM_GATEWAY_ACTIVITY_RETENTION_DAYS",
+    "SCIM_GATEWAY_LOG",
+    "SCIM_GATEWAY_LOG_FORMAT",
+];
+
+/// `SCIM_GATEWAY_*` names that this program does not read: most likely typos, worth a warning.
+pub fn unknown_env_vars(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut unknown: Vec<String> = names
+        .filter(|n| n.starts_with("SCIM_GATEWAY_") && !KNOWN_ENV.contains(&n.as_str()))
+        .collect();
+    unknown.sort();
+    unknown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misspelled_variables_are_reported() {
+        let names = [
+            "SCIM_GATEWAY_BIND",
+            "SCIM_GATEWAY_PUBLIC_ULR",
+            "PATH",
+            "SCIM_GATEWAY_LOG",
+        ];
+        assert_eq!(
+            unknown_env_vars(names.iter().map(|s| s.to_string())),
+            ["SCIM_GATEWAY_PUBLIC_ULR"]
+        );
+    }
+
+    #[test]
+    fn every_known_variable_is_a_flag() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let envs: Vec<String> = command
+            .get_arguments()
+            .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+            .collect();
+        for name in KNOWN_ENV {
+            assert!(
+                envs.iter().any(|e| e == name),
+                "{name} is not read by any flag"
+            );
+        }
+        for env in envs.iter().filter(|e| e.starts_with("SCIM_GATEWAY_")) {
+            assert!(
+                KNOWN_ENV.contains(&env.as_str()),
+                "{env} is missing from KNOWN_ENV"
+            );
+        }
+    }
+}

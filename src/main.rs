@@ -21,6 +21,9 @@ fn init_tracing(cli: &Cli) {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli);
+    for name in scim_gateway::config::unknown_env_vars(std::env::vars().map(|(k, _)| k)) {
+        tracing::warn!(variable = %name, "unknown SCIM_GATEWAY_ variable ignored (a typo?)");
+    }
     let result = match cli.command.clone().unwrap_or(Command::Serve) {
         Command::PrintSchema => {
             print!("{}", scim_gateway::graphql::sdl());

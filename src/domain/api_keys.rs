@@ -6,8 +6,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
 };
 
 use crate::domain::activity::{self, NewEntry};
@@ -133,32 +133,23 @@ pub async fn generate(
         ));
     }
     let secret = secrets::generate("scim");
-    let key = ApiKey {
+    let row = api_key::Model {
         id: new_id(),
         workspace_id: principal.workspace_id.clone(),
         name: name.to_string(),
-        prefix: secret.prefix.clone(),
+        prefix: secret.prefix,
+        secret_hash: secret.hash,
+        created_by_account_id: Some(principal.account_id.clone()),
         created_at: at,
         expires_at: expires_in_days.map(|d| at + TimeDelta::days(d)),
         last_used_at: None,
         last_used_client: None,
         revoked_at: None,
     };
-    api_key::Entity::insert(api_key::ActiveModel {
-        id: Set(key.id.clone()),
-        workspace_id: Set(key.workspace_id.clone()),
-        name: Set(key.name.clone()),
-        prefix: Set(key.prefix.clone()),
-        secret_hash: Set(secret.hash),
-        created_by_account_id: Set(Some(principal.account_id.clone())),
-        created_at: Set(at),
-        expires_at: Set(key.expires_at),
-        last_used_at: Set(None),
-        last_used_client: Set(None),
-        revoked_at: Set(None),
-    })
-    .exec(&txn)
-    .await?;
+    api_key::Entity::insert(row.clone().into_active_model().reset_all())
+        .exec(&txn)
+        .await?;
+    let key = ApiKey::from(row);
     let expiry = match key.expires_at {
         Some(e) => format!("expires {}", e.format("%Y-%m-%d")),
         None => "never expires".into(),

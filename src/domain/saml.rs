@@ -6,8 +6,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionSession, TransactionTrait,
-    sea_query::OnConflict,
+    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, TransactionSession,
+    TransactionTrait, sea_query::OnConflict,
 };
 
 use crate::domain::activity::{self, NewEntry};
@@ -308,31 +308,22 @@ pub async fn configure(
         certificate_expires_at: cert.not_after,
         updated_at: at,
     };
-    saml_config::Entity::insert(saml_config::ActiveModel {
-        workspace_id: Set(model.workspace_id.clone()),
-        idp_entity_id: Set(model.idp_entity_id.clone()),
-        sso_url: Set(model.sso_url.clone()),
-        certificate_pem: Set(model.certificate_pem.clone()),
-        certificate_subject: Set(model.certificate_subject.clone()),
-        certificate_not_before: Set(model.certificate_not_before),
-        certificate_expires_at: Set(model.certificate_expires_at),
-        updated_at: Set(at),
-    })
-    .on_conflict(
-        OnConflict::column(saml_config::Column::WorkspaceId)
-            .update_columns([
-                saml_config::Column::IdpEntityId,
-                saml_config::Column::SsoUrl,
-                saml_config::Column::CertificatePem,
-                saml_config::Column::CertificateSubject,
-                saml_config::Column::CertificateNotBefore,
-                saml_config::Column::CertificateExpiresAt,
-                saml_config::Column::UpdatedAt,
-            ])
-            .to_owned(),
-    )
-    .exec(&txn)
-    .await?;
+    saml_config::Entity::insert(model.clone().into_active_model().reset_all())
+        .on_conflict(
+            OnConflict::column(saml_config::Column::WorkspaceId)
+                .update_columns([
+                    saml_config::Column::IdpEntityId,
+                    saml_config::Column::SsoUrl,
+                    saml_config::Column::CertificatePem,
+                    saml_config::Column::CertificateSubject,
+                    saml_config::Column::CertificateNotBefore,
+                    saml_config::Column::CertificateExpiresAt,
+                    saml_config::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(&txn)
+        .await?;
     let source = if input.metadata_xml.is_some() {
         "from IdP metadata"
     } else {

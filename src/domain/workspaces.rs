@@ -1,8 +1,8 @@
 //! Workspaces, the accounts they share, and memberships as the settings side creates them.
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, TransactionTrait,
 };
 
 use crate::domain::roles::{self, Role};
@@ -63,18 +63,15 @@ pub async fn create(db: &impl ConnectionTrait, slug: &str, name: &str) -> Result
         name: name.trim().to_string(),
         created_at: now(),
     };
-    workspace::Entity::insert(workspace::ActiveModel {
-        id: Set(model.id.clone()),
-        slug: Set(model.slug.clone()),
-        name: Set(model.name.clone()),
-        created_at: Set(model.created_at),
-    })
-    .exec(db)
-    .await
-    .map_err(|e| match Error::from(e) {
-        Error::Conflict(_) => Error::Conflict(format!("workspace {:?} already exists", model.slug)),
-        other => other,
-    })?;
+    workspace::Entity::insert(model.clone().into_active_model().reset_all())
+        .exec(db)
+        .await
+        .map_err(|e| match Error::from(e) {
+            Error::Conflict(_) => {
+                Error::Conflict(format!("workspace {:?} already exists", model.slug))
+            }
+            other => other,
+        })?;
     scim_setting::Entity::insert(scim_setting::ActiveModel {
         workspace_id: Set(model.id.clone()),
         enabled: Set(false),
@@ -108,17 +105,9 @@ pub async fn find_or_create_account(
         created_at: at,
         updated_at: at,
     };
-    account::Entity::insert(account::ActiveModel {
-        id: Set(model.id.clone()),
-        email: Set(model.email.clone()),
-        email_key: Set(model.email_key.clone()),
-        given_name: Set(None),
-        family_name: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-    })
-    .exec(db)
-    .await?;
+    account::Entity::insert(model.clone().into_active_model().reset_all())
+        .exec(db)
+        .await?;
     Ok(model)
 }
 
@@ -150,25 +139,9 @@ pub async fn add_member(
         created_at: at,
         updated_at: at,
     };
-    member::Entity::insert(member::ActiveModel {
-        id: Set(model.id.clone()),
-        workspace_id: Set(model.workspace_id.clone()),
-        account_id: Set(model.account_id.clone()),
-        user_name: Set(model.user_name.clone()),
-        user_name_key: Set(model.user_name_key.clone()),
-        external_id: Set(None),
-        display_name: Set(None),
-        active: Set(true),
-        direct_role: Set(model.direct_role.clone()),
-        effective_role: Set(model.effective_role.clone()),
-        is_owner: Set(is_owner),
-        attributes: Set(model.attributes.clone()),
-        version: Set(1),
-        created_at: Set(at),
-        updated_at: Set(at),
-    })
-    .exec(db)
-    .await?;
+    member::Entity::insert(model.clone().into_active_model().reset_all())
+        .exec(db)
+        .await?;
     Ok(model)
 }
 

@@ -1,15 +1,10 @@
 use scim_gateway::domain;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, error_code};
+use crate::common::{TestApp, days_from_now, error_code};
 
 const GENERATE: &str = "mutation($name: String!, $days: Int) { generateApiKey(name: $name, expiresInDays: $days) { secret apiKey { id name prefix createdAt expiresAt expiresSoon lastUsedAt lastUsedClient revokedAt status } } }";
 const REVOKE: &str = "mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt status } }";
-
-fn days_from_now(ts: &Value) -> i64 {
-    let at = chrono::DateTime::parse_from_rfc3339(ts.as_str().unwrap()).unwrap();
-    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_days()
-}
 
 #[tokio::test]
 async fn generate_shows_the_secret_once_and_lists_the_key_without_it() {

@@ -277,3 +277,9 @@ pub async fn configure_saml(app: &TestApp, token: &str) -> Value {
     )
     .await
 }
+
+/// Whole days from now to an RFC 3339 timestamp in a response.
+pub fn days_from_now(ts: &Value) -> i64 {
+    let at = chrono::DateTime::parse_from_rfc3339(ts.as_str().expect("a timestamp")).unwrap();
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_days()
+}

@@ -208,10 +208,11 @@ async fn complexity_limit_refuses_wide_queries() {
     assert_eq!(body["data"], Value::Null);
 }
 
-#[tokio::test]
-async fn graphql_over_websocket_authenticates_with_connection_init() {
-    let app = TestApp::spawn().await;
-    let token = app.admin_token("acme", "owner@acme.test").await;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A graphql-transport-ws connection, initialised with `payload` and acknowledged.
+async fn ws_connect(app: &TestApp, payload: Value) -> Socket {
     let mut request = format!("{}/graphql", app.url.replace("http://", "ws://"))
         .into_client_request()
         .unwrap();
@@ -222,43 +223,38 @@ async fn graphql_over_websocket_authenticates_with_connection_init() {
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("upgrade");
-    let send = |v: Value| Message::Text(v.to_string().into());
+    ws_send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": payload }),
+    )
+    .await;
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
     socket
-        .send(send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } })))
+}
+
+async fn ws_send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::Text(message.to_string().into()))
         .await
         .unwrap();
-    let ack: Value = next_json(&mut socket).await;
-    assert_eq!(ack["type"], "connection_ack");
-    socket
-        .send(send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ workspace { slug } }" } })))
-        .await
-        .unwrap();
-    let next: Value = next_json(&mut socket).await;
+}
+
+#[tokio::test]
+async fn graphql_over_websocket_authenticates_with_connection_init() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token("acme", "owner@acme.test").await;
+    let subscribe =
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ workspace { slug } }" } });
+
+    let mut socket = ws_connect(&app, json!({ "Authorization": format!("Bearer {token}") })).await;
+    ws_send(&mut socket, subscribe.clone()).await;
+    let next = next_json(&mut socket).await;
     assert_eq!(next["type"], "next", "{next}");
     assert_eq!(next["payload"]["data"]["workspace"]["slug"], "acme");
 
     // Without a token the same operation is refused with the usual code.
-    let (mut anon, _) = tokio_tungstenite::connect_async({
-        let mut r = format!("{}/graphql", app.url.replace("http://", "ws://"))
-            .into_client_request()
-            .unwrap();
-        r.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            "graphql-transport-ws".parse().unwrap(),
-        );
-        r
-    })
-    .await
-    .unwrap();
-    anon.send(send(json!({ "type": "connection_init", "payload": {} })))
-        .await
-        .unwrap();
-    assert_eq!(next_json(&mut anon).await["type"], "connection_ack");
-    anon.send(send(
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ workspace { slug } }" } }),
-    ))
-    .await
-    .unwrap();
+    let mut anon = ws_connect(&app, json!({})).await;
+    ws_send(&mut anon, subscribe).await;
     let next = next_json(&mut anon).await;
     assert_eq!(
         next["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",

@@ -1,6 +1,7 @@
 //! Integration tests: the real HTTP server on an ephemeral port, over a fresh SQLite file, or a
 //! fresh PostgreSQL database when `TEST_DATABASE_URL` names a server.
 
+mod activity;
 mod api_keys;
 mod cli;
 mod common;

@@ -2,17 +2,14 @@ use scim_gateway::entities::activity;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::common::{CONFIGURE_SAML, TestApp, certificate_pem, configure_saml, error_code};
+use crate::common::{
+    CONFIGURE_SAML, TestApp, certificate_pem, configure_saml, days_from_now, error_code,
+};
 
 fn field(body: &Value) -> &str {
     body["errors"][0]["extensions"]["field"]
         .as_str()
         .unwrap_or("")
-}
-
-fn days_from_now(ts: &Value) -> i64 {
-    let at = chrono::DateTime::parse_from_rfc3339(ts.as_str().unwrap()).unwrap();
-    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_days()
 }
 
 #[tokio::test]

@@ -24,10 +24,17 @@ test('the playground runs a query with the token from the sign-in link', async (
   const page = await context.newPage();
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  const introspected = page.waitForResponse(
+    (r) => r.url().endsWith('/graphql') && (r.request().postData() ?? '').includes('IntrospectionQuery'),
+  );
   await page.goto(`${gateway.url}/graphql/playground#token=${gateway.token}`);
   assert.equal(new URL(page.url()).hash, '', 'the token is removed from the address bar');
+  // GraphiQL drops a result that arrives before its editors have loaded: wait for the schema and
+  // for the result editor before running the query.
+  assert.equal((await introspected).status(), 200);
+  await page.locator('.result-window .CodeMirror').waitFor({ timeout: 20_000 });
+  await page.locator('.graphiql-query-editor .CodeMirror').waitFor({ timeout: 20_000 });
   const execute = page.getByRole('button', { name: /execute query/i });
-  await execute.waitFor({ timeout: 20_000 });
   await execute.click();
   const result = page.locator('.result-window');
   await result.getByText('"slug": "demo"').waitFor({ timeout: 20_000 });
