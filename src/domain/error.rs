@@ -10,6 +10,8 @@ pub enum Error {
     Conflict(String),
     #[error("{reason}")]
     Invalid { attr: String, reason: String },
+    #[error("invalid filter: {0}")]
+    InvalidFilter(String),
     #[error("authentication required")]
     Unauthenticated,
     #[error("{0}")]

@@ -7,6 +7,7 @@ pub mod activity;
 pub mod admin;
 pub mod api_keys;
 mod error;
+pub mod filter;
 pub mod mappings;
 pub mod roles;
 pub mod saml;
