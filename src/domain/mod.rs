@@ -8,6 +8,7 @@ pub mod admin;
 pub mod api_keys;
 mod error;
 pub mod filter;
+pub mod filter_sql;
 pub mod mappings;
 pub mod roles;
 pub mod saml;

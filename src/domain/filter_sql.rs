@@ -1,0 +1,372 @@
+//! SCIM filters as SQL: each attribute maps to an indexed column (or an EXISTS over an indexed
+//! child table), case rules follow the schema — case-insensitive attributes compare lower-cased
+//! `*_key` columns or `LOWER(col)`, `caseExact` ones compare as stored. Nothing is evaluated in
+//! memory. `LIKE` is case-sensitive on both databases (SQLite runs with `case_sensitive_like`).
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
+use sea_orm::{ColumnTrait, EntityName};
+
+use crate::domain::filter::{AttrPath, CompValue, CompareOp, Filter};
+use crate::domain::{Error, Result};
+use crate::entities::{account, group, group_member, member, member_email};
+
+/// The SCIM core and extension schema URNs an attribute path may be prefixed with.
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+fn invalid(reason: impl Into<String>) -> Error {
+    Error::InvalidFilter(reason.into())
+}
+
+/// How an attribute is stored and compared.
+#[derive(Clone, Copy)]
+enum Field {
+    /// A string column compared as stored.
+    Exact(ColumnRef),
+    /// A column that already holds the lower-cased value: compare with the lower-cased operand.
+    Key(ColumnRef),
+    /// A string column compared case-insensitively through `LOWER()`.
+    Folded(ColumnRef),
+    Bool(ColumnRef),
+    Time(ColumnRef),
+}
+
+/// A column reference, cheap to copy: (table, column).
+#[derive(Clone, Copy)]
+struct ColumnRef {
+    table: &'static str,
+    column: &'static str,
+}
+
+fn col<C: ColumnTrait>(c: C) -> ColumnRef {
+    ColumnRef {
+        table: C::EntityName::default().table_name(),
+        column: c.as_str(),
+    }
+}
+
+impl ColumnRef {
+    fn expr(self) -> SimpleExpr {
+        Expr::col((sea_orm::sea_query::Alias::new(self.table), sea_orm::sea_query::Alias::new(self.column))).into()
+    }
+}
+
+fn like_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn text_operand(path: &AttrPath, value: &CompValue) -> Result<Option<String>> {
+    match value {
+        CompValue::Str(s) => Ok(Some(s.clone())),
+        // Lenient: an unquoted number compared with a string attribute is its text.
+        CompValue::Number(n) => Ok(Some(n.to_string())),
+        CompValue::Null => Ok(None),
+        CompValue::Bool(_) => Err(invalid(format!("{path} is a string; compare it with a string"))),
+    }
+}
+
+fn compare_text(column: SimpleExpr, operand: Option<String>, op: CompareOp, path: &AttrPath) -> Result<SimpleExpr> {
+    let Some(v) = operand else {
+        return match op {
+            CompareOp::Eq => Ok(column.is_null()),
+            CompareOp::Ne => Ok(column.is_not_null()),
+            _ => Err(invalid(format!("{path}: only eq and ne compare with null"))),
+        };
+    };
+    Ok(match op {
+        CompareOp::Eq => column.eq(v),
+        CompareOp::Ne => column.clone().ne(v).or(column.is_null()),
+        CompareOp::Co => column.like(LikeExpr::new(format!("%{}%", like_escape(&v))).escape('\\')),
+        CompareOp::Sw => column.like(LikeExpr::new(format!("{}%", like_escape(&v))).escape('\\')),
+        CompareOp::Ew => column.like(LikeExpr::new(format!("%{}", like_escape(&v))).escape('\\')),
+        CompareOp::Gt => column.gt(v),
+        CompareOp::Ge => column.gte(v),
+        CompareOp::Lt => column.lt(v),
+        CompareOp::Le => column.lte(v),
+    })
+}
+
+fn compare(field: Field, path: &AttrPath, op: CompareOp, value: &CompValue) -> Result<SimpleExpr> {
+    match field {
+        Field::Exact(c) => compare_text(c.expr(), text_operand(path, value)?, op, path),
+        Field::Key(c) => compare_text(c.expr(), text_operand(path, value)?.map(|v| v.to_lowercase()), op, path),
+        Field::Folded(c) => compare_text(
+            Func::lower(c.expr()).into(),
+            text_operand(path, value)?.map(|v| v.to_lowercase()),
+            op,
+            path,
+        ),
+        Field::Bool(c) => {
+            let b = match value {
+                CompValue::Bool(b) => *b,
+                // Entra sends booleans as strings.
+                CompValue::Str(s) if s.eq_ignore_ascii_case("true") => true,
+                CompValue::Str(s) if s.eq_ignore_ascii_case("false") => false,
+                _ => return Err(invalid(format!("{path} is a boolean; compare it with true or false"))),
+            };
+            match op {
+                CompareOp::Eq => Ok(c.expr().eq(b)),
+                CompareOp::Ne => Ok(c.expr().ne(b)),
+                _ => Err(invalid(format!("{path} is a boolean: only eq and ne apply"))),
+            }
+        }
+        Field::Time(c) => {
+            let CompValue::Str(s) = value else {
+                return Err(invalid(format!("{path} is a dateTime; compare it with an RFC 3339 string")));
+            };
+            let at: DateTime<Utc> = DateTime::parse_from_rfc3339(s)
+                .map_err(|_| invalid(format!("{s:?} is not an RFC 3339 dateTime")))?
+                .with_timezone(&Utc);
+            let column = c.expr();
+            match op {
+                CompareOp::Eq => Ok(column.eq(at)),
+                CompareOp::Ne => Ok(column.ne(at)),
+                CompareOp::Gt => Ok(column.gt(at)),
+                CompareOp::Ge => Ok(column.gte(at)),
+                CompareOp::Lt => Ok(column.lt(at)),
+                CompareOp::Le => Ok(column.lte(at)),
+                _ => Err(invalid(format!("{path} is a dateTime: co, sw and ew do not apply"))),
+            }
+        }
+    }
+}
+
+fn present(field: Field) -> SimpleExpr {
+    match field {
+        Field::Exact(c) | Field::Key(c) | Field::Folded(c) => c.expr().is_not_null().and(c.expr().ne("")),
+        Field::Bool(c) | Field::Time(c) => c.expr().is_not_null(),
+    }
+}
+
+fn check_urn(path: &AttrPath, core: &str) -> Result<()> {
+    match &path.urn {
+        Some(urn) if !urn.eq_ignore_ascii_case(core) => Err(invalid(format!("filtering on {path} is not supported"))),
+        _ => Ok(()),
+    }
+}
+
+/// Which table a filter is evaluated against.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    User,
+    Group,
+    UserEmails,
+    UserGroups,
+    UserRoles,
+    GroupMembers,
+}
+
+fn field(scope: Scope, path: &AttrPath) -> Option<Field> {
+    let is = |name: &str, s: Option<&str>| path.is(name, s);
+    Some(match scope {
+        Scope::User => {
+            if is("id", None) {
+                Field::Exact(col(member::Column::Id))
+            } else if is("userName", None) {
+                Field::Key(col(member::Column::UserNameKey))
+            } else if is("externalId", None) {
+                Field::Exact(col(member::Column::ExternalId))
+            } else if is("displayName", None) {
+                Field::Folded(col(member::Column::DisplayName))
+            } else if is("active", None) {
+                Field::Bool(col(member::Column::Active))
+            } else if is("name", Some("givenName")) {
+                Field::Folded(col(account::Column::GivenName))
+            } else if is("name", Some("familyName")) {
+                Field::Folded(col(account::Column::FamilyName))
+            } else if is("meta", Some("created")) {
+                Field::Time(col(member::Column::CreatedAt))
+            } else if is("meta", Some("lastModified")) {
+                Field::Time(col(member::Column::UpdatedAt))
+            } else {
+                return None;
+            }
+        }
+        Scope::Group => {
+            if is("id", None) {
+                Field::Exact(col(group::Column::Id))
+            } else if is("displayName", None) {
+                Field::Folded(col(group::Column::DisplayName))
+            } else if is("externalId", None) {
+                Field::Exact(col(group::Column::ExternalId))
+            } else if is("meta", Some("created")) {
+                Field::Time(col(group::Column::CreatedAt))
+            } else if is("meta", Some("lastModified")) {
+                Field::Time(col(group::Column::UpdatedAt))
+            } else {
+                return None;
+            }
+        }
+        Scope::UserEmails => {
+            if is("value", None) {
+                Field::Key(col(member_email::Column::ValueKey))
+            } else if is("type", None) {
+                Field::Folded(col(member_email::Column::Kind))
+            } else if is("primary", None) {
+                Field::Bool(col(member_email::Column::IsPrimary))
+            } else {
+                return None;
+            }
+        }
+        Scope::UserGroups | Scope::GroupMembers => {
+            if is("value", None) {
+                Field::Exact(col(if scope == Scope::UserGroups {
+                    group_member::Column::GroupId
+                } else {
+                    group_member::Column::MemberId
+                }))
+            } else {
+                return None;
+            }
+        }
+        Scope::UserRoles => {
+            if is("value", None) {
+                Field::Key(col(member::Column::DirectRole))
+            } else {
+                return None;
+            }
+        }
+    })
+}
+
+/// EXISTS over a user's e-mails / group memberships, or over a group's members.
+fn exists(scope: Scope, inner: SimpleExpr) -> SimpleExpr {
+    let mut q = Query::select();
+    q.expr(Expr::val(1));
+    match scope {
+        Scope::UserEmails => {
+            q.from(member_email::Entity)
+                .and_where(Expr::col((member_email::Entity, member_email::Column::MemberId)).equals((member::Entity, member::Column::Id)));
+        }
+        Scope::UserGroups => {
+            q.from(group_member::Entity)
+                .and_where(Expr::col((group_member::Entity, group_member::Column::MemberId)).equals((member::Entity, member::Column::Id)));
+        }
+        Scope::GroupMembers => {
+            q.from(group_member::Entity)
+                .and_where(Expr::col((group_member::Entity, group_member::Column::GroupId)).equals((group::Entity, group::Column::Id)));
+        }
+        _ => unreachable!("exists over a child scope only"),
+    }
+    q.and_where(inner);
+    Expr::exists(q.to_owned())
+}
+
+/// The child scope of a multi-valued attribute of `scope`, if it is one.
+fn multi_valued(scope: Scope, path: &AttrPath) -> Option<Scope> {
+    match scope {
+        Scope::User if path.is("emails", None) || path.is("email", None) => Some(Scope::UserEmails),
+        Scope::User if path.is("groups", None) => Some(Scope::UserGroups),
+        Scope::User if path.is("roles", None) => Some(Scope::UserRoles),
+        Scope::Group if path.is("members", None) => Some(Scope::GroupMembers),
+        _ => None,
+    }
+}
+
+fn wrap(child: Scope, inner: SimpleExpr) -> SimpleExpr {
+    match child {
+        // A member has at most one direct role, stored on the member row itself.
+        Scope::UserRoles => inner,
+        other => exists(other, inner),
+    }
+}
+
+fn translate(scope: Scope, filter: &Filter) -> Result<SimpleExpr> {
+    match filter {
+        Filter::And(a, b) => Ok(translate(scope, a)?.and(translate(scope, b)?)),
+        Filter::Or(a, b) => Ok(translate(scope, a)?.or(translate(scope, b)?)),
+        Filter::Not(a) => Ok(translate(scope, a)?.not()),
+        Filter::ValuePath { path, filter } => {
+            let Some(child) = multi_valued(scope, path) else {
+                return Err(invalid(format!("{path} is not a multi-valued attribute that can be filtered")));
+            };
+            Ok(wrap(child, translate(child, filter)?))
+        }
+        Filter::Compare { path, .. } | Filter::Present(path) => {
+            if matches!(scope, Scope::User | Scope::Group) {
+                check_urn(path, if scope == Scope::User { USER_SCHEMA } else { GROUP_SCHEMA })?;
+                if let Some(child) = multi_valued(scope, path) {
+                    // `emails eq "x"`, `emails.value eq "x"`, `members.value eq "id"`: the value
+                    // sub-attribute of some element.
+                    let sub = path.sub.clone().unwrap_or_else(|| "value".into());
+                    let sub_path = AttrPath {
+                        urn: None,
+                        name: sub,
+                        sub: None,
+                    };
+                    let inner = match filter {
+                        Filter::Compare { op, value, .. } => Filter::Compare {
+                            path: sub_path,
+                            op: *op,
+                            value: value.clone(),
+                        },
+                        _ => Filter::Present(sub_path),
+                    };
+                    let expr = translate(child, &inner)?;
+                    // `email eq "x"` (Datasaur's Okta set-up): the userName or any e-mail.
+                    if scope == Scope::User && path.is("email", None) {
+                        let user_name = translate(
+                            Scope::User,
+                            &match filter {
+                                Filter::Compare { op, value, .. } => Filter::Compare {
+                                    path: AttrPath { urn: None, name: "userName".into(), sub: None },
+                                    op: *op,
+                                    value: value.clone(),
+                                },
+                                _ => Filter::Present(AttrPath { urn: None, name: "userName".into(), sub: None }),
+                            },
+                        )?;
+                        return Ok(user_name.or(wrap(child, expr)));
+                    }
+                    return Ok(wrap(child, expr));
+                }
+            }
+            let Some(field) = field(scope, path) else {
+                return Err(invalid(format!("filtering on {path} is not supported")));
+            };
+            match filter {
+                Filter::Compare { op, value, .. } => compare(field, path, *op, value),
+                _ => Ok(present(field)),
+            }
+        }
+    }
+}
+
+/// The condition selecting the members a filter matches (the query joins `accounts`).
+pub fn users(filter: &Filter) -> Result<SimpleExpr> {
+    translate(Scope::User, filter)
+}
+
+/// The condition selecting the groups a filter matches.
+pub fn groups(filter: &Filter) -> Result<SimpleExpr> {
+    translate(Scope::Group, filter)
+}
+
+/// The column a user list sorts by, for `sortBy`.
+pub fn user_sort(path: &AttrPath) -> Result<SimpleExpr> {
+    check_urn(path, USER_SCHEMA).map_err(|_| Error::invalid("sortBy", format!("sorting by {path} is not supported")))?;
+    match field(Scope::User, path) {
+        Some(Field::Exact(c) | Field::Key(c) | Field::Bool(c) | Field::Time(c)) => Ok(c.expr()),
+        Some(Field::Folded(c)) => Ok(Func::lower(c.expr()).into()),
+        None if path.is("emails", None) || path.is("emails", Some("value")) => Ok(col(member::Column::UserNameKey).expr()),
+        None => Err(Error::invalid("sortBy", format!("sorting by {path} is not supported"))),
+    }
+}
+
+/// The column a group list sorts by, for `sortBy`.
+pub fn group_sort(path: &AttrPath) -> Result<SimpleExpr> {
+    check_urn(path, GROUP_SCHEMA).map_err(|_| Error::invalid("sortBy", format!("sorting by {path} is not supported")))?;
+    match field(Scope::Group, path) {
+        Some(Field::Exact(c) | Field::Key(c) | Field::Bool(c) | Field::Time(c)) => Ok(c.expr()),
+        Some(Field::Folded(c)) => Ok(Func::lower(c.expr()).into()),
+        None => Err(Error::invalid("sortBy", format!("sorting by {path} is not supported"))),
+    }
+}
