@@ -29,6 +29,8 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
+                // LIKE compares as PostgreSQL does, so SCIM filters behave the same on both.
+                .pragma("case_sensitive_like", "ON")
         });
     }
     Database::connect(options).await

@@ -318,3 +318,30 @@ mod tests {
         assert!(!key.is_live(at));
     }
 }
+
+/// Who is calling the SCIM API: a live key of one workspace. Every SCIM domain operation takes
+/// one, and acts only on its workspace.
+#[derive(Clone, Debug)]
+pub struct ScimPrincipal {
+    pub workspace_id: String,
+    pub key_id: String,
+    pub key_prefix: String,
+    /// `Okta`, `Entra` or `Other`.
+    pub client: &'static str,
+}
+
+impl ScimPrincipal {
+    pub fn from_key(key: &ApiKey, client: &'static str) -> Self {
+        ScimPrincipal {
+            workspace_id: key.workspace_id.clone(),
+            key_id: key.id.clone(),
+            key_prefix: key.prefix.clone(),
+            client,
+        }
+    }
+
+    /// How the activity log names this caller: `key scim_AbCdEfG (Okta)`.
+    pub fn actor(&self) -> String {
+        format!("key {} ({})", self.key_prefix, self.client)
+    }
+}

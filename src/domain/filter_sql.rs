@@ -48,7 +48,11 @@ fn col<C: ColumnTrait>(c: C) -> ColumnRef {
 
 impl ColumnRef {
     fn expr(self) -> SimpleExpr {
-        Expr::col((sea_orm::sea_query::Alias::new(self.table), sea_orm::sea_query::Alias::new(self.column))).into()
+        Expr::col((
+            sea_orm::sea_query::Alias::new(self.table),
+            sea_orm::sea_query::Alias::new(self.column),
+        ))
+        .into()
     }
 }
 
@@ -69,11 +73,18 @@ fn text_operand(path: &AttrPath, value: &CompValue) -> Result<Option<String>> {
         // Lenient: an unquoted number compared with a string attribute is its text.
         CompValue::Number(n) => Ok(Some(n.to_string())),
         CompValue::Null => Ok(None),
-        CompValue::Bool(_) => Err(invalid(format!("{path} is a string; compare it with a string"))),
+        CompValue::Bool(_) => Err(invalid(format!(
+            "{path} is a string; compare it with a string"
+        ))),
     }
 }
 
-fn compare_text(column: SimpleExpr, operand: Option<String>, op: CompareOp, path: &AttrPath) -> Result<SimpleExpr> {
+fn compare_text(
+    column: SimpleExpr,
+    operand: Option<String>,
+    op: CompareOp,
+    path: &AttrPath,
+) -> Result<SimpleExpr> {
     let Some(v) = operand else {
         return match op {
             CompareOp::Eq => Ok(column.is_null()),
@@ -97,7 +108,12 @@ fn compare_text(column: SimpleExpr, operand: Option<String>, op: CompareOp, path
 fn compare(field: Field, path: &AttrPath, op: CompareOp, value: &CompValue) -> Result<SimpleExpr> {
     match field {
         Field::Exact(c) => compare_text(c.expr(), text_operand(path, value)?, op, path),
-        Field::Key(c) => compare_text(c.expr(), text_operand(path, value)?.map(|v| v.to_lowercase()), op, path),
+        Field::Key(c) => compare_text(
+            c.expr(),
+            text_operand(path, value)?.map(|v| v.to_lowercase()),
+            op,
+            path,
+        ),
         Field::Folded(c) => compare_text(
             Func::lower(c.expr()).into(),
             text_operand(path, value)?.map(|v| v.to_lowercase()),
@@ -110,17 +126,25 @@ fn compare(field: Field, path: &AttrPath, op: CompareOp, value: &CompValue) -> R
                 // Entra sends booleans as strings.
                 CompValue::Str(s) if s.eq_ignore_ascii_case("true") => true,
                 CompValue::Str(s) if s.eq_ignore_ascii_case("false") => false,
-                _ => return Err(invalid(format!("{path} is a boolean; compare it with true or false"))),
+                _ => {
+                    return Err(invalid(format!(
+                        "{path} is a boolean; compare it with true or false"
+                    )));
+                }
             };
             match op {
                 CompareOp::Eq => Ok(c.expr().eq(b)),
                 CompareOp::Ne => Ok(c.expr().ne(b)),
-                _ => Err(invalid(format!("{path} is a boolean: only eq and ne apply"))),
+                _ => Err(invalid(format!(
+                    "{path} is a boolean: only eq and ne apply"
+                ))),
             }
         }
         Field::Time(c) => {
             let CompValue::Str(s) = value else {
-                return Err(invalid(format!("{path} is a dateTime; compare it with an RFC 3339 string")));
+                return Err(invalid(format!(
+                    "{path} is a dateTime; compare it with an RFC 3339 string"
+                )));
             };
             let at: DateTime<Utc> = DateTime::parse_from_rfc3339(s)
                 .map_err(|_| invalid(format!("{s:?} is not an RFC 3339 dateTime")))?
@@ -133,7 +157,9 @@ fn compare(field: Field, path: &AttrPath, op: CompareOp, value: &CompValue) -> R
                 CompareOp::Ge => Ok(column.gte(at)),
                 CompareOp::Lt => Ok(column.lt(at)),
                 CompareOp::Le => Ok(column.lte(at)),
-                _ => Err(invalid(format!("{path} is a dateTime: co, sw and ew do not apply"))),
+                _ => Err(invalid(format!(
+                    "{path} is a dateTime: co, sw and ew do not apply"
+                ))),
             }
         }
     }
@@ -141,14 +167,18 @@ fn compare(field: Field, path: &AttrPath, op: CompareOp, value: &CompValue) -> R
 
 fn present(field: Field) -> SimpleExpr {
     match field {
-        Field::Exact(c) | Field::Key(c) | Field::Folded(c) => c.expr().is_not_null().and(c.expr().ne("")),
+        Field::Exact(c) | Field::Key(c) | Field::Folded(c) => {
+            c.expr().is_not_null().and(c.expr().ne(""))
+        }
         Field::Bool(c) | Field::Time(c) => c.expr().is_not_null(),
     }
 }
 
 fn check_urn(path: &AttrPath, core: &str) -> Result<()> {
     match &path.urn {
-        Some(urn) if !urn.eq_ignore_ascii_case(core) => Err(invalid(format!("filtering on {path} is not supported"))),
+        Some(urn) if !urn.eq_ignore_ascii_case(core) => {
+            Err(invalid(format!("filtering on {path} is not supported")))
+        }
         _ => Ok(()),
     }
 }
@@ -243,16 +273,22 @@ fn exists(scope: Scope, inner: SimpleExpr) -> SimpleExpr {
     q.expr(Expr::val(1));
     match scope {
         Scope::UserEmails => {
-            q.from(member_email::Entity)
-                .and_where(Expr::col((member_email::Entity, member_email::Column::MemberId)).equals((member::Entity, member::Column::Id)));
+            q.from(member_email::Entity).and_where(
+                Expr::col((member_email::Entity, member_email::Column::MemberId))
+                    .equals((member::Entity, member::Column::Id)),
+            );
         }
         Scope::UserGroups => {
-            q.from(group_member::Entity)
-                .and_where(Expr::col((group_member::Entity, group_member::Column::MemberId)).equals((member::Entity, member::Column::Id)));
+            q.from(group_member::Entity).and_where(
+                Expr::col((group_member::Entity, group_member::Column::MemberId))
+                    .equals((member::Entity, member::Column::Id)),
+            );
         }
         Scope::GroupMembers => {
-            q.from(group_member::Entity)
-                .and_where(Expr::col((group_member::Entity, group_member::Column::GroupId)).equals((group::Entity, group::Column::Id)));
+            q.from(group_member::Entity).and_where(
+                Expr::col((group_member::Entity, group_member::Column::GroupId))
+                    .equals((group::Entity, group::Column::Id)),
+            );
         }
         _ => unreachable!("exists over a child scope only"),
     }
@@ -286,13 +322,22 @@ fn translate(scope: Scope, filter: &Filter) -> Result<SimpleExpr> {
         Filter::Not(a) => Ok(translate(scope, a)?.not()),
         Filter::ValuePath { path, filter } => {
             let Some(child) = multi_valued(scope, path) else {
-                return Err(invalid(format!("{path} is not a multi-valued attribute that can be filtered")));
+                return Err(invalid(format!(
+                    "{path} is not a multi-valued attribute that can be filtered"
+                )));
             };
             Ok(wrap(child, translate(child, filter)?))
         }
         Filter::Compare { path, .. } | Filter::Present(path) => {
             if matches!(scope, Scope::User | Scope::Group) {
-                check_urn(path, if scope == Scope::User { USER_SCHEMA } else { GROUP_SCHEMA })?;
+                check_urn(
+                    path,
+                    if scope == Scope::User {
+                        USER_SCHEMA
+                    } else {
+                        GROUP_SCHEMA
+                    },
+                )?;
                 if let Some(child) = multi_valued(scope, path) {
                     // `emails eq "x"`, `emails.value eq "x"`, `members.value eq "id"`: the value
                     // sub-attribute of some element.
@@ -317,11 +362,19 @@ fn translate(scope: Scope, filter: &Filter) -> Result<SimpleExpr> {
                             Scope::User,
                             &match filter {
                                 Filter::Compare { op, value, .. } => Filter::Compare {
-                                    path: AttrPath { urn: None, name: "userName".into(), sub: None },
+                                    path: AttrPath {
+                                        urn: None,
+                                        name: "userName".into(),
+                                        sub: None,
+                                    },
                                     op: *op,
                                     value: value.clone(),
                                 },
-                                _ => Filter::Present(AttrPath { urn: None, name: "userName".into(), sub: None }),
+                                _ => Filter::Present(AttrPath {
+                                    urn: None,
+                                    name: "userName".into(),
+                                    sub: None,
+                                }),
                             },
                         )?;
                         return Ok(user_name.or(wrap(child, expr)));
@@ -352,21 +405,31 @@ pub fn groups(filter: &Filter) -> Result<SimpleExpr> {
 
 /// The column a user list sorts by, for `sortBy`.
 pub fn user_sort(path: &AttrPath) -> Result<SimpleExpr> {
-    check_urn(path, USER_SCHEMA).map_err(|_| Error::invalid("sortBy", format!("sorting by {path} is not supported")))?;
+    check_urn(path, USER_SCHEMA)
+        .map_err(|_| Error::invalid("sortBy", format!("sorting by {path} is not supported")))?;
     match field(Scope::User, path) {
         Some(Field::Exact(c) | Field::Key(c) | Field::Bool(c) | Field::Time(c)) => Ok(c.expr()),
         Some(Field::Folded(c)) => Ok(Func::lower(c.expr()).into()),
-        None if path.is("emails", None) || path.is("emails", Some("value")) => Ok(col(member::Column::UserNameKey).expr()),
-        None => Err(Error::invalid("sortBy", format!("sorting by {path} is not supported"))),
+        None if path.is("emails", None) || path.is("emails", Some("value")) => {
+            Ok(col(member::Column::UserNameKey).expr())
+        }
+        None => Err(Error::invalid(
+            "sortBy",
+            format!("sorting by {path} is not supported"),
+        )),
     }
 }
 
 /// The column a group list sorts by, for `sortBy`.
 pub fn group_sort(path: &AttrPath) -> Result<SimpleExpr> {
-    check_urn(path, GROUP_SCHEMA).map_err(|_| Error::invalid("sortBy", format!("sorting by {path} is not supported")))?;
+    check_urn(path, GROUP_SCHEMA)
+        .map_err(|_| Error::invalid("sortBy", format!("sorting by {path} is not supported")))?;
     match field(Scope::Group, path) {
         Some(Field::Exact(c) | Field::Key(c) | Field::Bool(c) | Field::Time(c)) => Ok(c.expr()),
         Some(Field::Folded(c)) => Ok(Func::lower(c.expr()).into()),
-        None => Err(Error::invalid("sortBy", format!("sorting by {path} is not supported"))),
+        None => Err(Error::invalid(
+            "sortBy",
+            format!("sorting by {path} is not supported"),
+        )),
     }
 }

@@ -14,6 +14,7 @@ pub mod roles;
 pub mod saml;
 pub mod scim_settings;
 pub mod secrets;
+pub mod users;
 pub mod workspaces;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
