@@ -9,6 +9,7 @@ pub mod api_keys;
 mod error;
 pub mod filter;
 pub mod filter_sql;
+pub mod groups;
 pub mod mappings;
 pub mod roles;
 pub mod saml;

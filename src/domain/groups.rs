@@ -1,0 +1,647 @@
+//! SCIM Groups of a workspace: push groups from the IdP. Membership changes cost work
+//! proportional to the members named, not to the group's size, and every change that can move a
+//! role (membership, rename, delete) recomputes the affected members' roles in the same
+//! transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionSession,
+    TransactionTrait,
+};
+use serde_json::{Map, Value};
+
+use crate::domain::activity::{self, NewEntry};
+use crate::domain::api_keys::ScimPrincipal;
+use crate::domain::roles::{self, RoleChange};
+use crate::domain::users::{ListQuery, MAX_PAGE, Page};
+use crate::domain::{Error, Result, filter_sql, new_id, now};
+use crate::entities::{group, group_member, member};
+
+/// SQLite allows 32766 bound parameters per statement; a membership chunk stays well below.
+const CHUNK: usize = 500;
+/// Names listed in an activity entry before "and N more".
+const NAMES_IN_SUMMARY: usize = 10;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRef {
+    pub id: String,
+    pub user_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    pub id: String,
+    pub workspace_id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub attributes: Map<String, Value>,
+    /// `None` when the caller did not ask for members.
+    pub members: Option<Vec<MemberRef>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GroupInput {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub attributes: Map<String, Value>,
+    /// Member ids.
+    pub members: Vec<String>,
+}
+
+/// One step of a PATCH, in SCIM's order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GroupChange {
+    DisplayName(String),
+    ExternalId(Option<String>),
+    Attributes(Map<String, Value>),
+    AddMembers(Vec<String>),
+    RemoveMembers(Vec<String>),
+    RemoveAllMembers,
+    /// Replace the member list with exactly these.
+    SetMembers(Vec<String>),
+}
+
+fn validate_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::invalid("displayName", "displayName is required"));
+    }
+    if name.chars().count() > 256 || name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "displayName",
+            "displayName is at most 256 printable characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn conflict_name(name: &str) -> impl Fn(Error) -> Error + '_ {
+    move |e| match e {
+        Error::Conflict(_) => Error::Conflict(format!(
+            "a group named {name:?} already exists in this workspace"
+        )),
+        other => other,
+    }
+}
+
+fn from_model(m: group::Model, members: Option<Vec<MemberRef>>) -> Group {
+    Group {
+        attributes: serde_json::from_str(&m.attributes).unwrap_or_default(),
+        id: m.id,
+        workspace_id: m.workspace_id,
+        display_name: m.display_name,
+        external_id: m.external_id,
+        members,
+        version: m.version,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+/// Members of the given groups, by group, in one query.
+async fn members_of(
+    db: &impl ConnectionTrait,
+    group_ids: &[String],
+) -> Result<HashMap<String, Vec<MemberRef>>> {
+    let mut out: HashMap<String, Vec<MemberRef>> = HashMap::new();
+    for chunk in group_ids.chunks(CHUNK) {
+        let rows: Vec<(String, String, String)> = group_member::Entity::find()
+            .select_only()
+            .column(group_member::Column::GroupId)
+            .column(member::Column::Id)
+            .column(member::Column::UserName)
+            .join(JoinType::InnerJoin, group_member::Relation::Member.def())
+            .filter(group_member::Column::GroupId.is_in(chunk.iter().cloned()))
+            .order_by_asc(member::Column::UserNameKey)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (group_id, id, user_name) in rows {
+            out.entry(group_id)
+                .or_default()
+                .push(MemberRef { id, user_name });
+        }
+    }
+    Ok(out)
+}
+
+async fn find(db: &impl ConnectionTrait, workspace_id: &str, id: &str) -> Result<group::Model> {
+    group::Entity::find_by_id(id.to_string())
+        .filter(group::Column::WorkspaceId.eq(workspace_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("group {id}")))
+}
+
+pub async fn get(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    id: &str,
+    with_members: bool,
+) -> Result<Group> {
+    let model = find(db, workspace_id, id).await?;
+    let members = if with_members {
+        Some(
+            members_of(db, &[model.id.clone()])
+                .await?
+                .remove(&model.id)
+                .unwrap_or_default(),
+        )
+    } else {
+        None
+    };
+    Ok(from_model(model, members))
+}
+
+pub async fn list(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    query: &ListQuery,
+    with_members: bool,
+) -> Result<Page<Group>> {
+    let mut select = group::Entity::find().filter(group::Column::WorkspaceId.eq(workspace_id));
+    if let Some(filter) = &query.filter {
+        select = select.filter(filter_sql::groups(filter)?);
+    }
+    let total = select.clone().count(db).await?;
+    if query.count == 0 || query.start_index > total {
+        return Ok(Page {
+            total,
+            items: Vec::new(),
+        });
+    }
+    let order = if query.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    if let Some(sort) = &query.sort_by {
+        select = select.order_by(filter_sql::group_sort(sort)?, order.clone());
+    }
+    let rows = select
+        .order_by(group::Column::CreatedAt, order.clone())
+        .order_by(group::Column::Id, order)
+        .offset(query.start_index.saturating_sub(1))
+        .limit(Ord::min(query.count, MAX_PAGE))
+        .all(db)
+        .await?;
+    let mut members = if with_members {
+        members_of(db, &rows.iter().map(|g| g.id.clone()).collect::<Vec<_>>()).await?
+    } else {
+        HashMap::new()
+    };
+    let items = rows
+        .into_iter()
+        .map(|m| {
+            let list = with_members.then(|| members.remove(&m.id).unwrap_or_default());
+            from_model(m, list)
+        })
+        .collect();
+    Ok(Page { total, items })
+}
+
+/// The given ids that are members of the workspace; any other is an error naming it.
+async fn check_members(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    ids: &[String],
+) -> Result<Vec<String>> {
+    let wanted: Vec<String> = {
+        let mut seen = HashSet::new();
+        ids.iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect()
+    };
+    let mut found: HashSet<String> = HashSet::new();
+    for chunk in wanted.chunks(CHUNK) {
+        let rows: Vec<String> = member::Entity::find()
+            .select_only()
+            .column(member::Column::Id)
+            .filter(member::Column::WorkspaceId.eq(workspace_id))
+            .filter(member::Column::Id.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(rows);
+    }
+    if let Some(missing) = wanted.iter().find(|id| !found.contains(*id)) {
+        return Err(Error::invalid(
+            "members",
+            format!("no user with id {missing:?} in this workspace"),
+        ));
+    }
+    Ok(wanted)
+}
+
+async fn add_members(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    group_id: &str,
+    ids: &[String],
+) -> Result<Vec<String>> {
+    let ids = check_members(db, workspace_id, ids).await?;
+    let existing = existing_members(db, group_id, &ids).await?;
+    let new: Vec<String> = ids
+        .into_iter()
+        .filter(|id| !existing.contains(id))
+        .collect();
+    let at = now();
+    for chunk in new.chunks(CHUNK) {
+        group_member::Entity::insert_many(chunk.iter().map(|id| group_member::ActiveModel {
+            group_id: sea_orm::Set(group_id.to_string()),
+            member_id: sea_orm::Set(id.clone()),
+            workspace_id: sea_orm::Set(workspace_id.to_string()),
+            created_at: sea_orm::Set(at),
+        }))
+        .on_conflict(
+            OnConflict::columns([
+                group_member::Column::GroupId,
+                group_member::Column::MemberId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(new)
+}
+
+/// Which of `ids` are in the group (work proportional to `ids`).
+async fn existing_members(
+    db: &impl ConnectionTrait,
+    group_id: &str,
+    ids: &[String],
+) -> Result<HashSet<String>> {
+    let mut out = HashSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<String> = group_member::Entity::find()
+            .select_only()
+            .column(group_member::Column::MemberId)
+            .filter(group_member::Column::GroupId.eq(group_id))
+            .filter(group_member::Column::MemberId.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+async fn remove_members(
+    db: &impl ConnectionTrait,
+    group_id: &str,
+    ids: &[String],
+) -> Result<Vec<String>> {
+    let present: Vec<String> = existing_members(db, group_id, ids)
+        .await?
+        .into_iter()
+        .collect();
+    for chunk in present.chunks(CHUNK) {
+        group_member::Entity::delete_many()
+            .filter(group_member::Column::GroupId.eq(group_id))
+            .filter(group_member::Column::MemberId.is_in(chunk.iter().cloned()))
+            .exec(db)
+            .await?;
+    }
+    Ok(present)
+}
+
+async fn all_member_ids(db: &impl ConnectionTrait, group_id: &str) -> Result<Vec<String>> {
+    Ok(group_member::Entity::find()
+        .select_only()
+        .column(group_member::Column::MemberId)
+        .filter(group_member::Column::GroupId.eq(group_id))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+async fn user_names(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<String>> {
+    let shown: Vec<String> = ids.iter().take(NAMES_IN_SUMMARY).cloned().collect();
+    let mut names: Vec<String> = member::Entity::find()
+        .select_only()
+        .column(member::Column::UserName)
+        .filter(member::Column::Id.is_in(shown))
+        .into_tuple()
+        .all(db)
+        .await?;
+    names.sort();
+    if ids.len() > NAMES_IN_SUMMARY {
+        names.push(format!("and {} more", ids.len() - NAMES_IN_SUMMARY));
+    }
+    Ok(names)
+}
+
+/// What a change did, for the activity log and role recomputation.
+#[derive(Default)]
+struct Effect {
+    added: Vec<String>,
+    removed: Vec<String>,
+    renamed: Option<(String, String)>,
+}
+
+async fn finish(
+    txn: &impl ConnectionTrait,
+    p: &ScimPrincipal,
+    group: &group::Model,
+    effect: &Effect,
+    action: &str,
+    status: i32,
+    lead: String,
+) -> Result<Vec<RoleChange>> {
+    let mappings = roles::load_mapping_table(txn, &p.workspace_id).await?;
+    let mapped = |key: &str| mappings.contains_key(key);
+    // Only members of a mapped group (before or after a rename) can change role.
+    let mut affected: Vec<String> = Vec::new();
+    if let Some((old, new)) = &effect.renamed
+        && (mapped(&roles::group_key(old)) || mapped(&roles::group_key(new)))
+    {
+        affected.extend(all_member_ids(txn, &group.id).await?);
+    }
+    if mapped(&group.name_key)
+        || effect
+            .renamed
+            .as_ref()
+            .is_some_and(|(old, _)| mapped(&roles::group_key(old)))
+    {
+        affected.extend(effect.added.iter().cloned());
+        affected.extend(effect.removed.iter().cloned());
+    }
+    affected.sort();
+    affected.dedup();
+    let changes = roles::plan(txn, &p.workspace_id, &affected, &mappings).await?;
+    roles::apply(txn, &p.workspace_id, &changes).await?;
+    if changes.iter().any(|c| c.from == roles::Role::Admin)
+        && roles::count_active_admins(txn, &p.workspace_id).await? == 0
+    {
+        let who = changes
+            .iter()
+            .find(|c| c.from == roles::Role::Admin)
+            .map(|c| c.user_name.clone())
+            .unwrap_or_default();
+        return Err(Error::invalid(
+            "members",
+            format!("{who} is the workspace's last active admin: this change would demote them"),
+        ));
+    }
+    let mut parts = vec![lead];
+    if !effect.added.is_empty() {
+        parts.push(format!(
+            "added {} ({})",
+            plural(effect.added.len(), "member"),
+            user_names(txn, &effect.added).await?.join(", ")
+        ));
+    }
+    if !effect.removed.is_empty() {
+        parts.push(format!(
+            "removed {} ({})",
+            plural(effect.removed.len(), "member"),
+            user_names(txn, &effect.removed).await?.join(", ")
+        ));
+    }
+    for c in changes.iter().take(NAMES_IN_SUMMARY) {
+        parts.push(c.describe());
+    }
+    if changes.len() > NAMES_IN_SUMMARY {
+        parts.push(format!(
+            "and {} more role changes",
+            changes.len() - NAMES_IN_SUMMARY
+        ));
+    }
+    activity::record(
+        txn,
+        NewEntry {
+            workspace_id: p.workspace_id.clone(),
+            actor: p.actor(),
+            action: action.into(),
+            summary: parts.join("; "),
+            status,
+            succeeded: true,
+            resource_type: Some("Group".into()),
+            resource_id: Some(group.id.clone()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(changes)
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+pub async fn create(
+    db: &impl TransactionTrait,
+    p: &ScimPrincipal,
+    input: GroupInput,
+) -> Result<Group> {
+    let name = validate_name(&input.display_name)?;
+    let txn = db.begin().await?;
+    let at = now();
+    let model = group::Model {
+        id: new_id(),
+        workspace_id: p.workspace_id.clone(),
+        name_key: roles::group_key(&name),
+        display_name: name.clone(),
+        external_id: input.external_id.clone(),
+        attributes: Value::Object(input.attributes.clone()).to_string(),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    group::Entity::insert(model.clone().into_active_model().reset_all())
+        .exec(&txn)
+        .await
+        .map_err(|e| conflict_name(&name)(e.into()))?;
+    let added = add_members(&txn, &p.workspace_id, &model.id, &input.members).await?;
+    let effect = Effect {
+        added,
+        ..Default::default()
+    };
+    finish(
+        &txn,
+        p,
+        &model,
+        &effect,
+        "group.create",
+        201,
+        format!("created group {name}"),
+    )
+    .await?;
+    let group = get(&txn, &p.workspace_id, &model.id, true).await?;
+    txn.commit().await?;
+    Ok(group)
+}
+
+/// PATCH (a list of changes) and PUT (`SetMembers` and the scalar fields): applied in order, in
+/// one transaction; the version moves once.
+pub async fn change(
+    db: &impl TransactionTrait,
+    p: &ScimPrincipal,
+    id: &str,
+    if_match: Option<i64>,
+    changes: Vec<GroupChange>,
+    return_members: bool,
+) -> Result<Group> {
+    let txn = db.begin().await?;
+    let mut model = find(&txn, &p.workspace_id, id).await?;
+    if if_match.is_some_and(|v| v != model.version) {
+        return Err(Error::VersionMismatch);
+    }
+    let original_name = model.display_name.clone();
+    let mut attributes: Map<String, Value> =
+        serde_json::from_str(&model.attributes).unwrap_or_default();
+    let mut added: Vec<String> = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
+    let mut fields_changed = false;
+    for change in changes {
+        match change {
+            GroupChange::DisplayName(name) => {
+                let name = validate_name(&name)?;
+                fields_changed |= name != model.display_name;
+                model.name_key = roles::group_key(&name);
+                model.display_name = name;
+            }
+            GroupChange::ExternalId(external_id) => {
+                fields_changed |= external_id != model.external_id;
+                model.external_id = external_id;
+            }
+            GroupChange::Attributes(map) => {
+                fields_changed |= map != attributes;
+                attributes = map;
+            }
+            GroupChange::AddMembers(ids) => {
+                let new = add_members(&txn, &p.workspace_id, id, &ids).await?;
+                removed.retain(|r| !new.contains(r));
+                added.extend(new);
+            }
+            GroupChange::RemoveMembers(ids) => {
+                let gone = remove_members(&txn, id, &ids).await?;
+                added.retain(|a| !gone.contains(a));
+                removed.extend(gone);
+            }
+            GroupChange::RemoveAllMembers => {
+                let all = all_member_ids(&txn, id).await?;
+                let gone = remove_members(&txn, id, &all).await?;
+                added.retain(|a| !gone.contains(a));
+                removed.extend(gone);
+            }
+            GroupChange::SetMembers(ids) => {
+                let wanted: HashSet<String> = check_members(&txn, &p.workspace_id, &ids)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let current: HashSet<String> =
+                    all_member_ids(&txn, id).await?.into_iter().collect();
+                let to_remove: Vec<String> = current.difference(&wanted).cloned().collect();
+                let to_add: Vec<String> = wanted.difference(&current).cloned().collect();
+                let gone = remove_members(&txn, id, &to_remove).await?;
+                let new = add_members(&txn, &p.workspace_id, id, &to_add).await?;
+                added.retain(|a| !gone.contains(a));
+                removed.retain(|r| !new.contains(r));
+                added.extend(new);
+                removed.extend(gone);
+            }
+        }
+    }
+    if !fields_changed && added.is_empty() && removed.is_empty() {
+        let group = get(&txn, &p.workspace_id, id, return_members).await?;
+        return Ok(group);
+    }
+    let written = group::Entity::update_many()
+        .col_expr(
+            group::Column::DisplayName,
+            Expr::value(model.display_name.clone()),
+        )
+        .col_expr(group::Column::NameKey, Expr::value(model.name_key.clone()))
+        .col_expr(
+            group::Column::ExternalId,
+            Expr::value(model.external_id.clone()),
+        )
+        .col_expr(
+            group::Column::Attributes,
+            Expr::value(Value::Object(attributes).to_string()),
+        )
+        .col_expr(
+            group::Column::Version,
+            Expr::col(group::Column::Version).add(1),
+        )
+        .col_expr(group::Column::UpdatedAt, Expr::value(now()))
+        .filter(group::Column::Id.eq(id))
+        .filter(group::Column::Version.eq(model.version))
+        .exec(&txn)
+        .await
+        .map_err(|e| conflict_name(&model.display_name)(e.into()))?;
+    if written.rows_affected == 0 {
+        return Err(if if_match.is_some() {
+            Error::VersionMismatch
+        } else {
+            Error::Conflict(
+                "the group was changed by another request at the same time; retry".into(),
+            )
+        });
+    }
+    let renamed = (original_name != model.display_name)
+        .then(|| (original_name.clone(), model.display_name.clone()));
+    let lead = match &renamed {
+        Some((old, new)) => format!("renamed group {old} to {new}"),
+        None => format!("updated group {}", model.display_name),
+    };
+    let effect = Effect {
+        added,
+        removed,
+        renamed,
+    };
+    finish(&txn, p, &model, &effect, "group.update", 200, lead).await?;
+    let group = get(&txn, &p.workspace_id, id, return_members).await?;
+    txn.commit().await?;
+    Ok(group)
+}
+
+pub async fn delete(
+    db: &impl TransactionTrait,
+    p: &ScimPrincipal,
+    id: &str,
+    if_match: Option<i64>,
+) -> Result<()> {
+    let txn = db.begin().await?;
+    let model = find(&txn, &p.workspace_id, id).await?;
+    if if_match.is_some_and(|v| v != model.version) {
+        return Err(Error::VersionMismatch);
+    }
+    let members = all_member_ids(&txn, id).await?;
+    group::Entity::delete_many()
+        .filter(group::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    // The group is gone: its members lose what it gave them.
+    let effect = Effect {
+        removed: members,
+        ..Default::default()
+    };
+    finish(
+        &txn,
+        p,
+        &model,
+        &effect,
+        "group.delete",
+        204,
+        format!("deleted group {}", model.display_name),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
