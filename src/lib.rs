@@ -6,6 +6,7 @@ pub mod db;
 pub mod domain;
 pub mod entities;
 pub mod graphql;
+pub mod scim;
 pub mod state;
 mod web;
 
@@ -35,7 +36,8 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
-    api.merge(web::router(&state.settings.web_dir))
+    api.merge(scim::router(state.clone()))
+        .merge(web::router(&state.settings.web_dir))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 let route = request

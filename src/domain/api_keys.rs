@@ -328,6 +328,15 @@ pub struct ScimPrincipal {
     pub key_prefix: String,
     /// `Okta`, `Entra` or `Other`.
     pub client: &'static str,
+    /// The HTTP request acting, for the activity log.
+    pub request: Option<RequestInfo>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RequestInfo {
+    pub method: String,
+    pub path: String,
+    pub started: std::time::Instant,
 }
 
 impl ScimPrincipal {
@@ -337,6 +346,34 @@ impl ScimPrincipal {
             key_id: key.id.clone(),
             key_prefix: key.prefix.clone(),
             client,
+            request: None,
+        }
+    }
+
+    /// An activity entry for a successful change made by this caller.
+    pub fn entry(
+        &self,
+        action: &str,
+        status: i32,
+        resource_type: &str,
+        resource_id: &str,
+        summary: String,
+    ) -> crate::domain::activity::NewEntry {
+        crate::domain::activity::NewEntry {
+            workspace_id: self.workspace_id.clone(),
+            actor: self.actor(),
+            action: action.to_string(),
+            summary,
+            status,
+            succeeded: true,
+            method: self.request.as_ref().map(|r| r.method.clone()),
+            path: self.request.as_ref().map(|r| r.path.clone()),
+            latency_ms: self
+                .request
+                .as_ref()
+                .map(|r| i32::try_from(r.started.elapsed().as_millis()).unwrap_or(i32::MAX)),
+            resource_type: Some(resource_type.to_string()),
+            resource_id: Some(resource_id.to_string()),
         }
     }
 

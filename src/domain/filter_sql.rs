@@ -52,7 +52,6 @@ impl ColumnRef {
             sea_orm::sea_query::Alias::new(self.table),
             sea_orm::sea_query::Alias::new(self.column),
         ))
-        .into()
     }
 }
 

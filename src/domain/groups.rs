@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use serde_json::{Map, Value};
 
-use crate::domain::activity::{self, NewEntry};
+use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::roles::{self, RoleChange};
 use crate::domain::users::{ListQuery, MAX_PAGE, Page};
@@ -55,12 +55,15 @@ pub struct GroupInput {
     pub members: Vec<String>,
 }
 
+/// Edits the kept attributes (those without a column); an `Err` is the reason it can't.
+pub type AttributeEdit =
+    Box<dyn FnOnce(Map<String, Value>) -> std::result::Result<Map<String, Value>, String> + Send>;
+
 /// One step of a PATCH, in SCIM's order.
-#[derive(Clone, Debug, PartialEq)]
 pub enum GroupChange {
     DisplayName(String),
     ExternalId(Option<String>),
-    Attributes(Map<String, Value>),
+    Attributes(AttributeEdit),
     AddMembers(Vec<String>),
     RemoveMembers(Vec<String>),
     RemoveAllMembers,
@@ -149,7 +152,7 @@ pub async fn get(
     let model = find(db, workspace_id, id).await?;
     let members = if with_members {
         Some(
-            members_of(db, &[model.id.clone()])
+            members_of(db, std::slice::from_ref(&model.id))
                 .await?
                 .remove(&model.id)
                 .unwrap_or_default(),
@@ -419,17 +422,7 @@ async fn finish(
     }
     activity::record(
         txn,
-        NewEntry {
-            workspace_id: p.workspace_id.clone(),
-            actor: p.actor(),
-            action: action.into(),
-            summary: parts.join("; "),
-            status,
-            succeeded: true,
-            resource_type: Some("Group".into()),
-            resource_id: Some(group.id.clone()),
-            ..Default::default()
-        },
+        p.entry(action, status, "Group", &group.id, parts.join("; ")),
     )
     .await?;
     Ok(changes)
@@ -519,9 +512,11 @@ pub async fn change(
                 fields_changed |= external_id != model.external_id;
                 model.external_id = external_id;
             }
-            GroupChange::Attributes(map) => {
-                fields_changed |= map != attributes;
-                attributes = map;
+            GroupChange::Attributes(edit) => {
+                let edited = edit(attributes.clone())
+                    .map_err(|reason| Error::invalid("Operations", reason))?;
+                fields_changed |= edited != attributes;
+                attributes = edited;
             }
             GroupChange::AddMembers(ids) => {
                 let new = add_members(&txn, &p.workspace_id, id, &ids).await?;

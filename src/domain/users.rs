@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use serde_json::{Map, Value};
 
-use crate::domain::activity::{self, NewEntry};
+use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::filter::{AttrPath, Filter};
 use crate::domain::roles::{self, Role};
@@ -343,20 +343,6 @@ fn conflict_user_name(user_name: &str) -> impl Fn(Error) -> Error + '_ {
     }
 }
 
-fn record(p: &ScimPrincipal, action: &str, status: i32, user: &User, summary: String) -> NewEntry {
-    NewEntry {
-        workspace_id: p.workspace_id.clone(),
-        actor: p.actor(),
-        action: action.into(),
-        summary,
-        status,
-        succeeded: true,
-        resource_type: Some("User".into()),
-        resource_id: Some(user.id.clone()),
-        ..Default::default()
-    }
-}
-
 /// POST /Users: adds a person to the workspace, linking the account of that e-mail when one
 /// exists (inviting them), or creating it.
 pub async fn create(
@@ -410,7 +396,7 @@ pub async fn create(
     if !user.active {
         summary.push_str(", deactivated");
     }
-    activity::record(&txn, record(p, "user.create", 201, &user, summary)).await?;
+    activity::record(&txn, p.entry("user.create", 201, "User", &user.id, summary)).await?;
     txn.commit().await?;
     Ok(user)
 }
@@ -446,25 +432,26 @@ async fn guard_admins(db: &impl ConnectionTrait, user: &User) -> Result<()> {
 /// PUT and PATCH: computes the new state from the current one with `change` and stores it, in
 /// one transaction. `if_match` is the version the client last saw (ETag); without it a change
 /// that lost a race with another writer is recomputed from the fresh state.
-pub async fn update<F>(
+pub async fn update<F, E>(
     db: &impl TransactionTrait,
     p: &ScimPrincipal,
     id: &str,
     if_match: Option<i64>,
     change: F,
-) -> Result<User>
+) -> Result<User, E>
 where
-    F: Fn(&User) -> Result<UserInput>,
+    F: Fn(&User) -> Result<UserInput, E>,
+    E: From<Error>,
 {
     for _ in 0..RETRIES {
-        let txn = db.begin().await?;
-        let current = get(&txn, &p.workspace_id, id).await?;
+        let txn = db.begin().await.map_err(Error::from)?;
+        let current = get(&txn, &p.workspace_id, id).await.map_err(E::from)?;
         if if_match.is_some_and(|v| v != current.version) {
-            return Err(Error::VersionMismatch);
+            return Err(Error::VersionMismatch.into());
         }
         let input = change(&current)?;
-        validate(&input)?;
-        guard_owner(&current, Some(&input))?;
+        validate(&input).map_err(E::from)?;
+        guard_owner(&current, Some(&input)).map_err(E::from)?;
         if input == current.to_input() {
             // Nothing changes: no write, no new version.
             return Ok(current);
@@ -506,31 +493,37 @@ where
             .filter(member::Column::Version.eq(current.version))
             .exec(&txn)
             .await
-            .map_err(|e| conflict_user_name(&input.user_name)(e.into()))?;
+            .map_err(|e| E::from(conflict_user_name(&input.user_name)(e.into())))?;
         if written.rows_affected == 0 {
-            txn.rollback().await?;
+            txn.rollback().await.map_err(Error::from)?;
             if if_match.is_some() {
-                return Err(Error::VersionMismatch);
+                return Err(Error::VersionMismatch.into());
             }
             continue;
         }
         if input.emails != current.emails {
-            write_emails(&txn, &p.workspace_id, id, &input.emails).await?;
+            write_emails(&txn, &p.workspace_id, id, &input.emails)
+                .await
+                .map_err(E::from)?;
         }
-        update_account_name(&txn, &current.account_id, &input).await?;
-        let role_changes = roles::recompute(&txn, &p.workspace_id, &[id.to_string()]).await?;
+        update_account_name(&txn, &current.account_id, &input)
+            .await
+            .map_err(E::from)?;
+        let role_changes = roles::recompute(&txn, &p.workspace_id, &[id.to_string()])
+            .await
+            .map_err(E::from)?;
         if current.active && current.effective_role == Role::Admin {
-            guard_admins(&txn, &current).await?;
+            guard_admins(&txn, &current).await.map_err(E::from)?;
         }
-        let user = get(&txn, &p.workspace_id, id).await?;
+        let user = get(&txn, &p.workspace_id, id).await.map_err(E::from)?;
         let summary = describe_update(&current, &user, &role_changes);
-        activity::record(&txn, record(p, "user.update", 200, &user, summary)).await?;
-        txn.commit().await?;
+        activity::record(&txn, p.entry("user.update", 200, "User", &user.id, summary))
+            .await
+            .map_err(E::from)?;
+        txn.commit().await.map_err(Error::from)?;
         return Ok(user);
     }
-    Err(Error::Conflict(
-        "the user is being changed by other requests; retry".into(),
-    ))
+    Err(Error::Conflict("the user is being changed by other requests; retry".into()).into())
 }
 
 fn describe_update(before: &User, after: &User, role_changes: &[roles::RoleChange]) -> String {
@@ -594,7 +587,11 @@ pub async fn delete(
         "removed {} from the workspace (the account is kept)",
         current.user_name
     );
-    activity::record(&txn, record(p, "user.delete", 204, &current, summary)).await?;
+    activity::record(
+        &txn,
+        p.entry("user.delete", 204, "User", &current.id, summary),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

@@ -1,0 +1,182 @@
+//! Every SCIM request: the API key of the workspace in the path (`Authorization: Bearer <key>` or
+//! the bare key Okta's header mode sends), then the SCIM switch. Failures answer 401/403 with
+//! RFC 7644 bodies; every failed request is recorded in the activity log.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::domain::activity::{self, NewEntry};
+use crate::domain::api_keys::{self, RequestInfo, ScimPrincipal};
+use crate::domain::{scim_settings, workspaces};
+use crate::scim::ScimError;
+use crate::state::AppState;
+
+fn presented_key(value: &str) -> &str {
+    let value = value.trim();
+    match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => value,
+    }
+}
+
+pub async fn authenticate(
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let workspace_id = params.get("teamId").cloned().unwrap_or_default();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let client = api_keys::client_from_user_agent(user_agent.as_deref());
+    let key = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(presented_key)
+        .unwrap_or("")
+        .to_string();
+
+    let principal =
+        match api_keys::authenticate(&state.db, &workspace_id, &key, user_agent.as_deref()).await {
+            Ok(key) => ScimPrincipal {
+                request: Some(RequestInfo {
+                    method: method.clone(),
+                    path: path.clone(),
+                    started,
+                }),
+                ..ScimPrincipal::from_key(&key, client)
+            },
+            Err(e) => {
+                let response = ScimError::from(e).into_response();
+                {
+                    let (status, detail) = failure_of(&response);
+                    record_failure(
+                        &state,
+                        &workspace_id,
+                        format!("unknown key ({client})"),
+                        &method,
+                        &path,
+                        started,
+                        status,
+                        detail,
+                    )
+                    .await;
+                }
+                return response;
+            }
+        };
+    let actor = principal.actor();
+    match scim_settings::status(&state.db, &workspace_id).await {
+        Ok(status) if status.enabled => {}
+        Ok(_) => {
+            let response = ScimError::new(
+                StatusCode::FORBIDDEN,
+                None,
+                "SCIM provisioning is switched off for this workspace; an admin can enable it in the SAML & SCIM settings",
+            )
+            .into_response();
+            {
+                let (status, detail) = failure_of(&response);
+                record_failure(
+                    &state,
+                    &workspace_id,
+                    actor,
+                    &method,
+                    &path,
+                    started,
+                    status,
+                    detail,
+                )
+                .await;
+            }
+            return response;
+        }
+        Err(e) => return ScimError::from(e).into_response(),
+    }
+    request.extensions_mut().insert(principal);
+    let response = next.run(request).await;
+    if response.status().is_client_error() || response.status().is_server_error() {
+        {
+            let (status, detail) = failure_of(&response);
+            record_failure(
+                &state,
+                &workspace_id,
+                actor,
+                &method,
+                &path,
+                started,
+                status,
+                detail,
+            )
+            .await;
+        }
+    }
+    response
+}
+
+/// Status and detail of a failed response, for the activity log.
+fn failure_of(response: &Response) -> (StatusCode, String) {
+    let status = response.status();
+    let detail = response
+        .extensions()
+        .get::<ScimError>()
+        .map(|e| e.detail.clone())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+    (status, detail)
+}
+
+/// Records a failed request for the workspace in the path, when there is such a workspace.
+#[allow(clippy::too_many_arguments)]
+async fn record_failure(
+    state: &AppState,
+    workspace_id: &str,
+    actor: String,
+    method: &str,
+    path: &str,
+    started: Instant,
+    status: StatusCode,
+    detail: String,
+) {
+    if workspaces::get(&state.db, workspace_id).await.is_err() {
+        return;
+    }
+    let entry = NewEntry {
+        workspace_id: workspace_id.to_string(),
+        actor,
+        action: "scim.request_failed".into(),
+        summary: format!(
+            "{method} {} failed ({}): {detail}",
+            short_path(path),
+            status.as_u16()
+        ),
+        status: i32::from(status.as_u16()),
+        succeeded: false,
+        method: Some(method.to_string()),
+        path: Some(path.to_string()),
+        latency_ms: Some(i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX)),
+        resource_type: None,
+        resource_id: None,
+    };
+    if let Err(e) = activity::record(&state.db, entry).await {
+        tracing::warn!(error = %e, "could not record a failed SCIM request");
+    }
+}
+
+/// The path below the SCIM base, for summaries: `/Users/123`.
+fn short_path(path: &str) -> &str {
+    path.find("/scim/v2")
+        .map(|i| &path[i + "/scim/v2".len()..])
+        .unwrap_or(path)
+}

@@ -1,0 +1,225 @@
+//! List and search requests: `filter`, `sortBy`, `sortOrder`, `startIndex`, `count`,
+//! `attributes`, `excludedAttributes`, from the query string (GET) or a SearchRequest body
+//! (POST …/.search), and the ListResponse they answer with.
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use crate::domain::api_keys::ScimPrincipal;
+use crate::domain::filter::{self, AttrPath};
+use crate::domain::users::{DEFAULT_PAGE, ListQuery, MAX_PAGE};
+use crate::domain::{self, groups, users};
+use crate::scim::resource::{LIST_RESPONSE, Projection, find_key};
+use crate::scim::{ScimBody, ScimError, ScimResult, respond};
+use crate::state::AppState;
+
+pub struct ListParams {
+    pub query: ListQuery,
+    pub projection: Projection,
+}
+
+fn number(value: Option<&str>, name: &str) -> ScimResult<Option<i64>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, not {v:?}"))),
+    }
+}
+
+impl ListParams {
+    fn build(
+        filter: Option<&str>,
+        sort_by: Option<&str>,
+        sort_order: Option<&str>,
+        start_index: Option<i64>,
+        count: Option<i64>,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> ScimResult<ListParams> {
+        let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
+            Some(f) => Some(filter::parse(f)?),
+            None => None,
+        };
+        let sort_by = match sort_by.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => Some(AttrPath::parse(s).ok_or_else(|| {
+                ScimError::invalid_value(format!("sortBy {s:?} is not an attribute path"))
+            })?),
+            None => None,
+        };
+        let descending = match sort_order.map(str::trim) {
+            None | Some("") => false,
+            Some(o) if o.eq_ignore_ascii_case("ascending") => false,
+            Some(o) if o.eq_ignore_ascii_case("descending") => true,
+            Some(o) => {
+                return Err(ScimError::invalid_value(format!(
+                    "sortOrder must be ascending or descending, not {o:?}"
+                )));
+            }
+        };
+        // RFC 7644 §3.4.2.4: startIndex below 1 means 1; a negative count means 0.
+        let start_index = start_index.unwrap_or(1).max(1) as u64;
+        let count = count
+            .map(|c| c.clamp(0, MAX_PAGE as i64) as u64)
+            .unwrap_or(DEFAULT_PAGE);
+        Ok(ListParams {
+            query: ListQuery {
+                filter,
+                sort_by,
+                descending,
+                start_index,
+                count,
+            },
+            projection: Projection::parse(attributes, excluded),
+        })
+    }
+
+    /// From a GET query string; parameter names are matched case-insensitively.
+    pub fn from_query(params: &HashMap<String, String>) -> ScimResult<ListParams> {
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        ListParams::build(
+            get("filter"),
+            get("sortBy"),
+            get("sortOrder"),
+            number(get("startIndex"), "startIndex")?,
+            number(get("count"), "count")?,
+            get("attributes"),
+            get("excludedAttributes"),
+        )
+    }
+
+    /// From a SearchRequest body.
+    pub fn from_body(body: &Map<String, Value>) -> ScimResult<ListParams> {
+        let field = |name: &str| find_key(body, name).and_then(|k| body.get(&k)).cloned();
+        let text = |name: &str| -> ScimResult<Option<String>> {
+            match field(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s)),
+                // attributes may be sent as an array of paths.
+                Some(Value::Array(items)) => Ok(Some(
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                )),
+                Some(other) => Err(ScimError::invalid_value(format!(
+                    "{name} must be a string, not {other}"
+                ))),
+            }
+        };
+        let int = |name: &str| -> ScimResult<Option<i64>> {
+            match field(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Number(n)) => n
+                    .as_i64()
+                    .map(Some)
+                    .ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer"))),
+                Some(Value::String(s)) => number(Some(&s), name),
+                Some(other) => Err(ScimError::invalid_value(format!(
+                    "{name} must be an integer, not {other}"
+                ))),
+            }
+        };
+        ListParams::build(
+            text("filter")?.as_deref(),
+            text("sortBy")?.as_deref(),
+            text("sortOrder")?.as_deref(),
+            int("startIndex")?,
+            int("count")?,
+            text("attributes")?.as_deref(),
+            text("excludedAttributes")?.as_deref(),
+        )
+    }
+}
+
+/// A ListResponse. With `count=0` only the totals, no `Resources`.
+pub fn list_response(total: u64, query: &ListQuery, resources: Vec<Value>) -> Response {
+    let mut body = json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": query.start_index,
+        "itemsPerPage": resources.len(),
+    });
+    if query.count > 0 {
+        body["Resources"] = Value::Array(resources);
+    }
+    respond(StatusCode::OK, body, HeaderMap::new())
+}
+
+/// `POST /.search`: users and groups together, users first.
+pub async fn search_all(
+    State(state): State<AppState>,
+    Extension(p): Extension<ScimPrincipal>,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Response> {
+    let params = ListParams::from_body(&body)?;
+    let q = &params.query;
+    let base = state.settings.scim_base_url(&p.workspace_id);
+    // A filter may name attributes only one of the types has: the other type then matches none.
+    let unmatched = |e: &domain::Error| matches!(e, domain::Error::InvalidFilter(_));
+    let count_query = ListQuery {
+        count: 0,
+        ..q.clone()
+    };
+    let users_total = match users::list(&state.db, &p.workspace_id, &count_query).await {
+        Ok(page) => Some(page.total),
+        Err(e) if unmatched(&e) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let groups_total = match groups::list(&state.db, &p.workspace_id, &count_query, false).await {
+        Ok(page) => Some(page.total),
+        Err(e) if unmatched(&e) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if users_total.is_none() && groups_total.is_none() {
+        // Neither type understands the filter: report it.
+        users::list(&state.db, &p.workspace_id, &count_query).await?;
+    }
+    let (users_total, groups_total) = (users_total.unwrap_or(0), groups_total.unwrap_or(0));
+    let mut resources = Vec::new();
+    let start = q.start_index;
+    if q.count > 0 && start <= users_total {
+        let page = users::list(&state.db, &p.workspace_id, q).await?;
+        resources.extend(
+            page.items
+                .iter()
+                .map(|u| params.projection.apply(super::users::render(u, &base))),
+        );
+    }
+    let left = q.count.saturating_sub(resources.len() as u64);
+    if left > 0 && groups_total > 0 {
+        let group_start = start.saturating_sub(users_total).max(1);
+        let group_query = ListQuery {
+            start_index: group_start,
+            count: left,
+            ..q.clone()
+        };
+        let page = groups::list(
+            &state.db,
+            &p.workspace_id,
+            &group_query,
+            params.projection.wants("members"),
+        )
+        .await?;
+        resources.extend(
+            page.items
+                .iter()
+                .map(|g| params.projection.apply(super::groups::render(g, &base))),
+        );
+    }
+    Ok(list_response(users_total + groups_total, q, resources))
+}
+
+pub type QueryParams = Query<HashMap<String, String>>;

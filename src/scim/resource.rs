@@ -1,0 +1,309 @@
+//! Shared pieces of the SCIM wire format: schema URNs, `meta`, lenient reading of IdP JSON
+//! (case-insensitive keys, booleans as strings), and `attributes`/`excludedAttributes`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::scim::{ScimError, ScimResult, etag};
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// Read-only extension with what the workspace computes: the effective role.
+pub const WORKSPACE_USER: &str = "urn:scim-gateway:schemas:extension:workspace:2.0:User";
+pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn meta(
+    resource_type: &str,
+    location: String,
+    created: DateTime<Utc>,
+    modified: DateTime<Utc>,
+    version: i64,
+) -> Value {
+    json!({
+        "resourceType": resource_type,
+        "created": timestamp(created),
+        "lastModified": timestamp(modified),
+        "location": location,
+        "version": etag(version),
+    })
+}
+
+/// The key of `map` equal to `name` ignoring case.
+pub fn find_key(map: &Map<String, Value>, name: &str) -> Option<String> {
+    map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
+}
+
+/// Removes and returns `name` (case-insensitive).
+pub fn take(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
+    let key = find_key(map, name)?;
+    map.remove(&key)
+}
+
+/// A string attribute: string, number (as text) or null/absent.
+pub fn opt_string(value: Option<Value>, attr: &str) -> ScimResult<Option<String>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(ScimError::invalid_value(format!(
+            "{attr} must be a string, not {other}"
+        ))),
+    }
+}
+
+/// A boolean attribute, also as the strings "True"/"False" Entra sends.
+pub fn opt_bool(value: Option<Value>, attr: &str) -> ScimResult<Option<bool>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(b)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(other) => Err(ScimError::invalid_value(format!(
+            "{attr} must be true or false, not {other}"
+        ))),
+    }
+}
+
+/// A multi-valued attribute: an array, or leniently a single object or scalar.
+pub fn many(value: Option<Value>) -> Vec<Value> {
+    match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.into_iter().filter(|v| !v.is_null()).collect(),
+        Some(one) => vec![one],
+    }
+}
+
+/// `attributes` / `excludedAttributes` of a request, as lists of paths.
+#[derive(Clone, Debug, Default)]
+pub struct Projection {
+    pub attributes: Vec<String>,
+    pub excluded: Vec<String>,
+}
+
+impl Projection {
+    pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Projection {
+        let split = |s: Option<&str>| {
+            s.map(|s| {
+                s.split(',')
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        Projection {
+            attributes: split(attributes),
+            excluded: split(excluded),
+        }
+    }
+
+    /// Whether `attr` (top level) is wanted: for expensive attributes like `members`.
+    pub fn wants(&self, attr: &str) -> bool {
+        let names = |list: &[String]| list.iter().any(|a| top_level(a).eq_ignore_ascii_case(attr));
+        if !self.attributes.is_empty() {
+            return names(&self.attributes);
+        }
+        !self.excluded.iter().any(|a| a.eq_ignore_ascii_case(attr))
+    }
+
+    /// Applies the projection to a rendered resource; `schemas`, `id` and `meta` always stay.
+    pub fn apply(&self, mut resource: Value) -> Value {
+        let Some(map) = resource.as_object_mut() else {
+            return resource;
+        };
+        if !self.attributes.is_empty() {
+            let mut kept = Map::new();
+            for always in ["schemas", "id", "meta"] {
+                if let Some(v) = map.remove(always) {
+                    kept.insert(always.to_string(), v);
+                }
+            }
+            for path in &self.attributes {
+                copy_path(map, &mut kept, path);
+            }
+            *map = kept;
+        }
+        for path in &self.excluded {
+            let (urn, rest) = split_urn(path);
+            let target = match urn {
+                Some(urn) => match find_key(map, urn)
+                    .and_then(|k| map.get_mut(&k))
+                    .and_then(Value::as_object_mut)
+                {
+                    Some(ext) => ext,
+                    None => continue,
+                },
+                None => &mut *map,
+            };
+            remove_path(target, rest);
+        }
+        resource
+    }
+}
+
+fn top_level(path: &str) -> &str {
+    let (_, rest) = split_urn(path);
+    rest.split('.').next().unwrap_or(rest)
+}
+
+/// `urn:…:Resource:attr.sub` → (Some(urn), "attr.sub"); a plain path → (None, path).
+pub fn split_urn(path: &str) -> (Option<&str>, &str) {
+    if path.len() > 4 && path[..4].eq_ignore_ascii_case("urn:") {
+        match path.rfind(':') {
+            Some(i) => {
+                let (urn, rest) = (&path[..i], &path[i + 1..]);
+                // `urn:…:enterprise:2.0:User` itself names the extension object.
+                if rest.contains('.') || !rest.chars().next().is_some_and(char::is_uppercase) {
+                    (Some(urn), rest)
+                } else {
+                    (None, path)
+                }
+            }
+            None => (None, path),
+        }
+    } else {
+        (None, path)
+    }
+}
+
+fn copy_path(from: &Map<String, Value>, to: &mut Map<String, Value>, path: &str) {
+    let (urn, rest) = split_urn(path);
+    if let Some(urn) = urn {
+        if let Some(key) = find_key(from, urn)
+            && let Some(Value::Object(ext)) = from.get(&key)
+        {
+            let entry = to.entry(key).or_insert_with(|| Value::Object(Map::new()));
+            if let Some(target) = entry.as_object_mut() {
+                copy_path(ext, target, rest);
+            }
+        }
+        return;
+    }
+    let (name, sub) = match rest.split_once('.') {
+        Some((n, s)) => (n, Some(s)),
+        None => (rest, None),
+    };
+    let Some(key) = find_key(from, name) else {
+        return;
+    };
+    match (sub, from.get(&key)) {
+        (None, Some(v)) => {
+            to.insert(key, v.clone());
+        }
+        (Some(sub), Some(Value::Object(inner))) => {
+            if let Some(sub_key) = find_key(inner, sub) {
+                let entry = to.entry(key).or_insert_with(|| Value::Object(Map::new()));
+                if let Some(obj) = entry.as_object_mut() {
+                    obj.insert(sub_key.clone(), inner[&sub_key].clone());
+                }
+            }
+        }
+        (Some(sub), Some(Value::Array(items))) => {
+            let picked: Vec<Value> = items
+                .iter()
+                .filter_map(|item| {
+                    let obj = item.as_object()?;
+                    let k = find_key(obj, sub)?;
+                    let mut one = Map::new();
+                    one.insert(k.clone(), obj[&k].clone());
+                    Some(Value::Object(one))
+                })
+                .collect();
+            to.insert(key, Value::Array(picked));
+        }
+        _ => {}
+    }
+}
+
+fn remove_path(map: &mut Map<String, Value>, path: &str) {
+    let (name, sub) = match path.split_once('.') {
+        Some((n, s)) => (n, Some(s)),
+        None => (path, None),
+    };
+    if ["id", "schemas", "meta"]
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(name))
+        && sub.is_none()
+    {
+        return;
+    }
+    let Some(key) = find_key(map, name) else {
+        return;
+    };
+    match sub {
+        None => {
+            map.remove(&key);
+        }
+        Some(sub) => match map.get_mut(&key) {
+            Some(Value::Object(inner)) => {
+                if let Some(k) = find_key(inner, sub) {
+                    inner.remove(&k);
+                }
+            }
+            Some(Value::Array(items)) => {
+                for item in items {
+                    if let Some(obj) = item.as_object_mut()
+                        && let Some(k) = find_key(obj, sub)
+                    {
+                        obj.remove(&k);
+                    }
+                }
+            }
+            _ => {}
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projection_keeps_always_returned_and_picks_sub_attributes() {
+        let user = json!({
+            "schemas": [USER_SCHEMA], "id": "1", "meta": {"version": "W/\"1\""},
+            "userName": "a", "name": {"givenName": "A", "familyName": "B"},
+            "emails": [{"value": "a@x", "type": "work"}],
+            ENTERPRISE_USER: {"department": "R&D", "costCenter": "7"}
+        });
+        let p = Projection::parse(
+            Some(
+                "userName,name.givenName,emails.value,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            ),
+            None,
+        );
+        let out = p.apply(user.clone());
+        assert_eq!(
+            out,
+            json!({
+                "schemas": [USER_SCHEMA], "id": "1", "meta": {"version": "W/\"1\""},
+                "userName": "a", "name": {"givenName": "A"}, "emails": [{"value": "a@x"}],
+                ENTERPRISE_USER: {"department": "R&D"}
+            })
+        );
+        let p = Projection::parse(None, Some("emails,name.familyName,id"));
+        let out = p.apply(user);
+        assert!(out.get("emails").is_none());
+        assert_eq!(out["name"], json!({"givenName": "A"}));
+        assert_eq!(out["id"], "1");
+    }
+
+    #[test]
+    fn lenient_scalars() {
+        assert_eq!(
+            opt_bool(Some(json!("False")), "active").unwrap(),
+            Some(false)
+        );
+        assert!(opt_bool(Some(json!("maybe")), "active").is_err());
+        assert_eq!(
+            opt_string(Some(json!(42)), "externalId").unwrap(),
+            Some("42".into())
+        );
+        assert_eq!(many(Some(json!("a@x"))), vec![json!("a@x")]);
+    }
+}

@@ -1,0 +1,349 @@
+//! `/Users`: SCIM users are the workspace's members.
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::domain::api_keys::ScimPrincipal;
+use crate::domain::roles::Role;
+use crate::domain::users::{self, Email, User, UserInput};
+use crate::scim::list::{ListParams, QueryParams, list_response};
+use crate::scim::resource::{
+    ENTERPRISE_USER, USER_SCHEMA, WORKSPACE_USER, find_key, many, meta, opt_bool, opt_string, take,
+};
+use crate::scim::{
+    ScimBody, ScimError, ScimResult, etag, if_match, not_modified, not_modified_response, patch,
+    respond,
+};
+use crate::state::AppState;
+
+/// Attributes the server owns: ignored when a client sends them.
+const READ_ONLY: &[&str] = &[
+    "id",
+    "meta",
+    "groups",
+    "schemas",
+    "password",
+    WORKSPACE_USER,
+];
+
+/// A user from IdP JSON, leniently: keys in any case, booleans as strings, a scalar or single
+/// object where an array belongs, URN-prefixed extension keys folded into their extension.
+pub fn parse(mut body: Map<String, Value>) -> ScimResult<UserInput> {
+    let user_name = opt_string(take(&mut body, "userName"), "userName")?
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
+    let external_id = opt_string(take(&mut body, "externalId"), "externalId")?;
+    let display_name = opt_string(take(&mut body, "displayName"), "displayName")?;
+    let active = opt_bool(take(&mut body, "active"), "active")?.unwrap_or(true);
+    let (mut given_name, mut family_name) = (None, None);
+    let mut name_rest = Map::new();
+    match take(&mut body, "name") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(mut name)) => {
+            given_name = opt_string(take(&mut name, "givenName"), "name.givenName")?;
+            family_name = opt_string(take(&mut name, "familyName"), "name.familyName")?;
+            name_rest = name;
+        }
+        Some(other) => {
+            return Err(ScimError::invalid_value(format!(
+                "name must be an object, not {other}"
+            )));
+        }
+    }
+    let mut emails = Vec::new();
+    for item in many(take(&mut body, "emails")) {
+        let email = match item {
+            Value::String(value) => Email {
+                value,
+                kind: None,
+                primary: false,
+            },
+            Value::Object(mut e) => Email {
+                value: opt_string(take(&mut e, "value"), "emails.value")?
+                    .ok_or_else(|| ScimError::invalid_value("every e-mail needs a value"))?,
+                kind: opt_string(take(&mut e, "type"), "emails.type")?,
+                primary: opt_bool(take(&mut e, "primary"), "emails.primary")?.unwrap_or(false),
+            },
+            other => {
+                return Err(ScimError::invalid_value(format!(
+                    "emails must hold objects, not {other}"
+                )));
+            }
+        };
+        if !email.value.trim().is_empty() {
+            emails.push(email);
+        }
+    }
+    let mut direct_role: Option<Role> = None;
+    for item in many(take(&mut body, "roles")) {
+        let value = match item {
+            Value::String(s) => s,
+            Value::Object(mut r) => match opt_string(take(&mut r, "value"), "roles.value")? {
+                Some(v) => v,
+                None => continue,
+            },
+            other => {
+                return Err(ScimError::invalid_value(format!(
+                    "roles must hold objects, not {other}"
+                )));
+            }
+        };
+        if value.trim().is_empty() {
+            continue;
+        }
+        let role = Role::parse(&value).ok_or_else(|| {
+            ScimError::invalid_value(format!(
+                "{value:?} is not a role of this workspace (admin, reviewer or labeler)"
+            ))
+        })?;
+        direct_role = direct_role.max(Some(role));
+    }
+    for attr in READ_ONLY {
+        take(&mut body, attr);
+    }
+    // `urn:…:enterprise:2.0:User:department` at the top level belongs in the extension object.
+    let prefixed: Vec<String> = body
+        .keys()
+        .filter(|k| {
+            k.len() > ENTERPRISE_USER.len() + 1
+                && k[..ENTERPRISE_USER.len()].eq_ignore_ascii_case(ENTERPRISE_USER)
+        })
+        .cloned()
+        .collect();
+    for key in prefixed {
+        let value = body.remove(&key).unwrap_or(Value::Null);
+        let attr = key[ENTERPRISE_USER.len() + 1..].to_string();
+        let ext_key =
+            find_key(&body, ENTERPRISE_USER).unwrap_or_else(|| ENTERPRISE_USER.to_string());
+        let ext = body.entry(ext_key).or_insert_with(|| json!({}));
+        if let Some(obj) = ext.as_object_mut() {
+            obj.insert(attr, value);
+        }
+    }
+    if !name_rest.is_empty() {
+        body.insert("name".into(), Value::Object(name_rest));
+    }
+    Ok(UserInput {
+        user_name,
+        external_id,
+        display_name,
+        given_name,
+        family_name,
+        active,
+        emails,
+        direct_role,
+        attributes: body,
+    })
+}
+
+pub fn location(base: &str, id: &str) -> String {
+    format!("{base}/Users/{id}")
+}
+
+/// The SCIM representation of a user.
+pub fn render(user: &User, base: &str) -> Value {
+    let mut out = Map::new();
+    let mut schemas = vec![json!(USER_SCHEMA)];
+    if find_key(&user.attributes, ENTERPRISE_USER).is_some() {
+        schemas.push(json!(ENTERPRISE_USER));
+    }
+    schemas.push(json!(WORKSPACE_USER));
+    out.insert("schemas".into(), Value::Array(schemas));
+    out.insert("id".into(), json!(user.id));
+    if let Some(e) = &user.external_id {
+        out.insert("externalId".into(), json!(e));
+    }
+    out.insert("userName".into(), json!(user.user_name));
+    // Kept attributes first, so the columns below win over a stale copy.
+    for (k, v) in &user.attributes {
+        out.insert(k.clone(), v.clone());
+    }
+    let mut name = match user.attributes.get("name") {
+        Some(Value::Object(n)) => n.clone(),
+        _ => Map::new(),
+    };
+    if let Some(g) = &user.given_name {
+        name.insert("givenName".into(), json!(g));
+    }
+    if let Some(f) = &user.family_name {
+        name.insert("familyName".into(), json!(f));
+    }
+    if !name.is_empty() {
+        out.insert("name".into(), Value::Object(name));
+    }
+    if let Some(d) = &user.display_name {
+        out.insert("displayName".into(), json!(d));
+    }
+    out.insert("active".into(), json!(user.active));
+    if !user.emails.is_empty() {
+        let emails: Vec<Value> = user
+            .emails
+            .iter()
+            .map(|e| {
+                let mut m = Map::new();
+                m.insert("value".into(), json!(e.value));
+                if let Some(t) = &e.kind {
+                    m.insert("type".into(), json!(t));
+                }
+                m.insert("primary".into(), json!(e.primary));
+                Value::Object(m)
+            })
+            .collect();
+        out.insert("emails".into(), Value::Array(emails));
+    }
+    if let Some(role) = user.direct_role {
+        out.insert("roles".into(), json!([{ "value": role.as_str() }]));
+    }
+    if !user.groups.is_empty() {
+        let groups: Vec<Value> = user
+            .groups
+            .iter()
+            .map(|g| json!({ "value": g.id, "display": g.display_name, "$ref": format!("{base}/Groups/{}", g.id) }))
+            .collect();
+        out.insert("groups".into(), Value::Array(groups));
+    }
+    out.insert(
+        WORKSPACE_USER.into(),
+        json!({ "effectiveRole": user.effective_role.as_str() }),
+    );
+    out.insert(
+        "meta".into(),
+        meta(
+            "User",
+            location(base, &user.id),
+            user.created_at,
+            user.updated_at,
+            user.version,
+        ),
+    );
+    Value::Object(out)
+}
+
+fn resource_response(status: StatusCode, user: &User, base: &str) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&etag(user.version)) {
+        headers.insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&location(base, &user.id))
+    {
+        headers.insert(header::LOCATION, v);
+    }
+    respond(status, render(user, base), headers)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(p): Extension<ScimPrincipal>,
+    axum::extract::Query(query): QueryParams,
+) -> ScimResult<Response> {
+    let params = ListParams::from_query(&query)?;
+    run_list(&state, &p, params).await
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    Extension(p): Extension<ScimPrincipal>,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Response> {
+    let params = ListParams::from_body(&body)?;
+    run_list(&state, &p, params).await
+}
+
+async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> ScimResult<Response> {
+    let page = users::list(&state.db, &p.workspace_id, &params.query).await?;
+    let base = state.settings.scim_base_url(&p.workspace_id);
+    let resources = page
+        .items
+        .iter()
+        .map(|u| params.projection.apply(render(u, &base)))
+        .collect();
+    Ok(list_response(page.total, &params.query, resources))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(p): Extension<ScimPrincipal>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    axum::extract::Query(query): QueryParams,
+) -> ScimResult<Response> {
+    let user = users::get(&state.db, &p.workspace_id, &id).await?;
+    if not_modified(&headers, user.version) {
+        return Ok(not_modified_response(user.version));
+    }
+    let projection = ListParams::from_query(&query)?.projection;
+    let base = state.settings.scim_base_url(&p.workspace_id);
+    let mut response = resource_response(StatusCode::OK, &user, &base);
+    *response.body_mut() = projection.apply(render(&user, &base)).to_string().into();
+    Ok(response)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(p): Extension<ScimPrincipal>,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Response> {
+    let input = parse(body)?;
+    let user = users::create(&state.db, &p, input).await?;
+    Ok(resource_response(
+        StatusCode::CREATED,
+        &user,
+        &state.settings.scim_base_url(&p.workspace_id),
+    ))
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    Extension(p): Extension<ScimPrincipal>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Response> {
+    let input = parse(body)?;
+    let version = if_match(&headers)?;
+    let user = users::update(&state.db, &p, &id, version, |_| {
+        Ok::<_, ScimError>(input.clone())
+    })
+    .await?;
+    Ok(resource_response(
+        StatusCode::OK,
+        &user,
+        &state.settings.scim_base_url(&p.workspace_id),
+    ))
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    Extension(p): Extension<ScimPrincipal>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Response> {
+    let ops = patch::parse(body)?;
+    let version = if_match(&headers)?;
+    let base = state.settings.scim_base_url(&p.workspace_id);
+    let user = users::update(&state.db, &p, &id, version, |current| {
+        let Value::Object(map) = patch::apply(render(current, &base), &ops)? else {
+            return Err(ScimError::invalid_value(
+                "the patched user is not an object",
+            ));
+        };
+        parse(map)
+    })
+    .await?;
+    Ok(resource_response(StatusCode::OK, &user, &base))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(p): Extension<ScimPrincipal>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ScimResult<Response> {
+    users::delete(&state.db, &p, &id, if_match(&headers)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
