@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
-use sea_orm::{ColumnTrait, EntityName};
+use sea_orm::{ColumnTrait, DbBackend, EntityName};
 
 use crate::domain::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::domain::{Error, Result};
@@ -20,8 +20,10 @@ fn invalid(reason: impl Into<String>) -> Error {
 }
 
 /// How an attribute is stored and compared.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Field {
+    /// An attribute kept in the JSON document: compared as text, case-insensitively.
+    Json(SimpleExpr),
     /// A string column compared as stored.
     Exact(ColumnRef),
     /// A column that already holds the lower-cased value: compare with the lower-cased operand.
@@ -113,6 +115,12 @@ fn compare(field: Field, path: &AttrPath, op: CompareOp, value: &CompValue) -> R
             op,
             path,
         ),
+        Field::Json(e) => compare_text(
+            Func::lower(e).into(),
+            text_operand(path, value)?.map(|v| v.to_lowercase()),
+            op,
+            path,
+        ),
         Field::Folded(c) => compare_text(
             Func::lower(c.expr()).into(),
             text_operand(path, value)?.map(|v| v.to_lowercase()),
@@ -170,6 +178,7 @@ fn present(field: Field) -> SimpleExpr {
             c.expr().is_not_null().and(c.expr().ne(""))
         }
         Field::Bool(c) | Field::Time(c) => c.expr().is_not_null(),
+        Field::Json(e) => e.clone().is_not_null().and(e.ne("")),
     }
 }
 
@@ -266,6 +275,53 @@ fn field(scope: Scope, path: &AttrPath) -> Option<Field> {
     })
 }
 
+/// Any other attribute of a user or group is in its JSON document: `title`, `name.formatted`,
+/// `urn:…:enterprise:2.0:User:department`. Read in SQL (`json_extract` / `jsonb_extract_path_text`)
+/// within the workspace's rows; keys match as the IdP sent them.
+fn json_field(scope: Scope, path: &AttrPath, backend: DbBackend) -> Option<Field> {
+    let table = match scope {
+        Scope::User => "members",
+        Scope::Group => "groups",
+        _ => return None,
+    };
+    let mut keys: Vec<String> = Vec::new();
+    if let Some(urn) = &path.urn {
+        keys.push(urn.clone());
+    }
+    keys.push(path.name.clone());
+    keys.extend(path.sub.clone());
+    // Names are letters, digits, `_`, `-`, `$`, and URNs add `:` and `.`: nothing to escape.
+    if keys.iter().any(|k| k.contains('"') || k.contains('\\')) {
+        return None;
+    }
+    let expr = match backend {
+        DbBackend::Postgres => {
+            // PostgreSQL custom expressions number their own placeholders.
+            let placeholders = (1..=keys.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Expr::cust_with_values(
+                format!(
+                    "jsonb_extract_path_text(\"{table}\".\"attributes\"::jsonb, {placeholders})"
+                ),
+                keys,
+            )
+        }
+        _ => {
+            let json_path = format!(
+                "${}",
+                keys.iter().map(|k| format!(".\"{k}\"")).collect::<String>()
+            );
+            Expr::cust_with_values(
+                format!("json_extract(\"{table}\".\"attributes\", ?)"),
+                [json_path],
+            )
+        }
+    };
+    Some(Field::Json(expr))
+}
+
 /// EXISTS over a user's e-mails / group memberships, or over a group's members.
 fn exists(scope: Scope, inner: SimpleExpr) -> SimpleExpr {
     let mut q = Query::select();
@@ -297,11 +353,12 @@ fn exists(scope: Scope, inner: SimpleExpr) -> SimpleExpr {
 
 /// The child scope of a multi-valued attribute of `scope`, if it is one.
 fn multi_valued(scope: Scope, path: &AttrPath) -> Option<Scope> {
+    let named = |n: &str| path.name.eq_ignore_ascii_case(n);
     match scope {
-        Scope::User if path.is("emails", None) || path.is("email", None) => Some(Scope::UserEmails),
-        Scope::User if path.is("groups", None) => Some(Scope::UserGroups),
-        Scope::User if path.is("roles", None) => Some(Scope::UserRoles),
-        Scope::Group if path.is("members", None) => Some(Scope::GroupMembers),
+        Scope::User if named("emails") || named("email") => Some(Scope::UserEmails),
+        Scope::User if named("groups") => Some(Scope::UserGroups),
+        Scope::User if named("roles") => Some(Scope::UserRoles),
+        Scope::Group if named("members") => Some(Scope::GroupMembers),
         _ => None,
     }
 }
@@ -314,29 +371,35 @@ fn wrap(child: Scope, inner: SimpleExpr) -> SimpleExpr {
     }
 }
 
-fn translate(scope: Scope, filter: &Filter) -> Result<SimpleExpr> {
+fn translate(scope: Scope, filter: &Filter, backend: DbBackend) -> Result<SimpleExpr> {
     match filter {
-        Filter::And(a, b) => Ok(translate(scope, a)?.and(translate(scope, b)?)),
-        Filter::Or(a, b) => Ok(translate(scope, a)?.or(translate(scope, b)?)),
-        Filter::Not(a) => Ok(translate(scope, a)?.not()),
+        Filter::And(a, b) => Ok(translate(scope, a, backend)?.and(translate(scope, b, backend)?)),
+        Filter::Or(a, b) => Ok(translate(scope, a, backend)?.or(translate(scope, b, backend)?)),
+        Filter::Not(a) => Ok(translate(scope, a, backend)?.not()),
         Filter::ValuePath { path, filter } => {
             let Some(child) = multi_valued(scope, path) else {
                 return Err(invalid(format!(
                     "{path} is not a multi-valued attribute that can be filtered"
                 )));
             };
-            Ok(wrap(child, translate(child, filter)?))
+            Ok(wrap(child, translate(child, filter, backend)?))
         }
         Filter::Compare { path, .. } | Filter::Present(path) => {
             if matches!(scope, Scope::User | Scope::Group) {
-                check_urn(
-                    path,
-                    if scope == Scope::User {
-                        USER_SCHEMA
-                    } else {
-                        GROUP_SCHEMA
-                    },
-                )?;
+                let core = if scope == Scope::User {
+                    USER_SCHEMA
+                } else {
+                    GROUP_SCHEMA
+                };
+                if check_urn(path, core).is_err() {
+                    // An extension attribute: in the JSON document.
+                    let field = json_field(scope, path, backend)
+                        .ok_or_else(|| invalid(format!("filtering on {path} is not supported")))?;
+                    return match filter {
+                        Filter::Compare { op, value, .. } => compare(field, path, *op, value),
+                        _ => Ok(present(field)),
+                    };
+                }
                 if let Some(child) = multi_valued(scope, path) {
                     // `emails eq "x"`, `emails.value eq "x"`, `members.value eq "id"`: the value
                     // sub-attribute of some element.
@@ -354,7 +417,7 @@ fn translate(scope: Scope, filter: &Filter) -> Result<SimpleExpr> {
                         },
                         _ => Filter::Present(sub_path),
                     };
-                    let expr = translate(child, &inner)?;
+                    let expr = translate(child, &inner, backend)?;
                     // `email eq "x"` (Datasaur's Okta set-up): the userName or any e-mail.
                     if scope == Scope::User && path.is("email", None) {
                         let user_name = translate(
@@ -375,13 +438,15 @@ fn translate(scope: Scope, filter: &Filter) -> Result<SimpleExpr> {
                                     sub: None,
                                 }),
                             },
+                            backend,
                         )?;
                         return Ok(user_name.or(wrap(child, expr)));
                     }
                     return Ok(wrap(child, expr));
                 }
             }
-            let Some(field) = field(scope, path) else {
+            let Some(field) = field(scope, path).or_else(|| json_field(scope, path, backend))
+            else {
                 return Err(invalid(format!("filtering on {path} is not supported")));
             };
             match filter {
@@ -393,13 +458,13 @@ fn translate(scope: Scope, filter: &Filter) -> Result<SimpleExpr> {
 }
 
 /// The condition selecting the members a filter matches (the query joins `accounts`).
-pub fn users(filter: &Filter) -> Result<SimpleExpr> {
-    translate(Scope::User, filter)
+pub fn users(filter: &Filter, backend: DbBackend) -> Result<SimpleExpr> {
+    translate(Scope::User, filter, backend)
 }
 
 /// The condition selecting the groups a filter matches.
-pub fn groups(filter: &Filter) -> Result<SimpleExpr> {
-    translate(Scope::Group, filter)
+pub fn groups(filter: &Filter, backend: DbBackend) -> Result<SimpleExpr> {
+    translate(Scope::Group, filter, backend)
 }
 
 /// The column a user list sorts by, for `sortBy`.
@@ -409,6 +474,7 @@ pub fn user_sort(path: &AttrPath) -> Result<SimpleExpr> {
     match field(Scope::User, path) {
         Some(Field::Exact(c) | Field::Key(c) | Field::Bool(c) | Field::Time(c)) => Ok(c.expr()),
         Some(Field::Folded(c)) => Ok(Func::lower(c.expr()).into()),
+        Some(Field::Json(e)) => Ok(Func::lower(e).into()),
         None if path.is("emails", None) || path.is("emails", Some("value")) => {
             Ok(col(member::Column::UserNameKey).expr())
         }
@@ -426,6 +492,7 @@ pub fn group_sort(path: &AttrPath) -> Result<SimpleExpr> {
     match field(Scope::Group, path) {
         Some(Field::Exact(c) | Field::Key(c) | Field::Bool(c) | Field::Time(c)) => Ok(c.expr()),
         Some(Field::Folded(c)) => Ok(Func::lower(c.expr()).into()),
+        Some(Field::Json(e)) => Ok(Func::lower(e).into()),
         None => Err(Error::invalid(
             "sortBy",
             format!("sorting by {path} is not supported"),

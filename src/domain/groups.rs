@@ -171,7 +171,7 @@ pub async fn list(
 ) -> Result<Page<Group>> {
     let mut select = group::Entity::find().filter(group::Column::WorkspaceId.eq(workspace_id));
     if let Some(filter) = &query.filter {
-        select = select.filter(filter_sql::groups(filter)?);
+        select = select.filter(filter_sql::groups(filter, db.get_database_backend())?);
     }
     let total = select.clone().count(db).await?;
     if query.count == 0 || query.start_index > total {

@@ -256,7 +256,7 @@ pub async fn list(
         .filter(member::Column::WorkspaceId.eq(workspace_id))
         .find_also_related(account::Entity);
     if let Some(filter) = &query.filter {
-        select = select.filter(filter_sql::users(filter)?);
+        select = select.filter(filter_sql::users(filter, db.get_database_backend())?);
     }
     let total = select.clone().count(db).await?;
     if query.count == 0 || query.start_index > total {

@@ -283,3 +283,143 @@ pub fn days_from_now(ts: &Value) -> i64 {
     let at = chrono::DateTime::parse_from_rfc3339(ts.as_str().expect("a timestamp")).unwrap();
     (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_days()
 }
+
+/// A workspace with SAML configured, SCIM on and an API key: what an IdP talks to.
+pub struct Scim {
+    pub app: TestApp,
+    pub admin: String,
+    pub key: String,
+    pub base: String,
+}
+
+pub struct ScimResponse {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Scim {
+    pub async fn start() -> Scim {
+        let app = TestApp::spawn().await;
+        let admin = app.admin_token("acme", "owner@acme.test").await;
+        configure_saml(&app, &admin).await;
+        let body = app
+            .gql(
+                Some(&admin),
+                "mutation { enableScim { baseUrl } generateApiKey(name: \"idp\") { secret } }",
+                json!({}),
+            )
+            .await;
+        let base = body["data"]["enableScim"]["baseUrl"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let key = body["data"]["generateApiKey"]["secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        Scim {
+            app,
+            admin,
+            key,
+            base,
+        }
+    }
+
+    /// Any request to `base + path` with the key; `body` as application/scim+json.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> ScimResponse {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> ScimResponse {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .app
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.key));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/scim+json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        ScimResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// POST /Users with a typical Okta body; returns the new id.
+    pub async fn create_user(&self, email: &str, given: &str, family: &str) -> String {
+        let r = self
+            .call(
+                "POST",
+                "/Users",
+                Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": email,
+                    "name": { "givenName": given, "familyName": family },
+                    "emails": [{ "primary": true, "value": email, "type": "work" }],
+                    "active": true
+                })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn create_group(&self, name: &str, members: &[&str]) -> String {
+        let members: Vec<Value> = members.iter().map(|m| json!({ "value": m })).collect();
+        let r = self
+            .call(
+                "POST",
+                "/Groups",
+                Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+}
+
+/// Asserts an RFC 7644 error body with this status (and scimType, when given).
+pub fn assert_scim_error(r: &ScimResponse, status: u16, scim_type: Option<&str>) {
+    assert_eq!(r.status.as_u16(), status, "{}", r.body);
+    assert_eq!(
+        r.headers["content-type"], "application/scim+json",
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        r.body["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+    );
+    assert_eq!(r.body["status"], status.to_string());
+    assert!(
+        r.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{}",
+        r.body
+    );
+    if let Some(t) = scim_type {
+        assert_eq!(r.body["scimType"], t, "{}", r.body);
+    }
+}

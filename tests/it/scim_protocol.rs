@@ -1,0 +1,299 @@
+//! SCIM transport: authentication, the switch, errors for bad requests, discovery, versioning.
+
+use serde_json::{Value, json};
+
+use crate::common::{Scim, assert_scim_error};
+
+#[tokio::test]
+async fn wrong_missing_revoked_or_foreign_keys_are_401() {
+    let s = Scim::start().await;
+    let client = &s.app.client;
+    let users = format!("{}/Users", s.base);
+    for auth in [
+        None,
+        Some("Bearer scim_nope".to_string()),
+        Some(format!("Bearer {}x", s.key)),
+        Some("Basic dXNlcjpwYXNz".into()),
+    ] {
+        let mut req = client.get(&users);
+        if let Some(a) = &auth {
+            req = req.header("Authorization", a);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 401, "{auth:?}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["status"], "401");
+        assert_eq!(
+            body["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+    }
+    // Okta's header mode sends the bare key.
+    let r = client
+        .get(&users)
+        .header("Authorization", &s.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // A key of another workspace, on this workspace's URL.
+    let other = s.app.admin_token("other", "owner@other.test").await;
+    let body = s
+        .app
+        .gql(
+            Some(&other),
+            "mutation { generateApiKey(name: \"x\") { secret } }",
+            json!({}),
+        )
+        .await;
+    let foreign = body["data"]["generateApiKey"]["secret"].as_str().unwrap();
+    let r = client
+        .get(&users)
+        .bearer_auth(foreign)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Revoked.
+    let keys = s
+        .app
+        .gql(
+            Some(&s.admin),
+            "{ workspace { apiKeys { id } } }",
+            json!({}),
+        )
+        .await;
+    let id = keys["data"]["workspace"]["apiKeys"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.app
+        .gql(
+            Some(&s.admin),
+            "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let r = s.call("GET", "/Users", None).await;
+    assert_scim_error(&r, 401, None);
+}
+
+#[tokio::test]
+async fn scim_switched_off_is_403_and_keeps_data() {
+    let s = Scim::start().await;
+    let id = s.create_user("jane@x.org", "Jane", "Doe").await;
+    s.app
+        .gql(
+            Some(&s.admin),
+            "mutation { disableScim { enabled } }",
+            json!({}),
+        )
+        .await;
+    let r = s.call("GET", &format!("/Users/{id}"), None).await;
+    assert_scim_error(&r, 403, None);
+    assert!(r.body["detail"].as_str().unwrap().contains("switched off"));
+    s.app
+        .gql(
+            Some(&s.admin),
+            "mutation { enableScim { enabled } }",
+            json!({}),
+        )
+        .await;
+    let r = s.call("GET", &format!("/Users/{id}"), None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["userName"], "jane@x.org");
+}
+
+#[tokio::test]
+async fn bad_requests_get_rfc_errors() {
+    let s = Scim::start().await;
+    let r = s.call("GET", "/Nope", None).await;
+    assert_scim_error(&r, 404, None);
+    let r = s.call("DELETE", "/Users", None).await;
+    assert_scim_error(&r, 405, None);
+    let r = s
+        .call("PUT", "/ServiceProviderConfig", Some(json!({})))
+        .await;
+    assert_scim_error(&r, 405, None);
+    let r = s
+        .call("GET", "/Users/00000000-0000-0000-0000-000000000000", None)
+        .await;
+    assert_scim_error(&r, 404, None);
+
+    let raw = |body: &'static str, content_type: &'static str| {
+        s.app
+            .client
+            .post(format!("{}/Users", s.base))
+            .bearer_auth(&s.key)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+    };
+    let r = raw("{\"userName\": ", "application/scim+json")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["scimType"], "invalidSyntax");
+    let r = raw("[1,2]", "application/json").await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = raw("userName=x", "application/x-www-form-urlencoded")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "415");
+    let r = raw("", "application/scim+json").await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    let huge = json!({ "userName": "x@y.z", "title": "t".repeat(2 * 1024 * 1024) });
+    let r = s.call("POST", "/Users", Some(huge)).await;
+    assert_scim_error(&r, 413, None);
+
+    let r = s
+        .call(
+            "POST",
+            "/Users",
+            Some(json!({ "name": { "givenName": "No" } })),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let r = s
+        .call("GET", "/Users?filter=userName%20xx%20%22a%22", None)
+        .await;
+    assert_scim_error(&r, 400, Some("invalidFilter"));
+    let r = s.call("GET", "/Users?count=abc", None).await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+
+    // Failed requests are in the activity log, with their effect in words.
+    use scim_gateway::entities::activity;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let failures = activity::Entity::find()
+        .filter(activity::Column::Succeeded.eq(false))
+        .all(&s.app.db)
+        .await
+        .unwrap();
+    assert!(failures.len() >= 10, "{}", failures.len());
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.status == 415 && f.summary.contains("POST /Users failed (415)"))
+    );
+    assert!(
+        failures
+            .iter()
+            .all(|f| f.actor.starts_with("key scim_") && !f.summary.contains(&s.key))
+    );
+}
+
+#[tokio::test]
+async fn discovery_describes_what_is_supported() {
+    let s = Scim::start().await;
+    let r = s.call("GET", "/ServiceProviderConfig", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-type"], "application/scim+json");
+    assert_eq!(r.body["patch"]["supported"], true);
+    assert_eq!(r.body["filter"]["supported"], true);
+    assert_eq!(r.body["filter"]["maxResults"], 1000);
+    assert_eq!(r.body["etag"]["supported"], true);
+    assert_eq!(r.body["sort"]["supported"], true);
+    assert_eq!(r.body["changePassword"]["supported"], false);
+    assert_eq!(
+        r.body["authenticationSchemes"][0]["type"],
+        "oauthbearertoken"
+    );
+
+    let r = s.call("GET", "/ResourceTypes", None).await;
+    assert_eq!(r.body["totalResults"], 2);
+    let r = s.call("GET", "/ResourceTypes/User", None).await;
+    assert_eq!(r.body["endpoint"], "/Users");
+    let r = s.call("GET", "/Schemas", None).await;
+    let ids: Vec<&str> = r.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"urn:ietf:params:scim:schemas:core:2.0:User"));
+    assert!(ids.contains(&"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
+    let r = s
+        .call(
+            "GET",
+            "/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "members")
+    );
+    let r = s.call("GET", "/Schemas/urn:nope", None).await;
+    assert_scim_error(&r, 404, None);
+}
+
+#[tokio::test]
+async fn etags_if_match_and_if_none_match() {
+    let s = Scim::start().await;
+    let id = s.create_user("jane@x.org", "Jane", "Doe").await;
+    let r = s.call("GET", &format!("/Users/{id}"), None).await;
+    let etag = r.headers["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    assert_eq!(r.body["meta"]["version"], etag);
+
+    let r = s
+        .call_with(
+            "GET",
+            &format!("/Users/{id}"),
+            None,
+            &[("If-None-Match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, 304);
+
+    let patch = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "displayName", "value": "J" }] });
+    let r = s
+        .call_with(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(patch.clone()),
+            &[("If-Match", "W/\"999\"")],
+        )
+        .await;
+    assert_scim_error(&r, 412, None);
+    let r = s
+        .call_with(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(patch.clone()),
+            &[("If-Match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let new_etag = r.headers["etag"].to_str().unwrap().to_string();
+    assert_ne!(new_etag, etag);
+    // The old version no longer matches.
+    let r = s
+        .call_with(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(patch),
+            &[("If-Match", &etag)],
+        )
+        .await;
+    assert_scim_error(&r, 412, None);
+    let r = s
+        .call_with(
+            "GET",
+            &format!("/Users/{id}"),
+            None,
+            &[("If-None-Match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}

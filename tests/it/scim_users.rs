@@ -1,0 +1,435 @@
+//! /Users: what Okta and Entra do to people.
+
+use serde_json::{Value, json};
+
+use crate::common::{Scim, assert_scim_error};
+
+fn patch(ops: Value) -> Option<Value> {
+    Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops }))
+}
+
+#[tokio::test]
+async fn create_returns_the_resource_with_location_and_etag() {
+    let s = Scim::start().await;
+    let r = s
+        .call(
+            "POST",
+            "/Users",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+                "userName": "Jane@X.org",
+                "externalId": "00u1",
+                "name": { "givenName": "Jane", "familyName": "Doe", "middleName": "Q" },
+                "emails": [{ "primary": true, "value": "jane@x.org", "type": "work" }],
+                "phoneNumbers": [{ "value": "+1 555", "type": "mobile" }],
+                "active": true,
+                "password": "never-stored",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": { "department": "R&D", "manager": { "value": "m1" } }
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap();
+    assert_eq!(r.headers["location"], format!("{}/Users/{id}", s.base));
+    assert_eq!(r.body["meta"]["location"], format!("{}/Users/{id}", s.base));
+    assert_eq!(r.headers["etag"], "W/\"1\"");
+    assert_eq!(r.body["userName"], "Jane@X.org");
+    assert_eq!(r.body["externalId"], "00u1");
+    assert_eq!(
+        r.body["name"],
+        json!({ "middleName": "Q", "givenName": "Jane", "familyName": "Doe" })
+    );
+    assert_eq!(r.body["phoneNumbers"][0]["value"], "+1 555");
+    assert_eq!(
+        r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "R&D"
+    );
+    assert_eq!(
+        r.body["urn:scim-gateway:schemas:extension:workspace:2.0:User"]["effectiveRole"],
+        "labeler"
+    );
+    assert!(r.body.get("password").is_none());
+    assert_eq!(
+        r.body["schemas"][0],
+        "urn:ietf:params:scim:schemas:core:2.0:User"
+    );
+    let stored = s.call("GET", &format!("/Users/{id}"), None).await;
+    assert_eq!(stored.body, r.body);
+}
+
+#[tokio::test]
+async fn usernames_are_unique_case_insensitively_even_when_inactive() {
+    let s = Scim::start().await;
+    let id = s.create_user("jane@x.org", "Jane", "Doe").await;
+    let r = s
+        .call("POST", "/Users", Some(json!({ "userName": "JANE@x.org" })))
+        .await;
+    assert_scim_error(&r, 409, Some("uniqueness"));
+    s.call(
+        "PATCH",
+        &format!("/Users/{id}"),
+        patch(json!([{ "op": "replace", "value": { "active": false } }])),
+    )
+    .await;
+    let r = s
+        .call("POST", "/Users", Some(json!({ "userName": "jane@x.org" })))
+        .await;
+    assert_scim_error(&r, 409, Some("uniqueness"));
+}
+
+#[tokio::test]
+async fn identity_lookups_find_people_the_ways_idps_ask() {
+    let s = Scim::start().await;
+    let jane = s.create_user("jane@x.org", "Jane", "Doe").await;
+    let bob = s.create_user("bob@x.org", "Bob", "Roe").await;
+    s.call("PATCH", &format!("/Users/{bob}"), patch(json!([{ "op": "add", "path": "externalId", "value": "ext-BOB" }, { "op": "add", "path": "title", "value": "Engineer" }]))).await;
+    s.call(
+        "PATCH",
+        &format!("/Users/{jane}"),
+        patch(json!([{ "op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R&D" }])),
+    )
+    .await;
+    let cases = [
+        ("userName eq \"jane@x.org\"", vec![&jane]),
+        ("userName eq \"JANE@X.ORG\"", vec![&jane]),
+        ("userName eq jane@x.org", vec![&jane]),
+        ("email eq \"bob@x.org\"", vec![&bob]),
+        ("emails eq \"bob@x.org\"", vec![&bob]),
+        ("emails.value eq \"BOB@x.org\"", vec![&bob]),
+        (
+            "emails[type eq \"work\"].value eq \"jane@x.org\"",
+            vec![&jane],
+        ),
+        (
+            "emails[type eq \"work\" and value co \"@x.org\"]",
+            vec![&jane, &bob],
+        ),
+        ("externalId eq \"ext-BOB\"", vec![&bob]),
+        ("externalId eq \"ext-bob\"", vec![]),
+        (&format!("id eq \"{jane}\"") as &str, vec![&jane]),
+        ("name.familyName sw \"r\"", vec![&bob]),
+        (
+            "userName ew \"@x.org\" and not (name.givenName eq \"bob\")",
+            vec![&jane],
+        ),
+        ("userName eq \"a\" or userName eq \"bob@x.org\"", vec![&bob]),
+        (
+            "active eq true and userName co \"x.org\"",
+            vec![&jane, &bob],
+        ),
+        (
+            "meta.created gt \"2000-01-01T00:00:00Z\" and userName sw \"jane\"",
+            vec![&jane],
+        ),
+        ("title pr", vec![&bob]),
+        ("title eq \"engineer\"", vec![&bob]),
+        (
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"r&d\"",
+            vec![&jane],
+        ),
+        // Entra's "Test connection": a random GUID finds nobody, with a 200.
+        (
+            "userName eq \"5f9ab4e0-6d0a-4f5e-9d43-1c2b6e1e8a55\"",
+            vec![],
+        ),
+    ];
+    for (filter, expected) in cases {
+        let r = s
+            .call("GET", &format!("/Users?filter={}", urlencode(filter)), None)
+            .await;
+        assert_eq!(r.status, 200, "{filter}: {}", r.body);
+        let mut found: Vec<String> = r.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_string())
+            .collect();
+        let mut expected: Vec<String> = expected.into_iter().cloned().collect();
+        found.sort();
+        expected.sort();
+        assert_eq!(found, expected, "{filter}");
+        assert_eq!(r.body["totalResults"], expected.len(), "{filter}");
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn pages_are_stable_and_count_zero_gives_only_totals() {
+    let s = Scim::start().await;
+    for i in 0..7 {
+        s.create_user(&format!("u{i}@x.org"), "U", &format!("{i}"))
+            .await;
+    }
+    // The owner is listed too: 8 members.
+    let r = s.call("GET", "/Users?count=0", None).await;
+    assert_eq!(r.body["totalResults"], 8);
+    assert!(r.body.get("Resources").is_none(), "{}", r.body);
+    let mut seen = Vec::new();
+    for start in [1, 4, 7] {
+        let r = s
+            .call(
+                "GET",
+                &format!("/Users?startIndex={start}&count=3&sortBy=userName"),
+                None,
+            )
+            .await;
+        assert_eq!(r.body["startIndex"], start);
+        for u in r.body["Resources"].as_array().unwrap() {
+            seen.push(u["userName"].as_str().unwrap().to_string());
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted);
+    assert_eq!(seen.len(), 8);
+    let r = s
+        .call(
+            "GET",
+            "/Users?sortBy=userName&sortOrder=descending&count=1",
+            None,
+        )
+        .await;
+    assert_eq!(r.body["Resources"][0]["userName"], "u6@x.org");
+    assert_eq!(r.body["itemsPerPage"], 1);
+    let r = s.call("GET", "/Users?startIndex=100", None).await;
+    assert_eq!(r.body["Resources"], json!([]));
+    assert_eq!(r.body["totalResults"], 8);
+}
+
+#[tokio::test]
+async fn attributes_and_excluded_attributes() {
+    let s = Scim::start().await;
+    let id = s.create_user("jane@x.org", "Jane", "Doe").await;
+    let r = s
+        .call(
+            "GET",
+            &format!("/Users/{id}?attributes=userName,name.familyName"),
+            None,
+        )
+        .await;
+    let keys: Vec<&str> = r
+        .body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["schemas", "id", "meta", "userName", "name"]);
+    assert_eq!(r.body["name"], json!({ "familyName": "Doe" }));
+    let r = s
+        .call(
+            "GET",
+            "/Users?excludedAttributes=emails,name&filter=userName%20eq%20%22jane@x.org%22",
+            None,
+        )
+        .await;
+    let user = &r.body["Resources"][0];
+    assert!(user.get("emails").is_none() && user.get("name").is_none());
+    assert_eq!(user["userName"], "jane@x.org");
+    let r = s
+        .call("POST", "/Users/.search", Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName eq \"jane@x.org\"", "attributes": ["userName"] })))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["totalResults"], 1);
+    assert!(r.body["Resources"][0].get("name").is_none());
+}
+
+#[tokio::test]
+async fn okta_put_deactivates_and_reactivates_the_same_member() {
+    let s = Scim::start().await;
+    let id = s.create_user("jane@x.org", "Jane", "Doe").await;
+    let mut user = s.call("GET", &format!("/Users/{id}"), None).await.body;
+    user["active"] = json!(false);
+    let r = s
+        .call("PUT", &format!("/Users/{id}"), Some(user.clone()))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["active"], false);
+    // Still readable, and found by filters.
+    let r = s
+        .call("GET", "/Users?filter=active%20eq%20false", None)
+        .await;
+    assert_eq!(r.body["totalResults"], 1);
+    user["active"] = json!(true);
+    user["name"]["givenName"] = json!("Janet");
+    let r = s.call("PUT", &format!("/Users/{id}"), Some(user)).await;
+    assert_eq!(r.body["id"], id.as_str());
+    assert_eq!(r.body["active"], true);
+    assert_eq!(r.body["name"]["givenName"], "Janet");
+}
+
+#[tokio::test]
+async fn entra_patch_dialect_is_accepted() {
+    let s = Scim::start().await;
+    let id = s.create_user("jane@x.org", "Jane", "Doe").await;
+    let r = s
+        .call(
+            "PATCH",
+            &format!("/Users/{id}"),
+            patch(json!([
+                { "op": "Replace", "path": "active", "value": "False" },
+                { "op": "Add", "path": "displayName", "value": "Jane D." },
+                { "op": "Replace", "path": "emails[type eq \"work\"].value", "value": "jane.doe@x.org" },
+                { "op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Labelling" },
+                { "op": "replace", "value": { "name.givenName": "Janet", "id": "ignored" } }
+            ])),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["active"], false);
+    assert_eq!(r.body["displayName"], "Jane D.");
+    assert_eq!(r.body["emails"][0]["value"], "jane.doe@x.org");
+    assert_eq!(r.body["name"]["givenName"], "Janet");
+    assert_eq!(
+        r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "Labelling"
+    );
+    assert_eq!(r.body["id"], id.as_str());
+    // The new e-mail is what filters find now.
+    let r = s
+        .call(
+            "GET",
+            "/Users?filter=emails.value%20eq%20%22jane.doe@x.org%22",
+            None,
+        )
+        .await;
+    assert_eq!(r.body["totalResults"], 1);
+    // A PATCH that breaks the user changes nothing.
+    let r = s.call("PATCH", &format!("/Users/{id}"), patch(json!([{ "op": "replace", "path": "displayName", "value": "ok" }, { "op": "remove", "path": "userName" }]))).await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let r = s.call("GET", &format!("/Users/{id}"), None).await;
+    assert_eq!(r.body["displayName"], "Jane D.");
+}
+
+#[tokio::test]
+async fn delete_removes_the_member_but_keeps_the_account() {
+    let s = Scim::start().await;
+    let id = s.create_user("jane@x.org", "Jane", "Doe").await;
+    // The same person in another workspace shares the account.
+    let other = s.app.admin_token("other", "owner@other.test").await;
+    let other_ws = s.app.workspace_id(&other).await;
+    s.app.add_member(&other_ws, "Jane@x.org", None).await;
+    let r = s.call("DELETE", &format!("/Users/{id}"), None).await;
+    assert_eq!(r.status, 204);
+    let r = s.call("GET", &format!("/Users/{id}"), None).await;
+    assert_scim_error(&r, 404, None);
+    use scim_gateway::entities::{account, member};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let acc = account::Entity::find()
+        .filter(account::Column::EmailKey.eq("jane@x.org"))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .expect("account kept");
+    assert_eq!(acc.given_name.as_deref(), Some("Jane"));
+    let memberships = member::Entity::find()
+        .filter(member::Column::AccountId.eq(acc.id.clone()))
+        .all(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        memberships.len(),
+        1,
+        "the other workspace's membership stays"
+    );
+    // Re-adding links the same account again.
+    let again = s.create_user("jane@x.org", "Jane", "Doe").await;
+    assert_ne!(again, id);
+    let memberships = member::Entity::find()
+        .filter(member::Column::AccountId.eq(acc.id))
+        .all(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(memberships.len(), 2);
+}
+
+#[tokio::test]
+async fn roles_set_the_direct_role_and_bad_roles_are_refused() {
+    let s = Scim::start().await;
+    let r = s
+        .call("POST", "/Users", Some(json!({ "userName": "rev@x.org", "roles": [{ "value": "Reviewer", "primary": "True", "type": "WindowsAzureActiveDirectoryRole" }] })))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["roles"], json!([{ "value": "reviewer" }]));
+    assert_eq!(
+        r.body["urn:scim-gateway:schemas:extension:workspace:2.0:User"]["effectiveRole"],
+        "reviewer"
+    );
+    let r = s
+        .call(
+            "POST",
+            "/Users",
+            Some(json!({ "userName": "x@x.org", "roles": ["owner"] })),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+}
+
+#[tokio::test]
+async fn the_owner_and_the_last_admin_are_protected() {
+    let s = Scim::start().await;
+    let r = s
+        .call(
+            "GET",
+            "/Users?filter=userName%20eq%20%22owner@acme.test%22",
+            None,
+        )
+        .await;
+    let owner = r.body["Resources"][0]["id"].as_str().unwrap().to_string();
+    let r = s
+        .call(
+            "PATCH",
+            &format!("/Users/{owner}"),
+            patch(json!([{ "op": "replace", "path": "active", "value": false }])),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert!(r.body["detail"].as_str().unwrap().contains("owner"));
+    let r = s.call("DELETE", &format!("/Users/{owner}"), None).await;
+    assert_scim_error(&r, 400, None);
+    let r = s.call("GET", &format!("/Users/{owner}"), None).await;
+    assert_eq!(r.body["active"], true);
+}
+
+#[tokio::test]
+async fn a_key_of_one_workspace_never_sees_another() {
+    let s = Scim::start().await;
+    let other = s.app.admin_token("other", "owner@other.test").await;
+    let other_ws = s.app.workspace_id(&other).await;
+    let stranger = s
+        .app
+        .add_member(&other_ws, "stranger@other.test", None)
+        .await;
+    let r = s.call("GET", &format!("/Users/{stranger}"), None).await;
+    assert_scim_error(&r, 404, None);
+    let r = s.call("DELETE", &format!("/Users/{stranger}"), None).await;
+    assert_scim_error(&r, 404, None);
+    let r = s
+        .call(
+            "GET",
+            "/Users?filter=userName%20eq%20%22stranger@other.test%22",
+            None,
+        )
+        .await;
+    assert_eq!(r.body["totalResults"], 0);
+    // The other workspace's URL with this key: 401.
+    let r = s
+        .app
+        .client
+        .get(format!("{}/api/teams/{other_ws}/scim/v2/Users", s.app.url))
+        .bearer_auth(&s.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
