@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod admin;
 pub mod api_keys;
+pub mod directory;
 mod error;
 pub mod filter;
 pub mod filter_sql;

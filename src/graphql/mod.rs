@@ -2,13 +2,14 @@
 //! (graphql-ws and graphql-transport-ws) on `GET /graphql` with an upgrade. Resolvers are thin:
 //! they take the principal from the request, call the domain, and map the result.
 
+mod directory;
 mod error;
 mod mutation;
 mod query;
 mod types;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::{Context, Data, EmptySubscription, ErrorExtensions, Schema};
+use async_graphql::{Context, Data, ErrorExtensions, Schema};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -21,7 +22,7 @@ pub use error::{GqlResultExt, code_of};
 use crate::domain::{self, admin::Principal};
 use crate::state::AppState;
 
-pub type AppSchema = Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<query::QueryRoot, mutation::MutationRoot, directory::SubscriptionRoot>;
 
 /// Deep enough for GraphiQL's introspection query, far below anything abusive.
 pub const MAX_DEPTH: usize = 16;
@@ -29,11 +30,18 @@ pub const MAX_COMPLEXITY: usize = 2000;
 
 /// The schema with its limits and no data: the server adds state per request, and `print-schema`
 /// and the SDL test need none.
-pub fn schema_builder()
--> async_graphql::SchemaBuilder<query::QueryRoot, mutation::MutationRoot, EmptySubscription> {
-    Schema::build(query::QueryRoot, mutation::MutationRoot, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+pub fn schema_builder() -> async_graphql::SchemaBuilder<
+    query::QueryRoot,
+    mutation::MutationRoot,
+    directory::SubscriptionRoot,
+> {
+    Schema::build(
+        query::QueryRoot,
+        mutation::MutationRoot,
+        directory::SubscriptionRoot,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
 }
 
 pub fn schema() -> AppSchema {

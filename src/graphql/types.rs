@@ -73,6 +73,39 @@ impl Workspace {
         Ok(keys.into_iter().map(ApiKey).collect())
     }
 
+    /// Members (SCIM users and everyone else in the workspace), by userName; `search` matches
+    /// userName, names and display name.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+    ) -> async_graphql::Result<crate::graphql::directory::MemberConnection> {
+        crate::graphql::directory::members(ctx, first, after, search).await
+    }
+
+    /// Groups pushed by the IdP, by name, with the role their name maps to.
+    async fn groups(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+    ) -> async_graphql::Result<crate::graphql::directory::GroupConnection> {
+        crate::graphql::directory::groups(ctx, first, after, search).await
+    }
+
+    /// The provisioning and settings log, newest first.
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<crate::graphql::directory::ActivityConnection> {
+        crate::graphql::directory::activity(ctx, first, after).await
+    }
+
     /// The group-to-role mapping, in the order the admin saved it.
     async fn group_role_mappings(
         &self,

@@ -25,7 +25,10 @@ fn print_schema_is_the_committed_schema() {
     assert!(out.status.success());
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
+    assert!(
+        String::from_utf8(out.stdout).unwrap() == committed,
+        "`scim-gateway print-schema` differs from schema.graphql"
+    );
 }
 
 #[test]

@@ -208,11 +208,11 @@ async fn complexity_limit_refuses_wide_queries() {
     assert_eq!(body["data"], Value::Null);
 }
 
-type Socket =
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A graphql-transport-ws connection, initialised with `payload` and acknowledged.
-async fn ws_connect(app: &TestApp, payload: Value) -> Socket {
+pub async fn ws_connect(app: &TestApp, payload: Value) -> Socket {
     let mut request = format!("{}/graphql", app.url.replace("http://", "ws://"))
         .into_client_request()
         .unwrap();
@@ -232,7 +232,7 @@ async fn ws_connect(app: &TestApp, payload: Value) -> Socket {
     socket
 }
 
-async fn ws_send(socket: &mut Socket, message: Value) {
+pub async fn ws_send(socket: &mut Socket, message: Value) {
     socket
         .send(Message::Text(message.to_string().into()))
         .await
@@ -262,7 +262,7 @@ async fn graphql_over_websocket_authenticates_with_connection_init() {
     );
 }
 
-async fn next_json<S>(socket: &mut S) -> Value
+pub async fn next_json<S>(socket: &mut S) -> Value
 where
     S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {

@@ -1,0 +1,292 @@
+//! Members, groups and activity of the workspace for the settings page, and the live activity
+//! stream.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use async_graphql::{Context, Enum, ID, Object, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+
+use crate::domain::directory::{self, ActivityView, GroupView, MemberView};
+use crate::domain::roles::RoleSource as DomainRoleSource;
+use crate::domain::{admin, directory::Page};
+use crate::graphql::error::GqlResultExt;
+use crate::graphql::principal;
+use crate::graphql::types::GqlRole;
+use crate::state::AppState;
+
+/// How often the live activity stream looks for new entries (also those another replica wrote).
+pub const ACTIVITY_POLL: Duration = Duration::from_millis(500);
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    /// Pass as `after` for the next page.
+    pub end_cursor: Option<String>,
+}
+
+fn page_info<T>(page: &Page<T>) -> PageInfo {
+    PageInfo {
+        has_next_page: page.has_next,
+        end_cursor: page.end_cursor.clone(),
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum RoleSourceKind {
+    /// A group the member belongs to, through the mapping.
+    Group,
+    /// The role the IdP set on the member (`roles`).
+    Direct,
+    /// The workspace owner is always an admin.
+    Owner,
+    /// Nothing else gives a role.
+    Default,
+}
+
+#[derive(SimpleObject)]
+pub struct RoleSource {
+    pub kind: RoleSourceKind,
+    /// The group, for `GROUP` sources.
+    pub group_name: Option<String>,
+    pub role: GqlRole,
+}
+
+pub struct Member(pub MemberView);
+
+#[Object]
+impl Member {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn user_name(&self) -> &str {
+        &self.0.user_name
+    }
+    async fn given_name(&self) -> Option<&str> {
+        self.0.given_name.as_deref()
+    }
+    async fn family_name(&self) -> Option<&str> {
+        self.0.family_name.as_deref()
+    }
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    /// The effective role.
+    async fn role(&self) -> GqlRole {
+        self.0.role.into()
+    }
+    /// Where roles come from, the deciding source first.
+    async fn role_sources(&self) -> Vec<RoleSource> {
+        self.0
+            .sources
+            .iter()
+            .map(|(source, role)| RoleSource {
+                kind: match source {
+                    DomainRoleSource::Group(_) => RoleSourceKind::Group,
+                    DomainRoleSource::Direct => RoleSourceKind::Direct,
+                    DomainRoleSource::Owner => RoleSourceKind::Owner,
+                    DomainRoleSource::Default => RoleSourceKind::Default,
+                },
+                group_name: source.group_name().map(str::to_string),
+                role: (*role).into(),
+            })
+            .collect()
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct MemberConnection {
+    pub nodes: Vec<Member>,
+    pub total_count: u64,
+    pub page_info: PageInfo,
+}
+
+pub struct Group(pub GroupView);
+
+#[Object]
+impl Group {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+    async fn member_count(&self) -> u64 {
+        self.0.member_count
+    }
+    /// The role the mapping gives this group's members; null when no row maps it.
+    async fn mapped_role(&self) -> Option<GqlRole> {
+        self.0.mapped_role.map(Into::into)
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct GroupConnection {
+    pub nodes: Vec<Group>,
+    pub total_count: u64,
+    pub page_info: PageInfo,
+}
+
+pub struct ActivityEntry(pub ActivityView);
+
+#[Object]
+impl ActivityEntry {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+    /// `admin <email>`, or `key <prefix> (<client>)` for SCIM.
+    async fn actor(&self) -> &str {
+        &self.0.actor
+    }
+    /// `user.create`, `group.update`, `mapping.replace`, `scim.request_failed`, ...
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// The effect in words.
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+    /// HTTP status of the request (200 for settings changes).
+    async fn status(&self) -> i32 {
+        self.0.status
+    }
+    async fn succeeded(&self) -> bool {
+        self.0.succeeded
+    }
+    async fn method(&self) -> Option<&str> {
+        self.0.method.as_deref()
+    }
+    async fn path(&self) -> Option<&str> {
+        self.0.path.as_deref()
+    }
+    async fn latency_ms(&self) -> Option<i32> {
+        self.0.latency_ms
+    }
+    async fn resource_type(&self) -> Option<&str> {
+        self.0.resource_type.as_deref()
+    }
+    async fn resource_id(&self) -> Option<&str> {
+        self.0.resource_id.as_deref()
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ActivityConnection {
+    pub nodes: Vec<ActivityEntry>,
+    pub total_count: u64,
+    pub page_info: PageInfo,
+}
+
+pub async fn members(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    search: Option<String>,
+) -> async_graphql::Result<MemberConnection> {
+    let state = ctx.data::<AppState>()?;
+    let page = directory::members(
+        &state.db,
+        principal(ctx)?,
+        first,
+        after.as_deref(),
+        search.as_deref(),
+    )
+    .await
+    .gql()?;
+    let info = page_info(&page);
+    Ok(MemberConnection {
+        total_count: page.total,
+        page_info: info,
+        nodes: page.nodes.into_iter().map(Member).collect(),
+    })
+}
+
+pub async fn groups(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    search: Option<String>,
+) -> async_graphql::Result<GroupConnection> {
+    let state = ctx.data::<AppState>()?;
+    let page = directory::groups(
+        &state.db,
+        principal(ctx)?,
+        first,
+        after.as_deref(),
+        search.as_deref(),
+    )
+    .await
+    .gql()?;
+    let info = page_info(&page);
+    Ok(GroupConnection {
+        total_count: page.total,
+        page_info: info,
+        nodes: page.nodes.into_iter().map(Group).collect(),
+    })
+}
+
+pub async fn activity(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<ActivityConnection> {
+    let state = ctx.data::<AppState>()?;
+    let page = directory::activity(&state.db, principal(ctx)?, first, after.as_deref())
+        .await
+        .gql()?;
+    let info = page_info(&page);
+    Ok(ActivityConnection {
+        total_count: page.total,
+        page_info: info,
+        nodes: page.nodes.into_iter().map(ActivityEntry).collect(),
+    })
+}
+
+pub struct SubscriptionRoot;
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// New activity entries of the workspace as they are written, by this replica or another
+    /// (within half a second).
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = ActivityEntry> + use<>> {
+        let state = ctx.data::<AppState>()?.clone();
+        let principal = principal(ctx)?.clone();
+        admin::require_admin(&state.db, &principal).await.gql()?;
+        let last = directory::latest_activity_id(&state.db, &principal.workspace_id)
+            .await
+            .gql()?;
+        let start = (
+            state,
+            principal.workspace_id,
+            last,
+            VecDeque::<ActivityView>::new(),
+        );
+        Ok(futures_util::stream::unfold(
+            start,
+            |(state, workspace_id, mut last, mut queue)| async move {
+                loop {
+                    if let Some(entry) = queue.pop_front() {
+                        return Some((ActivityEntry(entry), (state, workspace_id, last, queue)));
+                    }
+                    tokio::time::sleep(ACTIVITY_POLL).await;
+                    match directory::activity_since(&state.db, &workspace_id, last, 100).await {
+                        Ok(entries) => {
+                            if let Some(newest) = entries.last() {
+                                last = newest.id;
+                            }
+                            queue.extend(entries);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "activity stream poll failed"),
+                    }
+                }
+            },
+        ))
+    }
+}
