@@ -135,7 +135,7 @@ pub async fn members(
         let like =
             |e: sea_orm::sea_query::SimpleExpr| e.like(LikeExpr::new(pattern.clone()).escape('\\'));
         select = select.filter(
-            like(Expr::col((member::Entity, member::Column::UserNameKey)).into())
+            like(Expr::col((member::Entity, member::Column::UserNameKey)))
                 .or(like(
                     Func::lower(Expr::col((account::Entity, account::Column::GivenName))).into(),
                 ))
