@@ -17,6 +17,15 @@ fi
 step "tests on SQLite"
 cargo nextest run --workspace --no-fail-fast
 
+step "SCIM conformance: scim2-tester's check_server against a running gateway"
+venv="${SCIMGW_CONFORMANCE_VENV:-target/conformance-venv}"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/pip" freeze 2>/dev/null | grep -q '^scim2-tester==0.5.2$'; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt
+fi
+cargo build --bin scim-gateway
+"$venv/bin/python" tests/conformance/scim2_tester_check.py
+
 step "browser tests (Debian's Chromium, driven by playwright-core)"
 if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
   echo "installing Debian's chromium"
@@ -24,7 +33,6 @@ if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
   apt-get update -qq
   apt-get install -y -qq chromium >/dev/null
 fi
-cargo build --bin scim-gateway
 (cd web && npm run e2e)
 
 step "tests on PostgreSQL"

@@ -40,7 +40,8 @@ pub struct UserInput {
     pub user_name: String,
     pub external_id: Option<String>,
     pub display_name: Option<String>,
-    /// `None` leaves the account's name as it is (the account is shared across workspaces).
+    /// The account's names (shared across workspaces): on update `None` clears them, on create
+    /// it leaves a linked account's names as they are.
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub active: bool,
@@ -313,22 +314,31 @@ async fn write_emails(
     Ok(())
 }
 
+/// Sets the account's names. On create, only the names given (a linked account keeps what it
+/// has); on update, exactly the names given (a removed name is cleared).
 async fn update_account_name(
     db: &impl ConnectionTrait,
     account_id: &str,
     input: &UserInput,
+    clear_missing: bool,
 ) -> Result<()> {
-    if input.given_name.is_none() && input.family_name.is_none() {
+    if !clear_missing && input.given_name.is_none() && input.family_name.is_none() {
         return Ok(());
     }
     let mut update = account::Entity::update_many()
         .col_expr(account::Column::UpdatedAt, Expr::value(now()))
         .filter(account::Column::Id.eq(account_id));
-    if let Some(g) = &input.given_name {
-        update = update.col_expr(account::Column::GivenName, Expr::value(g.clone()));
+    if clear_missing || input.given_name.is_some() {
+        update = update.col_expr(
+            account::Column::GivenName,
+            Expr::value(input.given_name.clone()),
+        );
     }
-    if let Some(f) = &input.family_name {
-        update = update.col_expr(account::Column::FamilyName, Expr::value(f.clone()));
+    if clear_missing || input.family_name.is_some() {
+        update = update.col_expr(
+            account::Column::FamilyName,
+            Expr::value(input.family_name.clone()),
+        );
     }
     update.exec(db).await?;
     Ok(())
@@ -359,7 +369,7 @@ pub async fn create(
         .await?
         .is_some();
     let account = workspaces::find_or_create_account(&txn, &email).await?;
-    update_account_name(&txn, &account.id, &input).await?;
+    update_account_name(&txn, &account.id, &input, false).await?;
     let at = now();
     let effective = roles::resolve(false, input.direct_role, &[]).role;
     let model = member::Model {
@@ -506,7 +516,7 @@ where
                 .await
                 .map_err(E::from)?;
         }
-        update_account_name(&txn, &current.account_id, &input)
+        update_account_name(&txn, &current.account_id, &input, true)
             .await
             .map_err(E::from)?;
         let role_changes = roles::recompute(&txn, &p.workspace_id, &[id.to_string()])

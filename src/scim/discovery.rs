@@ -8,11 +8,11 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::domain::api_keys::ScimPrincipal;
-use crate::domain::{filter, users};
+use crate::domain::users;
 use crate::scim::resource::{
     ENTERPRISE_USER, GROUP_SCHEMA, LIST_RESPONSE, USER_SCHEMA, WORKSPACE_USER,
 };
-use crate::scim::{ScimError, ScimResult, patch, respond};
+use crate::scim::{ScimError, ScimResult, respond};
 use crate::state::AppState;
 
 const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
@@ -39,12 +39,6 @@ pub async fn service_provider_config(
             "description": "An API key of the workspace, generated in its SAML & SCIM settings, as Authorization: Bearer <key> (or the bare key).",
             "primary": true
         }],
-        "urn:scim-gateway:params:limits": {
-            "maxFilterLength": filter::MAX_FILTER_LEN,
-            "maxFilterDepth": filter::MAX_DEPTH,
-            "maxPatchOperations": patch::MAX_OPERATIONS,
-            "maxPayloadSize": crate::scim::MAX_BODY
-        },
         "meta": { "resourceType": "ServiceProviderConfig", "location": format!("{base}/ServiceProviderConfig") }
     });
     respond(StatusCode::OK, body, HeaderMap::new())
@@ -142,13 +136,27 @@ fn string(name: &str, description: &str) -> Value {
     )
 }
 
+/// The sub-attribute `sub` of attribute `name` in a list of definitions.
+fn sub_attr<'a>(attrs: &'a mut [Value], name: &str, sub: &str) -> &'a mut Value {
+    let parent = attrs
+        .iter_mut()
+        .find(|a| a["name"] == name)
+        .expect("attribute defined above");
+    let subs = parent["subAttributes"]
+        .as_array_mut()
+        .expect("complex attribute");
+    subs.iter_mut()
+        .find(|a| a["name"] == sub)
+        .expect("sub-attribute defined above")
+}
+
 fn with_subs(mut a: Value, subs: Vec<Value>) -> Value {
     a["subAttributes"] = Value::Array(subs);
     a
 }
 
 fn schema_list(base: &str) -> Vec<Value> {
-    let user_attrs = vec![
+    let mut user_attrs = vec![
         attr(
             "userName",
             "string",
@@ -337,7 +345,7 @@ fn schema_list(base: &str) -> Vec<Value> {
             "The IdP's identifier",
         ),
     ];
-    let group_attrs = vec![
+    let mut group_attrs = vec![
         attr(
             "displayName",
             "string",
@@ -420,7 +428,7 @@ fn schema_list(base: &str) -> Vec<Value> {
             "The IdP's identifier",
         ),
     ];
-    let enterprise_attrs = vec![
+    let mut enterprise_attrs = vec![
         string("employeeNumber", "Employee number"),
         string("costCenter", "Cost center"),
         string("organization", "Organization"),
@@ -465,7 +473,7 @@ fn schema_list(base: &str) -> Vec<Value> {
             ],
         ),
     ];
-    let workspace_attrs = vec![attr(
+    let mut workspace_attrs = vec![attr(
         "effectiveRole",
         "string",
         false,
@@ -476,6 +484,21 @@ fn schema_list(base: &str) -> Vec<Value> {
         "none",
         "The role the member has in the workspace: the highest of its groups' mapped roles, its direct role, and labeler",
     )];
+    // Every member has an active state (true unless the IdP says otherwise).
+    if let Some(active) = user_attrs.iter_mut().find(|a| a["name"] == "active") {
+        active["required"] = json!(true);
+    }
+    sub_attr(&mut user_attrs, "roles", "value")["canonicalValues"] =
+        json!(["admin", "reviewer", "labeler"]);
+    sub_attr(&mut user_attrs, "groups", "$ref")["referenceTypes"] = json!(["Group"]);
+    sub_attr(&mut group_attrs, "members", "$ref")["referenceTypes"] = json!(["User"]);
+    sub_attr(&mut group_attrs, "members", "type")["canonicalValues"] = json!(["User"]);
+    // A member's name is the user's, not the group's: on request only.
+    sub_attr(&mut group_attrs, "members", "display")["returned"] = json!("request");
+    sub_attr(&mut enterprise_attrs, "manager", "$ref")["referenceTypes"] = json!(["User"]);
+    // Computed, so only returned when asked for (`attributes=`): what a client writes into this
+    // extension comes back as written.
+    workspace_attrs[0]["returned"] = json!("request");
     let schema = |id: &str, name: &str, description: &str, attributes: Vec<Value>| {
         json!({
             "schemas": [SCHEMA_SCHEMA], "id": id, "name": name, "description": description, "attributes": attributes,

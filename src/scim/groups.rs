@@ -59,6 +59,25 @@ pub fn location(base: &str, id: &str) -> String {
     format!("{base}/Groups/{id}")
 }
 
+/// The group as a response shows it: members' `display` (returned on request) only when
+/// `attributes` names it, then the projection.
+pub fn present(group: &Group, base: &str, projection: &Projection) -> Value {
+    let mut value = render(group, base);
+    let with_display = projection
+        .attributes
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case("members.display"));
+    if with_display
+        && let (Some(Value::Array(list)), Some(members)) =
+            (value.get_mut("members"), &group.members)
+    {
+        for (item, member) in list.iter_mut().zip(members) {
+            item["display"] = json!(member.user_name);
+        }
+    }
+    projection.apply_keeping(value, &["displayName"])
+}
+
 pub fn render(group: &Group, base: &str) -> Value {
     let mut out = Map::new();
     out.insert("schemas".into(), json!([GROUP_SCHEMA]));
@@ -73,7 +92,7 @@ pub fn render(group: &Group, base: &str) -> Value {
     if let Some(members) = &group.members {
         let list: Vec<Value> = members
             .iter()
-            .map(|m| json!({ "value": m.id, "display": m.user_name, "type": "User", "$ref": format!("{base}/Users/{}", m.id) }))
+            .map(|m| json!({ "value": m.id, "type": "User", "$ref": format!("{base}/Users/{}", m.id) }))
             .collect();
         out.insert("members".into(), Value::Array(list));
     }
@@ -105,7 +124,7 @@ fn resource_response(
     {
         headers.insert(header::LOCATION, v);
     }
-    respond(status, projection.apply(render(group, base)), headers)
+    respond(status, present(group, base, projection), headers)
 }
 
 pub async fn list(
@@ -131,7 +150,7 @@ async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> Sc
     let resources = page
         .items
         .iter()
-        .map(|g| params.projection.apply(render(g, &base)))
+        .map(|g| present(g, &base, &params.projection))
         .collect();
     Ok(list_response(page.total, &params.query, resources))
 }
@@ -319,8 +338,10 @@ pub async fn patch(
 ) -> ScimResult<Response> {
     let changes = changes(patch::parse(body)?)?;
     let projection = ListParams::from_query(&query)?.projection;
-    // A group of 100,000 is not sent back after each 100-member PATCH unless asked for.
-    let with_members = !projection.attributes.is_empty() && projection.wants("members");
+    // A group of 100,000 is not sent back after each 100-member PATCH: 204, as RFC 7644 §3.5.2
+    // allows, unless the request names the attributes it wants back.
+    let asked = !projection.attributes.is_empty() || !projection.excluded.is_empty();
+    let with_members = asked && projection.wants("members");
     let group = groups::change(
         &state.db,
         &p,
@@ -330,6 +351,13 @@ pub async fn patch(
         with_members,
     )
     .await?;
+    if !asked {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        if let Ok(v) = HeaderValue::from_str(&etag(group.version)) {
+            response.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(response);
+    }
     let base = state.settings.scim_base_url(&p.workspace_id);
     Ok(resource_response(
         StatusCode::OK,

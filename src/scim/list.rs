@@ -195,7 +195,7 @@ pub async fn search_all(
         resources.extend(
             page.items
                 .iter()
-                .map(|u| params.projection.apply(super::users::render(u, &base))),
+                .map(|u| super::users::present(u, &base, &params.projection)),
         );
     }
     let left = q.count.saturating_sub(resources.len() as u64);
@@ -216,7 +216,7 @@ pub async fn search_all(
         resources.extend(
             page.items
                 .iter()
-                .map(|g| params.projection.apply(super::groups::render(g, &base))),
+                .map(|g| super::groups::present(g, &base, &params.projection)),
         );
     }
     Ok(list_response(users_total + groups_total, q, resources))

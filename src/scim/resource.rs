@@ -111,16 +111,19 @@ impl Projection {
         !self.excluded.iter().any(|a| a.eq_ignore_ascii_case(attr))
     }
 
-    /// Applies the projection to a rendered resource; `schemas`, `id` and `meta` always stay.
-    pub fn apply(&self, mut resource: Value) -> Value {
+    /// Applies the projection to a rendered resource: `schemas`, `id`, `meta` and the resource
+    /// type's `returned: "always"` attributes always stay.
+    pub fn apply_keeping(&self, mut resource: Value, always_returned: &[&str]) -> Value {
         let Some(map) = resource.as_object_mut() else {
             return resource;
         };
         if !self.attributes.is_empty() {
             let mut kept = Map::new();
-            for always in ["schemas", "id", "meta"] {
-                if let Some(v) = map.remove(always) {
-                    kept.insert(always.to_string(), v);
+            for always in ["schemas", "id", "meta"].iter().chain(always_returned) {
+                if let Some(key) = find_key(map, always)
+                    && let Some(v) = map.remove(&key)
+                {
+                    kept.insert(key, v);
                 }
             }
             for path in &self.attributes {
@@ -129,6 +132,9 @@ impl Projection {
             *map = kept;
         }
         for path in &self.excluded {
+            if always_returned.iter().any(|a| a.eq_ignore_ascii_case(path)) {
+                continue;
+            }
             let (urn, rest) = split_urn(path);
             let target = match urn {
                 Some(urn) => match find_key(map, urn)
@@ -171,6 +177,17 @@ pub fn split_urn(path: &str) -> (Option<&str>, &str) {
     }
 }
 
+/// `name.sub` → ("name", Some("sub")); a bare URN (which has dots in its version) is one name.
+fn split_sub(path: &str) -> (&str, Option<&str>) {
+    if path.len() > 4 && path[..4].eq_ignore_ascii_case("urn:") {
+        return (path, None);
+    }
+    match path.split_once('.') {
+        Some((n, s)) => (n, Some(s)),
+        None => (path, None),
+    }
+}
+
 fn copy_path(from: &Map<String, Value>, to: &mut Map<String, Value>, path: &str) {
     let (urn, rest) = split_urn(path);
     if let Some(urn) = urn {
@@ -184,10 +201,7 @@ fn copy_path(from: &Map<String, Value>, to: &mut Map<String, Value>, path: &str)
         }
         return;
     }
-    let (name, sub) = match rest.split_once('.') {
-        Some((n, s)) => (n, Some(s)),
-        None => (rest, None),
-    };
+    let (name, sub) = split_sub(rest);
     let Some(key) = find_key(from, name) else {
         return;
     };
@@ -221,10 +235,7 @@ fn copy_path(from: &Map<String, Value>, to: &mut Map<String, Value>, path: &str)
 }
 
 fn remove_path(map: &mut Map<String, Value>, path: &str) {
-    let (name, sub) = match path.split_once('.') {
-        Some((n, s)) => (n, Some(s)),
-        None => (path, None),
-    };
+    let (name, sub) = split_sub(path);
     if ["id", "schemas", "meta"]
         .iter()
         .any(|a| a.eq_ignore_ascii_case(name))
@@ -277,7 +288,7 @@ mod tests {
             ),
             None,
         );
-        let out = p.apply(user.clone());
+        let out = p.apply_keeping(user.clone(), &[]);
         assert_eq!(
             out,
             json!({
@@ -287,7 +298,7 @@ mod tests {
             })
         );
         let p = Projection::parse(None, Some("emails,name.familyName,id"));
-        let out = p.apply(user);
+        let out = p.apply_keeping(user, &[]);
         assert!(out.get("emails").is_none());
         assert_eq!(out["name"], json!({"givenName": "A"}));
         assert_eq!(out["id"], "1");

@@ -11,7 +11,8 @@ use crate::domain::roles::Role;
 use crate::domain::users::{self, Email, User, UserInput};
 use crate::scim::list::{ListParams, QueryParams, list_response};
 use crate::scim::resource::{
-    ENTERPRISE_USER, USER_SCHEMA, WORKSPACE_USER, find_key, many, meta, opt_bool, opt_string, take,
+    ENTERPRISE_USER, Projection, USER_SCHEMA, WORKSPACE_USER, find_key, many, meta, opt_bool,
+    opt_string, take,
 };
 use crate::scim::{
     ScimBody, ScimError, ScimResult, etag, if_match, not_modified, not_modified_response, patch,
@@ -20,14 +21,7 @@ use crate::scim::{
 use crate::state::AppState;
 
 /// Attributes the server owns: ignored when a client sends them.
-const READ_ONLY: &[&str] = &[
-    "id",
-    "meta",
-    "groups",
-    "schemas",
-    "password",
-    WORKSPACE_USER,
-];
+const READ_ONLY: &[&str] = &["id", "meta", "groups", "schemas", "password"];
 
 /// A user from IdP JSON, leniently: keys in any case, booleans as strings, a scalar or single
 /// object where an array belongs, URN-prefixed extension keys folded into their extension.
@@ -78,7 +72,11 @@ pub fn parse(mut body: Map<String, Value>) -> ScimResult<UserInput> {
         }
     }
     let mut direct_role: Option<Role> = None;
-    for item in many(take(&mut body, "roles")) {
+    let roles_sent = take(&mut body, "roles");
+    let roles_kept = roles_sent
+        .clone()
+        .filter(|r| !r.is_null() && r.as_array().is_none_or(|a| !a.is_empty()));
+    for item in many(roles_sent) {
         let value = match item {
             Value::String(s) => s,
             Value::Object(mut r) => match opt_string(take(&mut r, "value"), "roles.value")? {
@@ -104,6 +102,16 @@ pub fn parse(mut body: Map<String, Value>) -> ScimResult<UserInput> {
     for attr in READ_ONLY {
         take(&mut body, attr);
     }
+    // The workspace extension's effectiveRole is computed: what else a client writes there is
+    // kept like any other attribute.
+    if let Some(key) = find_key(&body, WORKSPACE_USER) {
+        if let Some(Value::Object(ext)) = body.get_mut(&key) {
+            take(ext, "effectiveRole");
+        }
+        if !body[&key].is_object() || body[&key].as_object().is_some_and(|o| o.is_empty()) {
+            body.remove(&key);
+        }
+    }
     // `urn:…:enterprise:2.0:User:department` at the top level belongs in the extension object.
     let prefixed: Vec<String> = body
         .keys()
@@ -125,6 +133,10 @@ pub fn parse(mut body: Map<String, Value>) -> ScimResult<UserInput> {
     }
     if !name_rest.is_empty() {
         body.insert("name".into(), Value::Object(name_rest));
+    }
+    // `roles` is echoed as the IdP sent it (with its display, type and primary).
+    if let Some(roles) = roles_kept {
+        body.insert("roles".into(), Value::Array(many(Some(roles))));
     }
     Ok(UserInput {
         user_name,
@@ -194,7 +206,9 @@ pub fn render(user: &User, base: &str) -> Value {
             .collect();
         out.insert("emails".into(), Value::Array(emails));
     }
-    if let Some(role) = user.direct_role {
+    if let Some(role) = user.direct_role
+        && !out.contains_key("roles")
+    {
         out.insert("roles".into(), json!([{ "value": role.as_str() }]));
     }
     if !user.groups.is_empty() {
@@ -205,10 +219,16 @@ pub fn render(user: &User, base: &str) -> Value {
             .collect();
         out.insert("groups".into(), Value::Array(groups));
     }
-    out.insert(
-        WORKSPACE_USER.into(),
-        json!({ "effectiveRole": user.effective_role.as_str() }),
-    );
+    let mut workspace =
+        match find_key(&user.attributes, WORKSPACE_USER).and_then(|k| user.attributes.get(&k)) {
+            Some(Value::Object(kept)) => kept.clone(),
+            _ => Map::new(),
+        };
+    workspace.insert("effectiveRole".into(), json!(user.effective_role.as_str()));
+    if let Some(key) = find_key(&out, WORKSPACE_USER) {
+        out.remove(&key);
+    }
+    out.insert(WORKSPACE_USER.into(), Value::Object(workspace));
     out.insert(
         "meta".into(),
         meta(
@@ -222,7 +242,38 @@ pub fn render(user: &User, base: &str) -> Value {
     Value::Object(out)
 }
 
-fn resource_response(status: StatusCode, user: &User, base: &str) -> Response {
+/// The user as a response shows it: `effectiveRole` (returned on request) only when
+/// `attributes` names it or its extension, then the projection.
+pub fn present(user: &User, base: &str, projection: &Projection) -> Value {
+    let mut value = render(user, base);
+    let requested = projection.attributes.iter().any(|a| {
+        a.eq_ignore_ascii_case(WORKSPACE_USER)
+            || a.eq_ignore_ascii_case(&format!("{WORKSPACE_USER}:effectiveRole"))
+    });
+    if !requested && let Some(map) = value.as_object_mut() {
+        let empty = match map.get_mut(WORKSPACE_USER) {
+            Some(Value::Object(ext)) => {
+                ext.remove("effectiveRole");
+                ext.is_empty()
+            }
+            _ => true,
+        };
+        if empty {
+            map.remove(WORKSPACE_USER);
+            if let Some(Value::Array(schemas)) = map.get_mut("schemas") {
+                schemas.retain(|s| s != WORKSPACE_USER);
+            }
+        }
+    }
+    projection.apply_keeping(value, &["userName"])
+}
+
+fn resource_response(
+    status: StatusCode,
+    user: &User,
+    base: &str,
+    projection: &Projection,
+) -> Response {
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&etag(user.version)) {
         headers.insert(header::ETAG, v);
@@ -232,7 +283,7 @@ fn resource_response(status: StatusCode, user: &User, base: &str) -> Response {
     {
         headers.insert(header::LOCATION, v);
     }
-    respond(status, render(user, base), headers)
+    respond(status, present(user, base, projection), headers)
 }
 
 pub async fn list(
@@ -259,7 +310,7 @@ async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> Sc
     let resources = page
         .items
         .iter()
-        .map(|u| params.projection.apply(render(u, &base)))
+        .map(|u| present(u, &base, &params.projection))
         .collect();
     Ok(list_response(page.total, &params.query, resources))
 }
@@ -277,22 +328,23 @@ pub async fn get(
     }
     let projection = ListParams::from_query(&query)?.projection;
     let base = state.settings.scim_base_url(&p.workspace_id);
-    let mut response = resource_response(StatusCode::OK, &user, &base);
-    *response.body_mut() = projection.apply(render(&user, &base)).to_string().into();
-    Ok(response)
+    Ok(resource_response(StatusCode::OK, &user, &base, &projection))
 }
 
 pub async fn create(
     State(state): State<AppState>,
     Extension(p): Extension<ScimPrincipal>,
+    axum::extract::Query(query): QueryParams,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
-    let input = parse(body)?;
-    let user = users::create(&state.db, &p, input).await?;
+    let projection = ListParams::from_query(&query)?.projection;
+    let user = users::create(&state.db, &p, parse(body)?).await?;
+    let base = state.settings.scim_base_url(&p.workspace_id);
     Ok(resource_response(
         StatusCode::CREATED,
         &user,
-        &state.settings.scim_base_url(&p.workspace_id),
+        &base,
+        &projection,
     ))
 }
 
@@ -301,19 +353,18 @@ pub async fn replace(
     Extension(p): Extension<ScimPrincipal>,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
+    axum::extract::Query(query): QueryParams,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
+    let projection = ListParams::from_query(&query)?.projection;
     let input = parse(body)?;
     let version = if_match(&headers)?;
     let user = users::update(&state.db, &p, &id, version, |_| {
         Ok::<_, ScimError>(input.clone())
     })
     .await?;
-    Ok(resource_response(
-        StatusCode::OK,
-        &user,
-        &state.settings.scim_base_url(&p.workspace_id),
-    ))
+    let base = state.settings.scim_base_url(&p.workspace_id);
+    Ok(resource_response(StatusCode::OK, &user, &base, &projection))
 }
 
 pub async fn patch(
@@ -321,8 +372,10 @@ pub async fn patch(
     Extension(p): Extension<ScimPrincipal>,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
+    axum::extract::Query(query): QueryParams,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
+    let projection = ListParams::from_query(&query)?.projection;
     let ops = patch::parse(body)?;
     let version = if_match(&headers)?;
     let base = state.settings.scim_base_url(&p.workspace_id);
@@ -335,7 +388,7 @@ pub async fn patch(
         parse(map)
     })
     .await?;
-    Ok(resource_response(StatusCode::OK, &user, &base))
+    Ok(resource_response(StatusCode::OK, &user, &base, &projection))
 }
 
 pub async fn delete(
@@ -346,4 +399,60 @@ pub async fn delete(
 ) -> ScimResult<Response> {
     users::delete(&state.db, &p, &id, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_content_of_the_workspace_extension_is_kept_but_not_effective_role() {
+        let Value::Object(body) = json!({
+            "userName": "a@b.c",
+            WORKSPACE_USER: { "schemas": [WORKSPACE_USER], "effectiveRole": "admin" }
+        }) else {
+            unreachable!()
+        };
+        let input = parse(body).unwrap();
+        assert_eq!(
+            input.attributes[WORKSPACE_USER],
+            json!({ "schemas": [WORKSPACE_USER] })
+        );
+    }
+}
+
+#[cfg(test)]
+mod patch_tests {
+    use super::*;
+
+    #[test]
+    fn patching_the_workspace_extension_keeps_client_content() {
+        let doc = json!({
+            "schemas": [USER_SCHEMA, WORKSPACE_USER],
+            "id": "1",
+            "userName": "a@b.c",
+            "active": true,
+            WORKSPACE_USER: { "effectiveRole": "labeler" },
+            "meta": {}
+        });
+        let Value::Object(body) = json!({ "Operations": [{ "op": "add", "path": WORKSPACE_USER, "value": { "schemas": [WORKSPACE_USER] } }] })
+        else {
+            unreachable!()
+        };
+        let ops = patch::parse(body).unwrap();
+        let patched = patch::apply(doc, &ops).unwrap();
+        assert_eq!(
+            patched[WORKSPACE_USER],
+            json!({ "effectiveRole": "labeler", "schemas": [WORKSPACE_USER] }),
+            "{patched}"
+        );
+        let Value::Object(map) = patched else {
+            unreachable!()
+        };
+        let input = parse(map).unwrap();
+        assert_eq!(
+            input.attributes[WORKSPACE_USER],
+            json!({ "schemas": [WORKSPACE_USER] })
+        );
+    }
 }

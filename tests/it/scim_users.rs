@@ -44,9 +44,20 @@ async fn create_returns_the_resource_with_location_and_etag() {
         r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
         "R&D"
     );
+    // The computed role is returned on request only.
+    assert!(
+        r.body
+            .get("urn:scim-gateway:schemas:extension:workspace:2.0:User")
+            .is_none()
+    );
+    let with_role = s
+        .call("GET", &format!("/Users/{id}?attributes=userName,urn:scim-gateway:schemas:extension:workspace:2.0:User"), None)
+        .await;
     assert_eq!(
-        r.body["urn:scim-gateway:schemas:extension:workspace:2.0:User"]["effectiveRole"],
-        "labeler"
+        with_role.body["urn:scim-gateway:schemas:extension:workspace:2.0:User"]["effectiveRole"],
+        "labeler",
+        "{}",
+        with_role.body
     );
     assert!(r.body.get("password").is_none());
     assert_eq!(
@@ -360,10 +371,20 @@ async fn roles_set_the_direct_role_and_bad_roles_are_refused() {
         .call("POST", "/Users", Some(json!({ "userName": "rev@x.org", "roles": [{ "value": "Reviewer", "primary": "True", "type": "WindowsAzureActiveDirectoryRole" }] })))
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(r.body["roles"], json!([{ "value": "reviewer" }]));
+    // Echoed as the IdP sent it.
+    assert_eq!(
+        r.body["roles"],
+        json!([{ "value": "Reviewer", "primary": "True", "type": "WindowsAzureActiveDirectoryRole" }])
+    );
+    let id = r.body["id"].as_str().unwrap();
+    let r = s
+        .call("GET", &format!("/Users/{id}?attributes=urn:scim-gateway:schemas:extension:workspace:2.0:User:effectiveRole"), None)
+        .await;
     assert_eq!(
         r.body["urn:scim-gateway:schemas:extension:workspace:2.0:User"]["effectiveRole"],
-        "reviewer"
+        "reviewer",
+        "{}",
+        r.body
     );
     let r = s
         .call(
