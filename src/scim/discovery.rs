@@ -28,7 +28,7 @@ pub async fn service_provider_config(
         "schemas": [SPC_SCHEMA],
         "documentationUri": format!("{}/", state.settings.public_url),
         "patch": { "supported": true },
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "bulk": { "supported": true, "maxOperations": crate::scim::bulk::MAX_OPERATIONS, "maxPayloadSize": crate::scim::MAX_BODY },
         "filter": { "supported": true, "maxResults": users::MAX_PAGE },
         "changePassword": { "supported": false },
         "sort": { "supported": true },

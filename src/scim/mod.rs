@@ -2,8 +2,9 @@
 //! in what it accepts. Handlers are thin: wire JSON to domain input, call the domain, render.
 
 mod auth;
+pub(crate) mod bulk;
 mod discovery;
-mod error;
+pub(crate) mod error;
 mod groups;
 mod list;
 mod patch;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             ),
         )
         .route("/.search", with_405(post(list::search_all)))
+        .route("/Bulk", with_405(post(bulk::bulk)))
         .route(
             "/ServiceProviderConfig",
             with_405(get(discovery::service_provider_config)),

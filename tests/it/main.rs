@@ -10,6 +10,7 @@ mod graphql_protocol;
 mod mappings;
 mod saml;
 mod schema_sdl;
+mod scim_bulk;
 mod scim_groups;
 mod scim_protocol;
 mod scim_switch;
