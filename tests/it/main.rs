@@ -5,6 +5,7 @@ mod activity;
 mod api_keys;
 mod cli;
 mod common;
+mod compat;
 mod graphql_directory;
 mod graphql_protocol;
 mod mappings;
