@@ -133,7 +133,7 @@ pub async fn issue_token_named(
     email: &str,
 ) -> Result<IssuedToken> {
     let email = validate_email(email)?;
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let existing = workspace::Entity::find()
         .filter(workspace::Column::Slug.eq(slug.trim().to_lowercase()))
         .one(&txn)

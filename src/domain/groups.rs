@@ -136,11 +136,15 @@ async fn members_of(
 }
 
 async fn find(db: &impl ConnectionTrait, workspace_id: &str, id: &str) -> Result<group::Model> {
-    group::Entity::find_by_id(id.to_string())
-        .filter(group::Column::WorkspaceId.eq(workspace_id))
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("group {id}")))
+    // Within a write transaction, concurrent changes of one group take turns.
+    crate::domain::for_update(
+        db,
+        group::Entity::find_by_id(id.to_string())
+            .filter(group::Column::WorkspaceId.eq(workspace_id)),
+    )
+    .one(db)
+    .await?
+    .ok_or_else(|| Error::NotFound(format!("group {id}")))
 }
 
 pub async fn get(
@@ -442,7 +446,7 @@ pub async fn create(
     input: GroupInput,
 ) -> Result<Group> {
     let name = validate_name(&input.display_name)?;
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let at = now();
     let model = group::Model {
         id: new_id(),
@@ -489,7 +493,7 @@ pub async fn change(
     changes: Vec<GroupChange>,
     return_members: bool,
 ) -> Result<Group> {
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let mut model = find(&txn, &p.workspace_id, id).await?;
     if if_match.is_some_and(|v| v != model.version) {
         return Err(Error::VersionMismatch);
@@ -612,7 +616,7 @@ pub async fn delete(
     id: &str,
     if_match: Option<i64>,
 ) -> Result<()> {
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let model = find(&txn, &p.workspace_id, id).await?;
     if if_match.is_some_and(|v| v != model.version) {
         return Err(Error::VersionMismatch);

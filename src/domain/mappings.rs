@@ -13,7 +13,7 @@ use crate::domain::activity::{self, NewEntry};
 use crate::domain::admin::{self, Principal};
 use crate::domain::roles::{self, MappingTable, Role, RoleChange};
 use crate::domain::{Error, Result};
-use crate::entities::group_role_mapping;
+use crate::entities::{group_role_mapping, workspace};
 
 pub const MAX_ROWS: usize = 500;
 const MAX_NAME_CHARS: usize = 256;
@@ -125,9 +125,13 @@ pub async fn replace(
     rows: &[Mapping],
 ) -> Result<(Vec<Mapping>, Vec<RoleChange>)> {
     let rows = validate(rows)?;
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     admin::require_admin(&txn, principal).await?;
     let ws = principal.workspace_id.as_str();
+    // Concurrent edits of one workspace's mapping take turns.
+    crate::domain::for_update(&txn, workspace::Entity::find_by_id(ws.to_string()))
+        .one(&txn)
+        .await?;
     let changes = plan(&txn, ws, &rows).await?;
     group_role_mapping::Entity::delete_many()
         .filter(group_role_mapping::Column::WorkspaceId.eq(ws))

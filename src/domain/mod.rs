@@ -39,3 +39,25 @@ pub fn now() -> DateTime<Utc> {
 pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
+
+/// Begins a transaction that will write. On SQLite it takes the write lock up front
+/// (`BEGIN IMMEDIATE`), so concurrent writers queue on the busy timeout instead of failing with
+/// "database is locked" when a read-then-write transaction finds the database changed under it.
+pub async fn begin_write<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Transaction> {
+    Ok(db
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?)
+}
+
+/// `SELECT … FOR UPDATE` on PostgreSQL (concurrent writers of one row take turns, also across
+/// replicas); SQLite needs nothing, its write transactions are already serial.
+pub fn for_update<S: sea_orm::QuerySelect>(db: &impl sea_orm::ConnectionTrait, select: S) -> S {
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        select.lock_exclusive()
+    } else {
+        select
+    }
+}

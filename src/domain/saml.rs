@@ -296,7 +296,7 @@ pub async fn configure(
 ) -> Result<SamlConfig> {
     let at = now();
     let (entity_id, sso_url, cert) = validate_input(&input, at)?;
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     admin::require_admin(&txn, principal).await?;
     let model = saml_config::Model {
         workspace_id: principal.workspace_id.clone(),

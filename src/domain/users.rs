@@ -361,7 +361,7 @@ pub async fn create(
     input: UserInput,
 ) -> Result<User> {
     validate(&input)?;
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let email = account_email(&input);
     let existed = account::Entity::find()
         .filter(account::Column::EmailKey.eq(email_key(&email)))
@@ -454,7 +454,12 @@ where
     E: From<Error>,
 {
     for _ in 0..RETRIES {
-        let txn = db.begin().await.map_err(Error::from)?;
+        let txn = crate::domain::begin_write(db).await.map_err(E::from)?;
+        // Concurrent changes of one user take turns (PostgreSQL; SQLite writes are serial).
+        crate::domain::for_update(&txn, member::Entity::find_by_id(id.to_string()))
+            .one(&txn)
+            .await
+            .map_err(Error::from)?;
         let current = get(&txn, &p.workspace_id, id).await.map_err(E::from)?;
         if if_match.is_some_and(|v| v != current.version) {
             return Err(Error::VersionMismatch.into());
@@ -579,7 +584,7 @@ pub async fn delete(
     id: &str,
     if_match: Option<i64>,
 ) -> Result<()> {
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let current = get(&txn, &p.workspace_id, id).await?;
     if if_match.is_some_and(|v| v != current.version) {
         return Err(Error::VersionMismatch);

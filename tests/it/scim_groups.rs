@@ -293,3 +293,42 @@ async fn removing_the_last_admins_group_membership_is_refused() {
     assert_scim_error(&r, 400, Some("invalidValue"));
     assert_eq!(role(&s, &ada).await, "admin");
 }
+
+#[tokio::test]
+async fn concurrent_pushes_all_land_and_duplicates_conflict() {
+    let s = Scim::start().await;
+    let mut ids = Vec::new();
+    for i in 0..16 {
+        ids.push(
+            s.create_user(&format!("c{i}@x.org"), "C", &i.to_string())
+                .await,
+        );
+    }
+    let g = s.create_group("Concurrent", &[]).await;
+    let path = format!("/Groups/{g}");
+    let adds = ids.iter().map(|id| {
+        s.call(
+            "PATCH",
+            &path,
+            patch(json!([{ "op": "add", "path": "members", "value": [{ "value": id }] }])),
+        )
+    });
+    let results = futures_util::future::join_all(adds).await;
+    for r in &results {
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(member_ids(&s, &g).await, expected);
+
+    let posts = (0..8).map(|_| s.call("POST", "/Users", Some(json!({ "userName": "same@x.org" }))));
+    let results = futures_util::future::join_all(posts).await;
+    let created = results.iter().filter(|r| r.status == 201).count();
+    let conflicts = results.iter().filter(|r| r.status == 409).count();
+    assert_eq!(
+        (created, conflicts),
+        (1, 7),
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+}
