@@ -47,7 +47,12 @@ pub async fn authenticate(
         .map(presented_key)
         .unwrap_or("")
         .to_string();
-
+    let log = RequestLog {
+        workspace_id: workspace_id.clone(),
+        method: method.clone(),
+        path: path.clone(),
+        started,
+    };
     let principal =
         match api_keys::authenticate(&state.db, &workspace_id, &key, user_agent.as_deref()).await {
             Ok(key) => ScimPrincipal {
@@ -60,20 +65,8 @@ pub async fn authenticate(
             },
             Err(e) => {
                 let response = ScimError::from(e).into_response();
-                {
-                    let (status, detail) = failure_of(&response);
-                    record_failure(
-                        &state,
-                        &workspace_id,
-                        format!("unknown key ({client})"),
-                        &method,
-                        &path,
-                        started,
-                        status,
-                        detail,
-                    )
+                log.failed(&state, format!("unknown key ({client})"), &response)
                     .await;
-                }
                 return response;
             }
         };
@@ -87,20 +80,7 @@ pub async fn authenticate(
                 "SCIM provisioning is switched off for this workspace; an admin can enable it in the SAML & SCIM settings",
             )
             .into_response();
-            {
-                let (status, detail) = failure_of(&response);
-                record_failure(
-                    &state,
-                    &workspace_id,
-                    actor,
-                    &method,
-                    &path,
-                    started,
-                    status,
-                    detail,
-                )
-                .await;
-            }
+            log.failed(&state, actor, &response).await;
             return response;
         }
         Err(e) => return ScimError::from(e).into_response(),
@@ -108,69 +88,65 @@ pub async fn authenticate(
     request.extensions_mut().insert(principal);
     let response = next.run(request).await;
     if response.status().is_client_error() || response.status().is_server_error() {
-        {
-            let (status, detail) = failure_of(&response);
-            record_failure(
-                &state,
-                &workspace_id,
-                actor,
-                &method,
-                &path,
-                started,
-                status,
-                detail,
-            )
-            .await;
-        }
+        log.failed(&state, actor, &response).await;
     }
     response
 }
 
-/// Status and detail of a failed response, for the activity log.
-fn failure_of(response: &Response) -> (StatusCode, String) {
-    let status = response.status();
-    let detail = response
-        .extensions()
-        .get::<ScimError>()
-        .map(|e| e.detail.clone())
-        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
-    (status, detail)
+/// What the activity log needs to know about the request being served.
+struct RequestLog {
+    workspace_id: String,
+    method: String,
+    path: String,
+    started: Instant,
 }
 
-/// Records a failed request for the workspace in the path, when there is such a workspace.
-#[allow(clippy::too_many_arguments)]
-async fn record_failure(
-    state: &AppState,
-    workspace_id: &str,
-    actor: String,
-    method: &str,
-    path: &str,
-    started: Instant,
-    status: StatusCode,
-    detail: String,
-) {
-    if workspaces::get(&state.db, workspace_id).await.is_err() {
-        return;
-    }
-    let entry = NewEntry {
-        workspace_id: workspace_id.to_string(),
-        actor,
-        action: "scim.request_failed".into(),
-        summary: format!(
-            "{method} {} failed ({}): {detail}",
-            short_path(path),
-            status.as_u16()
-        ),
-        status: i32::from(status.as_u16()),
-        succeeded: false,
-        method: Some(method.to_string()),
-        path: Some(path.to_string()),
-        latency_ms: Some(i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX)),
-        resource_type: None,
-        resource_id: None,
-    };
-    if let Err(e) = activity::record(&state.db, entry).await {
-        tracing::warn!(error = %e, "could not record a failed SCIM request");
+impl RequestLog {
+    /// Records a failed request for the workspace in the path, when there is such a workspace.
+    /// Status and detail are read before the first await, so the future holds no response.
+    fn failed<'a>(
+        &'a self,
+        state: &'a AppState,
+        actor: String,
+        response: &Response,
+    ) -> impl std::future::Future<Output = ()> + Send + 'a {
+        let status = response.status();
+        let detail = response
+            .extensions()
+            .get::<ScimError>()
+            .map(|e| e.detail.clone())
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+        async move {
+            if workspaces::get(&state.db, &self.workspace_id)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let entry = NewEntry {
+                workspace_id: self.workspace_id.clone(),
+                actor,
+                action: "scim.request_failed".into(),
+                summary: format!(
+                    "{} {} failed ({}): {detail}",
+                    self.method,
+                    short_path(&self.path),
+                    status.as_u16()
+                ),
+                status: i32::from(status.as_u16()),
+                succeeded: false,
+                method: Some(self.method.clone()),
+                path: Some(self.path.clone()),
+                latency_ms: Some(
+                    i32::try_from(self.started.elapsed().as_millis()).unwrap_or(i32::MAX),
+                ),
+                resource_type: None,
+                resource_id: None,
+            };
+            if let Err(e) = activity::record(&state.db, entry).await {
+                tracing::warn!(error = %e, "could not record a failed SCIM request");
+            }
+        }
     }
 }
 

@@ -91,15 +91,23 @@ pub async fn resource_type(
     Extension(p): Extension<ScimPrincipal>,
     Path((_, name)): Path<(String, String)>,
 ) -> ScimResult<Response> {
-    resource_type_list(&state.settings.scim_base_url(&p.workspace_id))
-        .into_iter()
-        .find(|r| {
-            r["id"]
+    by_id(
+        resource_type_list(&state.settings.scim_base_url(&p.workspace_id)),
+        &name,
+        "resource type",
+    )
+}
+
+/// The entry of a discovery list whose `id` is `id` (case-insensitive), or a SCIM 404.
+fn by_id(list: Vec<Value>, id: &str, what: &str) -> ScimResult<Response> {
+    list.into_iter()
+        .find(|entry| {
+            entry["id"]
                 .as_str()
-                .is_some_and(|id| id.eq_ignore_ascii_case(&name))
+                .is_some_and(|e| e.eq_ignore_ascii_case(id))
         })
-        .map(|r| respond(StatusCode::OK, r, HeaderMap::new()))
-        .ok_or_else(|| ScimError::not_found(format!("no resource type {name}")))
+        .map(|entry| respond(StatusCode::OK, entry, HeaderMap::new()))
+        .ok_or_else(|| ScimError::not_found(format!("no {what} {id}")))
 }
 
 /// One attribute definition, in the order RFC 7643 §7 lists its characteristics.
@@ -535,13 +543,9 @@ pub async fn schema(
     Extension(p): Extension<ScimPrincipal>,
     Path((_, urn)): Path<(String, String)>,
 ) -> ScimResult<Response> {
-    schema_list(&state.settings.scim_base_url(&p.workspace_id))
-        .into_iter()
-        .find(|s| {
-            s["id"]
-                .as_str()
-                .is_some_and(|id| id.eq_ignore_ascii_case(&urn))
-        })
-        .map(|s| respond(StatusCode::OK, s, HeaderMap::new()))
-        .ok_or_else(|| ScimError::not_found(format!("no schema {urn}")))
+    by_id(
+        schema_list(&state.settings.scim_base_url(&p.workspace_id)),
+        &urn,
+        "schema",
+    )
 }
