@@ -1,55 +1,120 @@
-import { useEffect, useState } from 'react';
-import { forgetToken, storedToken } from './token';
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { ApiError, makeApi, type Api, type ResultOf } from './graphql';
+import { SETTINGS } from './queries';
+import { forgetToken, storedToken, saveToken } from './token';
+import { SignIn } from './sections/SignIn';
+import { SamlSection } from './sections/SamlSection';
+import { ScimSection } from './sections/ScimSection';
+import { ApiKeysSection } from './sections/ApiKeysSection';
+import { MappingSection } from './sections/MappingSection';
+import { MembersSection } from './sections/MembersSection';
+import { ActivitySection } from './sections/ActivitySection';
+import { ErrorNote, Loading } from './ui';
 
-// Placeholder until the settings page is built: shows who is signed in and where the API is.
-type Workspace = { slug: string; name: string; scim: { enabled: boolean; baseUrl: string } };
+export type Settings = ResultOf<typeof SETTINGS>['workspace'];
 
 export function App() {
-  const [token] = useState(storedToken);
-  const [workspace, setWorkspace] = useState<Workspace | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [token, setToken] = useState<string | null>(storedToken);
+  const [signInError, setSignInError] = useState<string | null>(null);
+  if (!token) {
+    return (
+      <SignIn
+        error={signInError}
+        onSignIn={(t) => {
+          saveToken(t);
+          setSignInError(null);
+          setToken(t);
+        }}
+      />
+    );
+  }
+  return (
+    <SignedIn
+      key={token}
+      token={token}
+      onSignOut={(reason) => {
+        forgetToken();
+        setSignInError(reason ?? null);
+        setToken(null);
+      }}
+    />
+  );
+}
+
+function SignedIn({ token, onSignOut }: { token: string; onSignOut: (reason?: string) => void }) {
+  const api: Api = useMemo(() => makeApi(token), [token]);
+  useEffect(() => () => {
+    api.close();
+  }, [api]);
+  const [settings, setSettings] = useState<Settings | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  // Bumped after a change that others sections show (members' roles, activity).
+  const [version, setVersion] = useState(0);
+  // Bumped by live activity: SCIM changes can move members' roles.
+  const [liveTick, setLiveTick] = useState(0);
+  const onLive = useCallback(() => setLiveTick((t) => t + 1), []);
+
+  const reload = useCallback(async () => {
+    try {
+      const data = await api.request(SETTINGS);
+      setSettings(data.workspace);
+      setError(null);
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'UNAUTHENTICATED') onSignOut('That sign-in token is not valid (any more). Sign in again.');
+      else if (e instanceof ApiError && e.code === 'FORBIDDEN') onSignOut(e.message);
+      else setError(e);
+    }
+  }, [api, onSignOut]);
 
   useEffect(() => {
-    if (!token) return;
-    fetch('/graphql', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: '{ workspace { slug name scim { enabled baseUrl } } }' }),
-    })
-      .then((r) => r.json())
-      .then((body) => {
-        if (body.errors?.length) setError(body.errors[0].message);
-        else setWorkspace(body.data.workspace);
-      })
-      .catch(() => setError('The gateway did not answer.'));
-  }, [token]);
+    void reload();
+  }, [reload]);
+
+  const changed = useCallback(async () => {
+    await reload();
+    setVersion((v) => v + 1);
+  }, [reload]);
 
   return (
-    <main style={{ fontFamily: 'system-ui, sans-serif', maxWidth: 720, margin: '3rem auto', padding: '0 1rem' }}>
-      <h1>SAML &amp; SCIM settings</h1>
-      {!token && <p>Open the sign-in link the gateway printed at its first start, or create one with <code>scim-gateway admin-token</code>.</p>}
-      {error && <p role="alert">{error}</p>}
-      {workspace && (
-        <>
-          <p>
-            Signed in to <strong>{workspace.name}</strong> ({workspace.slug}). SCIM is{' '}
-            {workspace.scim.enabled ? 'enabled' : 'disabled'}; base URL <code>{workspace.scim.baseUrl}</code>.
-          </p>
-          <button
-            type="button"
-            onClick={() => {
-              forgetToken();
-              window.location.reload();
-            }}
-          >
+    <div className="layout">
+      <header className="topbar">
+        <div>
+          <p className="eyebrow">Settings</p>
+          <h1>SAML &amp; SCIM</h1>
+        </div>
+        <div className="who">
+          {settings && (
+            <span>
+              Workspace <strong>{settings.name}</strong> <span className="muted">({settings.slug})</span>
+            </span>
+          )}
+          <button type="button" className="secondary" onClick={() => onSignOut()}>
             Sign out
           </button>
-        </>
-      )}
-      <p>
-        The full settings page is coming. Meanwhile, the <a href="/graphql/playground">GraphQL playground</a> has
-        every setting.
-      </p>
-    </main>
+        </div>
+      </header>
+      <nav className="toc" aria-label="Sections">
+        <a href="#saml">SAML</a>
+        <a href="#scim">SCIM</a>
+        <a href="#keys">API keys</a>
+        <a href="#mapping">Group → role</a>
+        <a href="#members">Members</a>
+        <a href="#activity">Activity</a>
+      </nav>
+      <main>
+        <ErrorNote error={error} />
+        {!settings && !error && <Loading what="your workspace" />}
+        {settings && (
+          <>
+            <SamlSection api={api} saml={settings.saml} onChanged={changed} />
+            <ScimSection api={api} saml={settings.saml} scim={settings.scim} onChanged={changed} />
+            <ApiKeysSection api={api} keys={settings.apiKeys} baseUrl={settings.scim.baseUrl} onChanged={changed} />
+            <MappingSection api={api} saved={settings.groupRoleMappings} groups={settings.groups.nodes} onChanged={changed} />
+            <MembersSection api={api} version={version + liveTick} />
+            <ActivitySection api={api} version={version} onLive={onLive} />
+          </>
+        )}
+      </main>
+    </div>
   );
 }

@@ -2,6 +2,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { takeTokenFromLocation } from './token';
+import './styles.css';
 
 takeTokenFromLocation();
 

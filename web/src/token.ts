@@ -5,8 +5,12 @@ const KEY = 'scim-gateway.adminToken';
 export function takeTokenFromLocation(): void {
   const match = window.location.hash.match(/[#&]token=([^&]+)/);
   if (!match) return;
-  localStorage.setItem(KEY, decodeURIComponent(match[1]));
+  saveToken(decodeURIComponent(match[1]));
   history.replaceState(null, '', window.location.pathname + window.location.search);
+}
+
+export function saveToken(token: string): void {
+  localStorage.setItem(KEY, token.trim());
 }
 
 export function storedToken(): string | null {

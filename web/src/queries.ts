@@ -1,0 +1,75 @@
+import { graphql } from './graphql';
+
+export const SETTINGS = graphql(`
+  query Settings {
+    workspace {
+      id
+      slug
+      name
+      saml { configured idpEntityId ssoUrl certificateSubject certificateExpiresAt certificateExpiresSoon updatedAt }
+      scim { enabled baseUrl }
+      apiKeys { id name prefix createdAt expiresAt expiresSoon lastUsedAt lastUsedClient revokedAt status }
+      groupRoleMappings { groupName role }
+      groups(first: 200) { nodes { id displayName memberCount mappedRole } totalCount }
+    }
+  }
+`);
+
+export const CONFIGURE_SAML = graphql(`
+  mutation ConfigureSaml($input: SamlInput!) {
+    configureSaml(input: $input) { configured }
+  }
+`);
+
+export const ENABLE_SCIM = graphql(`mutation EnableScim { enableScim { enabled baseUrl } }`);
+export const DISABLE_SCIM = graphql(`mutation DisableScim { disableScim { enabled baseUrl } }`);
+
+export const GENERATE_KEY = graphql(`
+  mutation GenerateKey($name: String!, $days: Int) {
+    generateApiKey(name: $name, expiresInDays: $days) { secret apiKey { id name prefix } }
+  }
+`);
+
+export const REVOKE_KEY = graphql(`mutation RevokeKey($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }`);
+
+export const PREVIEW_MAPPINGS = graphql(`
+  query PreviewMappings($mappings: [GroupRoleMappingInput!]!) {
+    previewGroupRoleMappings(mappings: $mappings) { memberId userName active from to groupName reason }
+  }
+`);
+
+export const SAVE_MAPPINGS = graphql(`
+  mutation SaveMappings($mappings: [GroupRoleMappingInput!]!) {
+    setGroupRoleMappings(mappings: $mappings) { mappings { groupName role } changes { userName from to reason } }
+  }
+`);
+
+export const MEMBERS = graphql(`
+  query Members($first: Int, $after: String, $search: String) {
+    workspace {
+      members(first: $first, after: $after, search: $search) {
+        nodes { id userName givenName familyName active role roleSources { kind groupName role } }
+        totalCount
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+
+export const ACTIVITY = graphql(`
+  query Activity($first: Int, $after: String) {
+    workspace {
+      activity(first: $first, after: $after) {
+        nodes { id at actor action summary status succeeded method path }
+        totalCount
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+
+export const ACTIVITY_LIVE = graphql(`
+  subscription ActivityLive {
+    activity { id at actor action summary status succeeded method path }
+  }
+`);

@@ -1,0 +1,108 @@
+import { useState } from 'react';
+import { ApiError, type Api } from '../graphql';
+import { CONFIGURE_SAML } from '../queries';
+import type { Settings } from '../App';
+import { expiry } from '../format';
+import { Badge, ErrorNote, Field, Section } from '../ui';
+
+type Saml = Settings['saml'];
+type Mode = 'metadata' | 'fields';
+
+export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; onChanged: () => Promise<void> }) {
+  const [editing, setEditing] = useState(!saml.configured);
+  const [mode, setMode] = useState<Mode>('metadata');
+  const [metadataXml, setMetadataXml] = useState('');
+  const [idpEntityId, setIdpEntityId] = useState(saml.idpEntityId ?? '');
+  const [ssoUrl, setSsoUrl] = useState(saml.ssoUrl ?? '');
+  const [certificatePem, setCertificatePem] = useState('');
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const cert = expiry(saml.certificateExpiresAt, 30);
+
+  async function submit(e: React.FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setFieldErrors({});
+    setError(null);
+    const input = mode === 'metadata' ? { metadataXml } : { idpEntityId, ssoUrl, certificatePem };
+    try {
+      await api.request(CONFIGURE_SAML, { input });
+      setEditing(false);
+      setMetadataXml('');
+      setCertificatePem('');
+      await onChanged();
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'VALIDATION' && err.field) setFieldErrors({ [err.field]: err.message });
+      else setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function readFile(file: File | undefined) {
+    if (file) setMetadataXml(await file.text());
+  }
+
+  return (
+    <Section id="saml" title="SAML single sign-on" status={saml.configured ? <Badge tone="ok">Configured</Badge> : <Badge tone="muted">Not configured</Badge>}>
+      {saml.configured && (
+        <dl className="facts">
+          <dt>IdP entity ID</dt>
+          <dd>{saml.idpEntityId}</dd>
+          <dt>SSO URL</dt>
+          <dd>{saml.ssoUrl}</dd>
+          <dt>Signing certificate</dt>
+          <dd>
+            {saml.certificateSubject} — expires {cert.text}{' '}
+            {cert.level === 'warn' && <Badge tone="warn">Expires soon: upload the new certificate before SSO breaks</Badge>}
+          </dd>
+        </dl>
+      )}
+      {saml.configured && !editing && (
+        <button type="button" className="secondary" onClick={() => setEditing(true)}>
+          Replace configuration
+        </button>
+      )}
+      {editing && (
+        <form onSubmit={submit} noValidate>
+          <fieldset className="tabs">
+            <legend>Configure from</legend>
+            <label>
+              <input type="radio" name="saml-mode" checked={mode === 'metadata'} onChange={() => setMode('metadata')} /> IdP metadata XML
+            </label>
+            <label>
+              <input type="radio" name="saml-mode" checked={mode === 'fields'} onChange={() => setMode('fields')} /> Entity ID, SSO URL and certificate
+            </label>
+          </fieldset>
+          {mode === 'metadata' ? (
+            <>
+              <Field label="Metadata XML" multiline value={metadataXml} onChange={setMetadataXml} error={fieldErrors.metadataXml} placeholder="<md:EntityDescriptor …>" hint="Okta: Sign On tab → SAML 2.0 → Metadata URL (open it and copy). Entra: Single sign-on → Federation Metadata XML." />
+              <div className="field">
+                <label htmlFor="saml-file">…or upload the metadata file</label>
+                <input id="saml-file" type="file" accept=".xml,application/xml,text/xml" onChange={(e) => void readFile(e.target.files?.[0])} />
+              </div>
+            </>
+          ) : (
+            <>
+              <Field label="IdP entity ID (issuer)" value={idpEntityId} onChange={setIdpEntityId} error={fieldErrors.idpEntityId} placeholder="http://www.okta.com/exk…" />
+              <Field label="SSO URL" value={ssoUrl} onChange={setSsoUrl} error={fieldErrors.ssoUrl} placeholder="https://your-org.okta.com/app/…/sso/saml" />
+              <Field label="Signing certificate (PEM)" multiline value={certificatePem} onChange={setCertificatePem} error={fieldErrors.certificatePem} placeholder="-----BEGIN CERTIFICATE-----" />
+            </>
+          )}
+          <ErrorNote error={error} />
+          <div className="actions">
+            <button type="submit" disabled={busy}>
+              {busy ? 'Saving…' : 'Save SAML configuration'}
+            </button>
+            {saml.configured && (
+              <button type="button" className="secondary" onClick={() => setEditing(false)}>
+                Cancel
+              </button>
+            )}
+          </div>
+        </form>
+      )}
+    </Section>
+  );
+}
