@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "web: install (npm ci) and build"
+step "web: install (npm ci), build (types from schema.graphql), unit and component tests"
 scripts/build-web.sh
+(cd web && npm test)
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   step "installing cargo-nextest"
@@ -27,11 +28,14 @@ cargo build --bin scim-gateway
 "$venv/bin/python" tests/conformance/scim2_tester_check.py
 
 step "browser tests (Debian's Chromium, driven by playwright-core)"
-if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
-  echo "installing Debian's chromium"
+missing=()
+[ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian's ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq chromium >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 (cd web && npm run e2e)
 

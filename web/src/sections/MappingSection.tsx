@@ -180,7 +180,7 @@ export function MappingSection({
           <ul>
             {unmapped.map((g) => (
               <li key={g.id}>
-                {g.displayName} <span className="muted">({g.memberCount} members)</span>{' '}
+                {g.displayName} <span className="muted">({g.memberCount} member{g.memberCount === 1 ? "" : "s"})</span>{' '}
                 <button type="button" className="secondary small" onClick={() => setRows((rs) => [...rs, { key: nextKey++, groupName: g.displayName, role: 'LABELER' }])} aria-label={`Map ${g.displayName}`}>
                   Map
                 </button>
