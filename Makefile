@@ -1,7 +1,7 @@
 # The two commands: `make run` (the service on SQLite, web page and playground included) and
 # `make test` (every test, on SQLite and PostgreSQL).
 
-.PHONY: run test web clean
+.PHONY: run test web clean bench
 
 run: web
 	cargo run --release -- serve
@@ -15,3 +15,9 @@ web:
 clean:
 	cargo clean
 	rm -rf web/dist web/node_modules
+
+# Load benchmark (release build): prints the table; BENCH_ARGS="--postgres postgres://postgres@127.0.0.1:5432/postgres" or "--big 100000".
+bench:
+	cargo build --release -p scim-gateway -p scim-bench
+	target/release/scim-bench run $(BENCH_ARGS)
+	cargo bench --bench scim

@@ -36,6 +36,19 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Database::connect(options).await
 }
 
+/// The pool for write transactions: one connection on SQLite (writers take turns there anyway,
+/// and an async queue beats SQLite's sleeping busy handler), the read pool on PostgreSQL.
+pub async fn connect_writer(
+    url: &str,
+    reads: &DatabaseConnection,
+) -> Result<DatabaseConnection, DbErr> {
+    if url.starts_with("sqlite:") {
+        connect(url, 1).await
+    } else {
+        Ok(reads.clone())
+    }
+}
+
 /// Creates the folder of a SQLite file so the default URL works on a fresh checkout.
 fn ensure_sqlite_dir(url: &str) -> std::io::Result<()> {
     let path = url

@@ -109,7 +109,10 @@ async fn serve(cli: &Cli) -> Result<(), String> {
     );
     tracing::info!(%local, public_url = %settings.public_url, "listening");
     spawn_retention(conn.clone(), cli.activity_retention_days);
-    let state = AppState::new(conn, settings);
+    let writer = db::connect_writer(&cli.database_url, &conn)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let state = AppState::with_writer(conn, writer, settings);
     scim_gateway::serve(listener, state, shutdown)
         .await
         .map_err(|e| e.to_string())?;

@@ -8,17 +8,34 @@ use crate::graphql::AppSchema;
 /// What every request handler shares. Holds no state another replica would need.
 #[derive(Clone)]
 pub struct AppState {
+    /// Reads (and the rare bounded last-used writes).
     pub db: DatabaseConnection,
+    /// Write transactions. On SQLite a pool of one connection, so writers queue in order
+    /// instead of spinning on the busy timeout; on PostgreSQL the same pool as `db`.
+    pub writer: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub schema: AppSchema,
+    /// SCIM keys and switches, cached for a few seconds (see `domain::access`).
+    pub access: Arc<crate::domain::access::AccessCache>,
 }
 
 impl AppState {
+    /// One pool for reads and writes.
     pub fn new(db: DatabaseConnection, settings: Settings) -> Self {
+        Self::with_writer(db.clone(), db, settings)
+    }
+
+    pub fn with_writer(
+        db: DatabaseConnection,
+        writer: DatabaseConnection,
+        settings: Settings,
+    ) -> Self {
         AppState {
             db,
+            writer,
             settings: Arc::new(settings),
             schema: crate::graphql::schema(),
+            access: Arc::default(),
         }
     }
 }

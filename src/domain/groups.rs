@@ -177,10 +177,10 @@ pub async fn list(
     if let Some(filter) = &query.filter {
         select = select.filter(filter_sql::groups(filter, db.get_database_backend())?);
     }
-    let total = select.clone().count(db).await?;
-    if query.count == 0 || query.start_index > total {
+    let counting = select.clone();
+    if query.count == 0 {
         return Ok(Page {
-            total,
+            total: counting.count(db).await?,
             items: Vec::new(),
         });
     }
@@ -199,6 +199,10 @@ pub async fn list(
         .limit(Ord::min(query.count, MAX_PAGE))
         .all(db)
         .await?;
+    let total = match crate::domain::users::known_total(query, rows.len()) {
+        Some(total) => total,
+        None => counting.count(db).await?,
+    };
     let mut members = if with_members {
         members_of(db, &rows.iter().map(|g| g.id.clone()).collect::<Vec<_>>()).await?
     } else {

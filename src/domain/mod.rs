@@ -3,6 +3,7 @@
 //! domain input, and does its checks, writes, role recomputation and activity record in one
 //! transaction.
 
+pub mod access;
 pub mod activity;
 pub mod admin;
 pub mod api_keys;

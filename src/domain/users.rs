@@ -259,10 +259,10 @@ pub async fn list(
     if let Some(filter) = &query.filter {
         select = select.filter(filter_sql::users(filter, db.get_database_backend())?);
     }
-    let total = select.clone().count(db).await?;
-    if query.count == 0 || query.start_index > total {
+    let counting = select.clone();
+    if query.count == 0 {
         return Ok(Page {
-            total,
+            total: counting.count(db).await?,
             items: Vec::new(),
         });
     }
@@ -281,10 +281,21 @@ pub async fn list(
         .limit(Ord::min(query.count, MAX_PAGE))
         .all(db)
         .await?;
+    let total = match known_total(query, rows.len()) {
+        Some(total) => total,
+        None => counting.count(db).await?,
+    };
     Ok(Page {
         total,
         items: assemble(db, rows).await?,
     })
+}
+
+/// The number of matches when the page itself tells it: a first page that is not full (an
+/// identity lookup then costs one query, not two). `None`: a COUNT is needed.
+pub(crate) fn known_total(query: &ListQuery, on_page: usize) -> Option<u64> {
+    (query.start_index <= 1 && (on_page as u64) < Ord::min(query.count, MAX_PAGE))
+        .then_some(on_page as u64)
 }
 
 async fn write_emails(

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::domain::activity::{self, NewEntry};
 use crate::domain::api_keys::{self, RequestInfo, ScimPrincipal};
-use crate::domain::{scim_settings, workspaces};
+use crate::domain::{access, workspaces};
 use crate::scim::ScimError;
 use crate::state::AppState;
 
@@ -53,27 +53,34 @@ pub async fn authenticate(
         path: path.clone(),
         started,
     };
-    let principal =
-        match api_keys::authenticate(&state.db, &workspace_id, &key, user_agent.as_deref()).await {
-            Ok(key) => ScimPrincipal {
-                request: Some(RequestInfo {
-                    method: method.clone(),
-                    path: path.clone(),
-                    started,
-                }),
-                ..ScimPrincipal::from_key(&key, client)
-            },
-            Err(e) => {
-                let response = ScimError::from(e).into_response();
-                log.failed(&state, format!("unknown key ({client})"), &response)
-                    .await;
-                return response;
-            }
-        };
+    let principal = match access::scim_key(
+        &state.db,
+        &state.access,
+        &workspace_id,
+        &key,
+        user_agent.as_deref(),
+    )
+    .await
+    {
+        Ok(key) => ScimPrincipal {
+            request: Some(RequestInfo {
+                method: method.clone(),
+                path: path.clone(),
+                started,
+            }),
+            ..ScimPrincipal::from_key(&key, client)
+        },
+        Err(e) => {
+            let response = ScimError::from(e).into_response();
+            log.failed(&state, format!("unknown key ({client})"), &response)
+                .await;
+            return response;
+        }
+    };
     let actor = principal.actor();
-    match scim_settings::status(&state.db, &workspace_id).await {
-        Ok(status) if status.enabled => {}
-        Ok(_) => {
+    match access::scim_enabled(&state.db, &state.access, &workspace_id).await {
+        Ok(true) => {}
+        Ok(false) => {
             let response = ScimError::new(
                 StatusCode::FORBIDDEN,
                 None,
@@ -143,7 +150,7 @@ impl RequestLog {
                 resource_type: None,
                 resource_id: None,
             };
-            if let Err(e) = activity::record(&state.db, entry).await {
+            if let Err(e) = activity::record(&state.writer, entry).await {
                 tracing::warn!(error = %e, "could not record a failed SCIM request");
             }
         }

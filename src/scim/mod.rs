@@ -7,9 +7,12 @@ mod discovery;
 pub(crate) mod error;
 mod groups;
 mod list;
-mod patch;
+/// Public for the micro-benchmarks in `benches/`.
+#[doc(hidden)]
+pub mod patch;
 mod resource;
-mod users;
+#[doc(hidden)]
+pub mod users;
 
 use axum::Router;
 use axum::body::Bytes;

@@ -338,7 +338,7 @@ pub async fn create(
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
     let projection = ListParams::from_query(&query)?.projection;
-    let user = users::create(&state.db, &p, parse(body)?).await?;
+    let user = users::create(&state.writer, &p, parse(body)?).await?;
     let base = state.settings.scim_base_url(&p.workspace_id);
     Ok(resource_response(
         StatusCode::CREATED,
@@ -359,7 +359,7 @@ pub async fn replace(
     let projection = ListParams::from_query(&query)?.projection;
     let input = parse(body)?;
     let version = if_match(&headers)?;
-    let user = users::update(&state.db, &p, &id, version, |_| {
+    let user = users::update(&state.writer, &p, &id, version, |_| {
         Ok::<_, ScimError>(input.clone())
     })
     .await?;
@@ -379,7 +379,7 @@ pub async fn patch(
     let ops = patch::parse(body)?;
     let version = if_match(&headers)?;
     let base = state.settings.scim_base_url(&p.workspace_id);
-    let user = users::update(&state.db, &p, &id, version, |current| {
+    let user = users::update(&state.writer, &p, &id, version, |current| {
         let Value::Object(map) = patch::apply(render(current, &base), &ops)? else {
             return Err(ScimError::invalid_value(
                 "the patched user is not an object",
@@ -397,7 +397,7 @@ pub async fn delete(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ScimResult<Response> {
-    users::delete(&state.db, &p, &id, if_match(&headers)?).await?;
+    users::delete(&state.writer, &p, &id, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -102,7 +102,10 @@ impl TestApp {
             &url,
             PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/web/dist")),
         );
-        let state = AppState::new(conn.clone(), settings);
+        let writer = db::connect_writer(&db_url, &conn)
+            .await
+            .expect("connect writer");
+        let state = AppState::with_writer(conn.clone(), writer, settings);
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             scim_gateway::serve(listener, state, async {

@@ -1,0 +1,756 @@
+//! `scim-bench`: starts the release gateway on a fresh database, runs what Okta and Entra do with
+//! closed-loop keep-alive clients, checks every answer, runs a minimal axum "ceiling" the same way,
+//! and prints one table. `make bench` runs it; `--postgres URL` runs it on PostgreSQL.
+
+mod http;
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::http::{Conn, Reply};
+
+#[derive(Parser)]
+#[command(about = "Load benchmark of scim-gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// The ceiling: a minimal axum handler returning a fixed SCIM user.
+    Ceiling {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        bind: String,
+    },
+    /// Run every workload and print the table.
+    Run {
+        /// The gateway binary (built with --release).
+        #[arg(long, default_value = "target/release/scim-gateway")]
+        gateway: String,
+        /// PostgreSQL admin URL: run on a fresh database there instead of SQLite.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Seconds per rate workload.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Members seeded before the read workloads.
+        #[arg(long, default_value_t = 2000)]
+        members: usize,
+        /// Also seed up to this many members and compare lookups and deep pages with the small
+        /// workspace (0: skip).
+        #[arg(long, default_value_t = 0)]
+        big: usize,
+    },
+}
+
+const USER_JSON: &str = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"2819c223-7f76-453a-919d-413861904646","externalId":"bjensen","userName":"bjensen@example.com","name":{"givenName":"Barbara","familyName":"Jensen"},"displayName":"Babs Jensen","active":true,"emails":[{"value":"bjensen@example.com","type":"work","primary":true}],"meta":{"resourceType":"User","created":"2026-01-23T04:56:22.000Z","lastModified":"2026-05-13T04:42:34.000Z","location":"http://localhost/scim/v2/Users/2819c223-7f76-453a-919d-413861904646","version":"W/\"3\""}}"#;
+
+#[tokio::main]
+async fn main() {
+    match Cli::parse().command {
+        Cmd::Ceiling { bind } => ceiling(&bind).await,
+        Cmd::Run {
+            gateway,
+            postgres,
+            seconds,
+            members,
+            big,
+        } => run(&gateway, postgres, seconds, members, big).await,
+    }
+}
+
+async fn ceiling(bind: &str) {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/Users/{id}",
+        get(|| async { ([("content-type", "application/scim+json")], USER_JSON) }),
+    );
+    let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
+    println!("listening on http://{}", listener.local_addr().unwrap());
+    axum::serve(listener, app).await.unwrap();
+}
+
+/// A started server process and the address it listens on.
+struct Server {
+    child: Child,
+    addr: String,
+    first_lines: Vec<String>,
+}
+
+impl Server {
+    async fn start(mut command: Command) -> Server {
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("start server");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut first_lines = Vec::new();
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+                .await
+                .expect("server start within 60 s")
+                .expect("read")
+                .expect("server exited before listening");
+            let done = line.contains("listening on http://");
+            first_lines.push(line.clone());
+            if done {
+                let addr = line.rsplit("http://").next().unwrap().trim().to_string();
+                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+                return Server {
+                    child,
+                    addr,
+                    first_lines,
+                };
+            }
+        }
+    }
+
+    /// Peak and current resident memory in MiB, from /proc.
+    fn memory(&self) -> (f64, f64) {
+        let pid = self.child.id().unwrap_or(0);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (kib("VmHWM:") / 1024.0, kib("VmRSS:") / 1024.0)
+    }
+}
+
+/// One request of a workload and what its answer must be.
+struct Op {
+    method: &'static str,
+    path: String,
+    body: Option<String>,
+    status: u16,
+    contains: Option<String>,
+}
+
+struct Stats {
+    name: String,
+    clients: usize,
+    requests: u64,
+    errors: u64,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+}
+
+impl Stats {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies_us[i] as f64 / 1000.0
+    }
+}
+
+/// Closed loop: each client sends its next request when the last one answered, for `duration`
+/// or `max_per_client` requests, whichever comes first. Every answer is checked.
+async fn closed_loop(
+    name: &str,
+    addr: &str,
+    auth: Option<String>,
+    clients: usize,
+    duration: Duration,
+    max_per_client: u64,
+    op: Arc<dyn Fn(usize, u64) -> Op + Send + Sync>,
+) -> Stats {
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (addr, auth, op) = (addr.to_string(), auth.clone(), op.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&addr, auth).await;
+            let (mut lat, mut errors, mut n) = (Vec::new(), 0u64, 0u64);
+            while Instant::now() < deadline && n < max_per_client {
+                let op = op(c, n);
+                let t = Instant::now();
+                let reply = conn.send(op.method, &op.path, op.body.as_deref()).await;
+                lat.push(t.elapsed().as_micros() as u32);
+                if !check(&reply, &op) {
+                    errors += 1;
+                    if errors == 1 {
+                        eprintln!(
+                            "  unexpected answer {} to {} {}: {}",
+                            reply.status,
+                            op.method,
+                            op.path,
+                            String::from_utf8_lossy(&reply.body)
+                                .chars()
+                                .take(300)
+                                .collect::<String>()
+                        );
+                    }
+                }
+                n += 1;
+            }
+            (lat, errors, n)
+        }));
+    }
+    let mut stats = Stats {
+        name: name.to_string(),
+        clients,
+        requests: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+    };
+    for t in tasks {
+        let (lat, errors, n) = t.await.unwrap();
+        stats.latencies_us.extend(lat);
+        stats.errors += errors;
+        stats.requests += n;
+    }
+    stats.elapsed = start.elapsed();
+    stats.latencies_us.sort_unstable();
+    stats
+}
+
+fn check(reply: &Reply, op: &Op) -> bool {
+    reply.status == op.status
+        && op
+            .contains
+            .as_ref()
+            .is_none_or(|needle| memfind(&reply.body, needle.as_bytes()))
+}
+
+fn memfind(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn certificate_pem() -> String {
+    let mut params = rcgen::CertificateParams::new(vec!["idp.bench".to_string()]).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(365);
+    params
+        .self_signed(&rcgen::KeyPair::generate().unwrap())
+        .unwrap()
+        .pem()
+}
+
+async fn graphql(addr: &str, token: &str, query: &str, variables: Value) -> Value {
+    let mut conn = Conn::open(addr, Some(format!("Bearer {token}"))).await;
+    let body = json!({ "query": query, "variables": variables }).to_string();
+    let reply = conn.send("POST", "/graphql", Some(&body)).await;
+    let value: Value = serde_json::from_slice(&reply.body).expect("GraphQL JSON");
+    assert!(value.get("errors").is_none(), "GraphQL error: {value}");
+    value["data"].clone()
+}
+
+/// Creates `count` users named `{prefix}{i}@bench.test` through /Bulk, 1000 per request; returns
+/// their ids in order.
+async fn seed(conn: &mut Conn, base: &str, prefix: &str, from: usize, count: usize) -> Vec<String> {
+    let mut ids = Vec::with_capacity(count);
+    let mut i = from;
+    while i < from + count {
+        let n = (from + count - i).min(1000);
+        let ops: Vec<Value> = (i..i + n)
+            .map(|k| {
+                json!({ "method": "POST", "path": "/Users", "bulkId": format!("b{k}"),
+                    "data": { "userName": format!("{prefix}{k}@bench.test"), "name": { "givenName": "Bench", "familyName": format!("User {k}") },
+                              "emails": [{ "value": format!("{prefix}{k}@bench.test"), "type": "work", "primary": true }], "active": true } })
+            })
+            .collect();
+        let body = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops }).to_string();
+        let reply = conn
+            .send("POST", &format!("{base}/Bulk"), Some(&body))
+            .await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let value: Value = serde_json::from_slice(&reply.body).unwrap();
+        for op in value["Operations"].as_array().unwrap() {
+            assert_eq!(op["status"], "201", "{op}");
+            ids.push(
+                op["location"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        i += n;
+    }
+    ids
+}
+
+async fn run(gateway: &str, postgres: Option<String>, seconds: u64, members: usize, big: usize) {
+    let duration = Duration::from_secs(seconds);
+    let machine = format!(
+        "{} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(
+                |c| c.lines().find(|l| l.starts_with("model name")).map(|l| l
+                    .split(':')
+                    .nth(1)
+                    .unwrap_or("")
+                    .trim()
+                    .to_string())
+            )
+            .unwrap_or_default()
+    );
+    let mut rows: Vec<Stats> = Vec::new();
+
+    // Ceiling.
+    let me = std::env::current_exe().unwrap();
+    let mut ceiling_cmd = Command::new(&me);
+    ceiling_cmd.args(["ceiling"]);
+    let ceiling = Server::start(ceiling_cmd).await;
+    let ceiling_stats = closed_loop(
+        "ceiling: fixed SCIM user (axum)",
+        &ceiling.addr,
+        None,
+        16,
+        duration,
+        u64::MAX,
+        Arc::new(|_, _| Op {
+            method: "GET",
+            path: "/Users/x".into(),
+            body: None,
+            status: 200,
+            contains: Some("bjensen".into()),
+        }),
+    )
+    .await;
+    drop(ceiling);
+
+    // The gateway on a fresh database.
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, pg_name) = match &postgres {
+        Some(admin) => {
+            let name = format!("scimgw_bench_{}", std::process::id());
+            let status = std::process::Command::new("psql")
+                .args([admin.as_str(), "-qc", &format!("create database {name}")])
+                .status()
+                .expect("psql");
+            assert!(status.success(), "create database {name}");
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+            (format!("{base}/{name}"), Some(name))
+        }
+        None => (
+            format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()),
+            None,
+        ),
+    };
+    let mut cmd = Command::new(gateway);
+    cmd.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--web-dir",
+        "/nonexistent",
+    ])
+    .env("DATABASE_URL", &database_url)
+    .env("SCIM_GATEWAY_LOG", "warn");
+    let server = Server::start(cmd).await;
+    let token = server
+        .first_lines
+        .iter()
+        .find_map(|l| l.split("#token=").nth(1))
+        .expect("sign-in link on first start")
+        .trim()
+        .to_string();
+    let addr = server.addr.clone();
+    graphql(&addr, &token, "mutation($i: SamlInput!) { configureSaml(input: $i) { configured } }", json!({ "i": { "idpEntityId": "https://idp.bench", "ssoUrl": "https://idp.bench/sso", "certificatePem": certificate_pem() } })).await;
+    let data = graphql(
+        &addr,
+        &token,
+        "mutation { enableScim { baseUrl } generateApiKey(name: \"bench\") { secret } }",
+        json!({}),
+    )
+    .await;
+    let base_url = data["enableScim"]["baseUrl"].as_str().unwrap().to_string();
+    let base = base_url
+        .split_once(&addr)
+        .map(|(_, p)| p.to_string())
+        .unwrap();
+    let auth = Some(format!(
+        "Bearer {}",
+        data["generateApiKey"]["secret"].as_str().unwrap()
+    ));
+    let mut admin_conn = Conn::open(&addr, auth.clone()).await;
+
+    let t = Instant::now();
+    let ids = Arc::new(seed(&mut admin_conn, &base, "u", 0, members).await);
+    let seed_time = t.elapsed();
+    let n = ids.len();
+
+    let b = base.clone();
+    rows.push(
+        closed_loop(
+            "lookup filter=userName eq",
+            &addr,
+            auth.clone(),
+            16,
+            duration,
+            u64::MAX,
+            Arc::new(move |c, i| {
+                let k = (c * 7919 + i as usize * 31) % n;
+                Op {
+                    method: "GET",
+                    path: format!("{b}/Users?filter=userName%20eq%20%22u{k}%40bench.test%22"),
+                    body: None,
+                    status: 200,
+                    contains: Some(format!("\"userName\":\"u{k}@bench.test\"")),
+                }
+            }),
+        )
+        .await,
+    );
+    let (b, ids2) = (base.clone(), ids.clone());
+    rows.push(
+        closed_loop(
+            "GET /Users/{id}",
+            &addr,
+            auth.clone(),
+            16,
+            duration,
+            u64::MAX,
+            Arc::new(move |c, i| {
+                let id = &ids2[(c * 7919 + i as usize * 31) % n];
+                Op {
+                    method: "GET",
+                    path: format!("{b}/Users/{id}"),
+                    body: None,
+                    status: 200,
+                    contains: Some(format!("\"id\":\"{id}\"")),
+                }
+            }),
+        )
+        .await,
+    );
+    let b = base.clone();
+    let pages = (n / 100).max(1);
+    rows.push(
+        closed_loop(
+            "list 100 users per page",
+            &addr,
+            auth.clone(),
+            8,
+            duration,
+            u64::MAX,
+            Arc::new(move |c, i| {
+                let page = (c + i as usize) % pages;
+                Op {
+                    method: "GET",
+                    path: format!("{b}/Users?startIndex={}&count=100", page * 100 + 1),
+                    body: None,
+                    status: 200,
+                    contains: Some("\"itemsPerPage\":100".into()),
+                }
+            }),
+        )
+        .await,
+    );
+    let b = base.clone();
+    rows.push(
+        closed_loop(
+            "list, deep page (last 100)",
+            &addr,
+            auth.clone(),
+            8,
+            duration,
+            u64::MAX,
+            Arc::new(move |_, _| Op {
+                method: "GET",
+                path: format!("{b}/Users?startIndex={}&count=100", n.saturating_sub(99)),
+                body: None,
+                status: 200,
+                contains: Some("\"itemsPerPage\":100".into()),
+            }),
+        )
+        .await,
+    );
+    let b = base.clone();
+    rows.push(
+        closed_loop("create user", &addr, auth.clone(), 8, duration, u64::MAX, Arc::new(move |c, i| {
+            let body = json!({ "userName": format!("new{c}-{i}@bench.test"), "name": { "givenName": "New", "familyName": "User" }, "active": true }).to_string();
+            Op { method: "POST", path: format!("{b}/Users"), body: Some(body), status: 201, contains: Some(format!("new{c}-{i}@bench.test")) }
+        }))
+        .await,
+    );
+    let (b, ids2) = (base.clone(), ids.clone());
+    rows.push(
+        closed_loop("PATCH user", &addr, auth.clone(), 8, duration, u64::MAX, Arc::new(move |c, i| {
+            let id = &ids2[(c * 7919 + i as usize * 31) % n];
+            let body = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "displayName", "value": format!("d{c}-{i}") }] }).to_string();
+            Op { method: "PATCH", path: format!("{b}/Users/{id}"), body: Some(body), status: 200, contains: Some(format!("d{c}-{i}")) }
+        }))
+        .await,
+    );
+
+    // Group push: 2,000 members in 100-member PATCHes, then removed, in both removal forms.
+    let push_n = n.min(2000);
+    let mut push_rows = Vec::new();
+    for form in ["members[value eq] ops", "Entra value list"] {
+        let reply = admin_conn
+            .send(
+                "POST",
+                &format!("{base}/Groups"),
+                Some(&json!({ "displayName": format!("Push {form}") }).to_string()),
+            )
+            .await;
+        assert_eq!(reply.status, 201);
+        let group: Value = serde_json::from_slice(&reply.body).unwrap();
+        let gid = group["id"].as_str().unwrap().to_string();
+        let t = Instant::now();
+        for chunk in ids[..push_n].chunks(100) {
+            let values: Vec<Value> = chunk.iter().map(|id| json!({ "value": id })).collect();
+            let body =
+                json!({ "Operations": [{ "op": "add", "path": "members", "value": values }] })
+                    .to_string();
+            let r = admin_conn
+                .send("PATCH", &format!("{base}/Groups/{gid}"), Some(&body))
+                .await;
+            assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+        }
+        let added = t.elapsed();
+        let count = member_count(&mut admin_conn, &base, &gid).await;
+        assert_eq!(count, push_n, "members after the push");
+        let t = Instant::now();
+        for chunk in ids[..push_n].chunks(100) {
+            let body = if form.starts_with("members") {
+                let ops: Vec<Value> = chunk.iter().map(|id| json!({ "op": "remove", "path": format!("members[value eq \"{id}\"]") })).collect();
+                json!({ "Operations": ops })
+            } else {
+                let values: Vec<Value> = chunk.iter().map(|id| json!({ "value": id })).collect();
+                json!({ "Operations": [{ "op": "Remove", "path": "members", "value": values }] })
+            };
+            let r = admin_conn
+                .send(
+                    "PATCH",
+                    &format!("{base}/Groups/{gid}"),
+                    Some(&body.to_string()),
+                )
+                .await;
+            assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+        }
+        let removed = t.elapsed();
+        assert_eq!(
+            member_count(&mut admin_conn, &base, &gid).await,
+            0,
+            "members after removal"
+        );
+        push_rows.push((form, added, removed));
+    }
+
+    let (peak, rss) = server.memory();
+    println!();
+    println!(
+        "scim-gateway load benchmark — {} — {machine}",
+        if postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
+    println!(
+        "seeded {n} members through /Bulk in {:.1} s ({:.0}/s); {seconds} s per workload; closed loop, keep-alive",
+        seed_time.as_secs_f64(),
+        n as f64 / seed_time.as_secs_f64()
+    );
+    println!();
+    println!("| workload | clients | requests | rate/s | p50 ms | p99 ms | errors | vs ceiling |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let ceiling_rate = ceiling_stats.rate();
+    for s in std::iter::once(&ceiling_stats).chain(rows.iter()) {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.2} |",
+            s.name,
+            s.clients,
+            s.requests,
+            s.rate(),
+            s.percentile(0.5),
+            s.percentile(0.99),
+            s.errors,
+            s.rate() / ceiling_rate
+        );
+    }
+    println!();
+    println!("| group push of {push_n} members, 100 per PATCH | add | remove | total |");
+    println!("|---|---|---|---|");
+    for (form, added, removed) in &push_rows {
+        println!(
+            "| removal as {form} | {:.2} s | {:.2} s | {:.2} s |",
+            added.as_secs_f64(),
+            removed.as_secs_f64(),
+            (*added + *removed).as_secs_f64()
+        );
+    }
+    println!();
+    println!("server memory: peak {peak:.1} MiB, now {rss:.1} MiB resident");
+
+    if big > n {
+        let mut more = seed(&mut admin_conn, &base, "u", n, big - n).await;
+        let mut all = (*ids).clone();
+        all.append(&mut more);
+        let all = Arc::new(all);
+        let total = all.len();
+        let b = base.clone();
+        let small_lookup = &rows[0];
+        let big_lookup = closed_loop(
+            "lookup (big workspace)",
+            &addr,
+            auth.clone(),
+            16,
+            duration,
+            u64::MAX,
+            Arc::new(move |c, i| {
+                let k = (c * 7919 + i as usize * 31) % total;
+                Op {
+                    method: "GET",
+                    path: format!("{b}/Users?filter=userName%20eq%20%22u{k}%40bench.test%22"),
+                    body: None,
+                    status: 200,
+                    contains: Some(format!("u{k}@bench.test")),
+                }
+            }),
+        )
+        .await;
+        let (b, all2) = (base.clone(), all.clone());
+        let big_get = closed_loop(
+            "get (big workspace)",
+            &addr,
+            auth.clone(),
+            16,
+            duration,
+            u64::MAX,
+            Arc::new(move |c, i| {
+                let id = &all2[(c * 7919 + i as usize * 31) % total];
+                Op {
+                    method: "GET",
+                    path: format!("{b}/Users/{id}"),
+                    body: None,
+                    status: 200,
+                    contains: Some(id.clone()),
+                }
+            }),
+        )
+        .await;
+        let b = base.clone();
+        let big_deep = closed_loop(
+            "deep page (big workspace)",
+            &addr,
+            auth.clone(),
+            8,
+            duration,
+            u64::MAX,
+            Arc::new(move |_, _| Op {
+                method: "GET",
+                path: format!("{b}/Users?startIndex={}&count=100", total - 99),
+                body: None,
+                status: 200,
+                contains: Some("\"itemsPerPage\":100".into()),
+            }),
+        )
+        .await;
+        let b = base.clone();
+        let big_first = closed_loop(
+            "first page (big workspace)",
+            &addr,
+            auth.clone(),
+            8,
+            duration,
+            u64::MAX,
+            Arc::new(move |_, _| Op {
+                method: "GET",
+                path: format!("{b}/Users?startIndex=1&count=100"),
+                body: None,
+                status: 200,
+                contains: Some("\"itemsPerPage\":100".into()),
+            }),
+        )
+        .await;
+        let (peak, rss) = server.memory();
+        println!();
+        println!("| {total} members vs {n} | rate/s | p99 ms | errors | slowdown |");
+        println!("|---|---|---|---|---|");
+        println!(
+            "| lookup | {:.0} | {:.2} | {} | {:.2}× |",
+            big_lookup.rate(),
+            big_lookup.percentile(0.99),
+            big_lookup.errors,
+            small_lookup.rate() / big_lookup.rate()
+        );
+        println!(
+            "| GET /Users/{{id}} | {:.0} | {:.2} | {} | {:.2}× |",
+            big_get.rate(),
+            big_get.percentile(0.99),
+            big_get.errors,
+            rows[1].rate() / big_get.rate()
+        );
+        println!(
+            "| first page of 100 | {:.0} | {:.2} | {} | |",
+            big_first.rate(),
+            big_first.percentile(0.99),
+            big_first.errors
+        );
+        println!(
+            "| last page of 100 | {:.0} | {:.2} | {} | {:.2}× the first page |",
+            big_deep.rate(),
+            big_deep.percentile(0.99),
+            big_deep.errors,
+            big_first.rate() / big_deep.rate()
+        );
+        println!();
+        println!(
+            "server memory after {total} members: peak {peak:.1} MiB, now {rss:.1} MiB resident"
+        );
+    }
+
+    drop(server);
+    if let (Some(admin), Some(name)) = (&postgres, pg_name) {
+        let _ = std::process::Command::new("psql")
+            .args([
+                admin.as_str(),
+                "-qc",
+                &format!("drop database if exists {name} with (force)"),
+            ])
+            .status();
+    }
+    let errors: u64 = rows.iter().map(|r| r.errors).sum::<u64>() + ceiling_stats.errors;
+    if errors > 0 {
+        eprintln!("{errors} answers were wrong");
+        std::process::exit(1);
+    }
+}
+
+async fn member_count(conn: &mut Conn, base: &str, gid: &str) -> usize {
+    let r = conn
+        .send(
+            "GET",
+            &format!("{base}/Groups/{gid}?attributes=members"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    v["members"].as_array().map(Vec::len).unwrap_or(0)
+}

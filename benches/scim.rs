@@ -1,0 +1,125 @@
+//! Micro-benchmarks of the hot pure paths: filter parsing and SQL translation, PATCH application,
+//! and SCIM JSON rendering of one user and of a 100-user page. `cargo bench`.
+
+use chrono::Utc;
+use criterion::{Criterion, criterion_group, criterion_main};
+use scim_gateway::domain::filter;
+use scim_gateway::domain::filter_sql;
+use scim_gateway::domain::roles::Role;
+use scim_gateway::domain::users::{Email, GroupRef, User};
+use scim_gateway::scim::{patch, users};
+use sea_orm::DbBackend;
+use sea_orm::sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
+use serde_json::{Map, Value, json};
+use std::hint::black_box;
+
+const FILTERS: &[&str] = &[
+    r#"userName eq "jane@example.com""#,
+    r#"emails[type eq "work"].value eq "jane@example.com""#,
+    r#"(name.familyName sw "Do" or title pr) and not (active eq false) and meta.lastModified gt "2026-01-01T00:00:00Z""#,
+];
+
+fn user(i: usize) -> User {
+    let now = Utc::now();
+    let mut attributes = Map::new();
+    attributes.insert("title".into(), json!("Engineer"));
+    attributes.insert(
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".into(),
+        json!({ "department": "R&D", "employeeNumber": "1013" }),
+    );
+    User {
+        id: format!("00000000-0000-0000-0000-{i:012}"),
+        workspace_id: "w".into(),
+        account_id: "a".into(),
+        user_name: format!("user{i}@example.com"),
+        external_id: Some(format!("00u{i}")),
+        display_name: Some(format!("User {i}")),
+        given_name: Some("Jane".into()),
+        family_name: Some("Doe".into()),
+        active: true,
+        direct_role: None,
+        effective_role: Role::Labeler,
+        is_owner: false,
+        emails: vec![Email {
+            value: format!("user{i}@example.com"),
+            kind: Some("work".into()),
+            primary: true,
+        }],
+        groups: vec![GroupRef {
+            id: "g1".into(),
+            display_name: "QA".into(),
+        }],
+        attributes,
+        version: 3,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    c.bench_function("filter: parse 3 filters", |b| {
+        b.iter(|| {
+            for f in FILTERS {
+                black_box(filter::parse(black_box(f)).unwrap());
+            }
+        })
+    });
+    let parsed: Vec<_> = FILTERS.iter().map(|f| filter::parse(f).unwrap()).collect();
+    c.bench_function("filter: translate 3 filters to SQLite SQL", |b| {
+        b.iter(|| {
+            for f in &parsed {
+                let cond = filter_sql::users(f, DbBackend::Sqlite).unwrap();
+                black_box(Query::select().expr(cond).to_string(SqliteQueryBuilder));
+            }
+        })
+    });
+    c.bench_function("filter: translate 3 filters to PostgreSQL SQL", |b| {
+        b.iter(|| {
+            for f in &parsed {
+                let cond = filter_sql::users(f, DbBackend::Postgres).unwrap();
+                black_box(Query::select().expr(cond).to_string(PostgresQueryBuilder));
+            }
+        })
+    });
+
+    let doc = users::render(&user(1), "https://gw/api/teams/t/scim/v2");
+    let Value::Object(body) = json!({ "Operations": [
+        { "op": "Replace", "path": "active", "value": "False" },
+        { "op": "replace", "path": "emails[type eq \"work\"].value", "value": "new@example.com" },
+        { "op": "replace", "value": { "name.givenName": "Janet", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Sales" } }
+    ] }) else {
+        unreachable!()
+    };
+    let ops = patch::parse(body).unwrap();
+    c.bench_function(
+        "patch: apply 3 operations to a user and parse it back",
+        |b| {
+            b.iter(|| {
+                let Value::Object(map) = patch::apply(black_box(doc.clone()), &ops).unwrap() else {
+                    unreachable!()
+                };
+                black_box(users::parse(map).unwrap());
+            })
+        },
+    );
+
+    let one = user(1);
+    c.bench_function("render: one user as SCIM JSON", |b| {
+        b.iter(|| {
+            black_box(users::render(black_box(&one), "https://gw/api/teams/t/scim/v2").to_string())
+        })
+    });
+    let page: Vec<User> = (0..100).map(user).collect();
+    c.bench_function("render: a page of 100 users as SCIM JSON", |b| {
+        b.iter(|| {
+            let resources: Vec<Value> = page
+                .iter()
+                .map(|u| users::render(u, "https://gw/api/teams/t/scim/v2"))
+                .collect();
+            black_box(json!({ "Resources": resources }).to_string())
+        })
+    });
+}
+
+criterion_group!(scim, benches);
+criterion_main!(scim);
