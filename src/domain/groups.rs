@@ -9,8 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionSession,
-    TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionSession, TransactionTrait,
 };
 use serde_json::{Map, Value};
 
@@ -136,7 +135,20 @@ async fn members_of(
 }
 
 async fn find(db: &impl ConnectionTrait, workspace_id: &str, id: &str) -> Result<group::Model> {
-    // Within a write transaction, concurrent changes of one group take turns.
+    group::Entity::find_by_id(id.to_string())
+        .filter(group::Column::WorkspaceId.eq(workspace_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("group {id}")))
+}
+
+/// `find`, locking the row for the rest of the write transaction: concurrent changes of one
+/// group take turns (PostgreSQL; SQLite writes are serial).
+async fn find_for_update(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    id: &str,
+) -> Result<group::Model> {
     crate::domain::for_update(
         db,
         group::Entity::find_by_id(id.to_string())
@@ -177,10 +189,24 @@ pub async fn list(
     if let Some(filter) = &query.filter {
         select = select.filter(filter_sql::groups(filter, db.get_database_backend())?);
     }
-    let counting = select.clone();
+    // A plain COUNT over the index, not over a subquery.
+    let counting = select
+        .clone()
+        .select_only()
+        .column_as(Expr::col((group::Entity, group::Column::Id)).count(), "n");
+    let count = || async {
+        Ok::<u64, Error>(
+            counting
+                .clone()
+                .into_tuple::<i64>()
+                .one(db)
+                .await?
+                .unwrap_or(0) as u64,
+        )
+    };
     if query.count == 0 {
         return Ok(Page {
-            total: counting.count(db).await?,
+            total: count().await?,
             items: Vec::new(),
         });
     }
@@ -201,7 +227,7 @@ pub async fn list(
         .await?;
     let total = match crate::domain::users::known_total(query, rows.len()) {
         Some(total) => total,
-        None => counting.count(db).await?,
+        None => count().await?,
     };
     let mut members = if with_members {
         members_of(db, &rows.iter().map(|g| g.id.clone()).collect::<Vec<_>>()).await?
@@ -498,7 +524,7 @@ pub async fn change(
     return_members: bool,
 ) -> Result<Group> {
     let txn = crate::domain::begin_write(db).await?;
-    let mut model = find(&txn, &p.workspace_id, id).await?;
+    let mut model = find_for_update(&txn, &p.workspace_id, id).await?;
     if if_match.is_some_and(|v| v != model.version) {
         return Err(Error::VersionMismatch);
     }
@@ -621,7 +647,7 @@ pub async fn delete(
     if_match: Option<i64>,
 ) -> Result<()> {
     let txn = crate::domain::begin_write(db).await?;
-    let model = find(&txn, &p.workspace_id, id).await?;
+    let model = find_for_update(&txn, &p.workspace_id, id).await?;
     if if_match.is_some_and(|v| v != model.version) {
         return Err(Error::VersionMismatch);
     }

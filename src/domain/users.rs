@@ -9,8 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionSession,
-    TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionSession, TransactionTrait,
 };
 use serde_json::{Map, Value};
 
@@ -253,16 +252,36 @@ pub async fn list(
     workspace_id: &str,
     query: &ListQuery,
 ) -> Result<Page<User>> {
+    let condition = match &query.filter {
+        Some(filter) => Some(filter_sql::users(filter, db.get_database_backend())?),
+        None => None,
+    };
     let mut select = member::Entity::find()
         .filter(member::Column::WorkspaceId.eq(workspace_id))
         .find_also_related(account::Entity);
-    if let Some(filter) = &query.filter {
-        select = select.filter(filter_sql::users(filter, db.get_database_backend())?);
+    // A plain COUNT over the index, not over a subquery of every joined row.
+    let mut counting = member::Entity::find()
+        .select_only()
+        .column_as(Expr::col((member::Entity, member::Column::Id)).count(), "n")
+        .join(JoinType::LeftJoin, member::Relation::Account.def())
+        .filter(member::Column::WorkspaceId.eq(workspace_id));
+    if let Some(condition) = condition {
+        select = select.filter(condition.clone());
+        counting = counting.filter(condition);
     }
-    let counting = select.clone();
+    let count = || async {
+        Ok::<u64, Error>(
+            counting
+                .clone()
+                .into_tuple::<i64>()
+                .one(db)
+                .await?
+                .unwrap_or(0) as u64,
+        )
+    };
     if query.count == 0 {
         return Ok(Page {
-            total: counting.count(db).await?,
+            total: count().await?,
             items: Vec::new(),
         });
     }
@@ -283,7 +302,7 @@ pub async fn list(
         .await?;
     let total = match known_total(query, rows.len()) {
         Some(total) => total,
-        None => counting.count(db).await?,
+        None => count().await?,
     };
     Ok(Page {
         total,
