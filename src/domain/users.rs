@@ -259,15 +259,17 @@ pub async fn list(
     let mut select = member::Entity::find()
         .filter(member::Column::WorkspaceId.eq(workspace_id))
         .find_also_related(account::Entity);
-    // A plain COUNT over the index, not over a subquery of every joined row.
+    // A plain COUNT over the workspace index, not over a subquery of every joined row; accounts
+    // are joined only when a filter may name their columns.
     let mut counting = member::Entity::find()
         .select_only()
         .column_as(Expr::col((member::Entity, member::Column::Id)).count(), "n")
-        .join(JoinType::LeftJoin, member::Relation::Account.def())
         .filter(member::Column::WorkspaceId.eq(workspace_id));
     if let Some(condition) = condition {
         select = select.filter(condition.clone());
-        counting = counting.filter(condition);
+        counting = counting
+            .join(JoinType::LeftJoin, member::Relation::Account.def())
+            .filter(condition);
     }
     let count = || async {
         Ok::<u64, Error>(
