@@ -256,7 +256,8 @@ pub async fn list(
         Some(filter) => Some(filter_sql::users(filter, db.get_database_backend())?),
         None => None,
     };
-    let mut select = member::Entity::find()
+    let condition_for_ids = condition.clone();
+    let select = member::Entity::find()
         .filter(member::Column::WorkspaceId.eq(workspace_id))
         .find_also_related(account::Entity);
     // A plain COUNT over the workspace index, not over a subquery of every joined row; accounts
@@ -266,7 +267,6 @@ pub async fn list(
         .column_as(Expr::col((member::Entity, member::Column::Id)).count(), "n")
         .filter(member::Column::WorkspaceId.eq(workspace_id));
     if let Some(condition) = condition {
-        select = select.filter(condition.clone());
         counting = counting
             .join(JoinType::LeftJoin, member::Relation::Account.def())
             .filter(condition);
@@ -292,16 +292,44 @@ pub async fn list(
     } else {
         Order::Asc
     };
-    if let Some(sort) = &query.sort_by {
-        select = select.order_by(filter_sql::user_sort(sort)?, order.clone());
+    // The page's ids first, walking only the index (an OFFSET deep into a large workspace then
+    // skips index entries, not joined rows); then those members with their accounts.
+    let mut page_ids = member::Entity::find()
+        .select_only()
+        .column(member::Column::Id)
+        .filter(member::Column::WorkspaceId.eq(workspace_id));
+    let needs_accounts = query.filter.is_some() || query.sort_by.is_some();
+    if needs_accounts {
+        page_ids = page_ids.join(JoinType::LeftJoin, member::Relation::Account.def());
     }
-    let rows = select
+    if let Some(condition) = &condition_for_ids {
+        page_ids = page_ids.filter(condition.clone());
+    }
+    if let Some(sort) = &query.sort_by {
+        page_ids = page_ids.order_by(filter_sql::user_sort(sort)?, order.clone());
+    }
+    let ids: Vec<String> = page_ids
         .order_by(member::Column::CreatedAt, order.clone())
         .order_by(member::Column::Id, order)
         .offset(query.start_index.saturating_sub(1))
         .limit(Ord::min(query.count, MAX_PAGE))
+        .into_tuple()
         .all(db)
         .await?;
+    let mut rows = if ids.is_empty() {
+        Vec::new()
+    } else {
+        select
+            .filter(member::Column::Id.is_in(ids.clone()))
+            .all(db)
+            .await?
+    };
+    let position: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    rows.sort_by_key(|(m, _)| position.get(m.id.as_str()).copied().unwrap_or(usize::MAX));
     let total = match known_total(query, rows.len()) {
         Some(total) => total,
         None => count().await?,
