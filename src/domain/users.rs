@@ -257,9 +257,6 @@ pub async fn list(
         None => None,
     };
     let condition_for_ids = condition.clone();
-    let select = member::Entity::find()
-        .filter(member::Column::WorkspaceId.eq(workspace_id))
-        .find_also_related(account::Entity);
     // A plain COUNT over the workspace index, not over a subquery of every joined row; accounts
     // are joined only when a filter may name their columns.
     let mut counting = member::Entity::find()
@@ -319,8 +316,11 @@ pub async fn list(
     let mut rows = if ids.is_empty() {
         Vec::new()
     } else {
-        select
+        // By primary key only: the ids already come from this workspace, and a workspace
+        // condition here lets the planner scan the workspace index instead.
+        member::Entity::find()
             .filter(member::Column::Id.is_in(ids.clone()))
+            .find_also_related(account::Entity)
             .all(db)
             .await?
     };
