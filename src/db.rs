@@ -82,17 +82,6 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     }
 }
 
-/// Refreshes the query planner's statistics on SQLite (sampled, so cheap on large files):
-/// without them SQLite may walk a workspace's index to find rows it could fetch by primary key.
-/// PostgreSQL's autovacuum does this by itself.
-pub async fn optimize(db: &DatabaseConnection) -> Result<(), DbErr> {
-    if db.get_database_backend() == DatabaseBackend::Sqlite {
-        db.execute_unprepared("PRAGMA analysis_limit=400").await?;
-        db.execute_unprepared("ANALYZE").await?;
-    }
-    Ok(())
-}
-
 /// The database answers a trivial query.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.ping().await

@@ -120,16 +120,12 @@ async fn serve(cli: &Cli) -> Result<(), String> {
     Ok(())
 }
 
-/// Every ten minutes (and at start): deletes activity past the retention window and refreshes
-/// SQLite's planner statistics.
+/// Deletes activity past the retention window, at start and then hourly.
 fn spawn_retention(conn: sea_orm::DatabaseConnection, days: u32) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            if let Err(e) = db::optimize(&conn).await {
-                tracing::warn!(error = %e, "planner statistics refresh failed");
-            }
             let cutoff = domain::now() - chrono::TimeDelta::days(i64::from(days));
             match domain::activity::purge_before(&conn, cutoff).await {
                 Ok(0) => {}

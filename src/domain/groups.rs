@@ -259,15 +259,21 @@ async fn check_members(
     };
     let mut found: HashSet<String> = HashSet::new();
     for chunk in wanted.chunks(CHUNK) {
-        let rows: Vec<String> = member::Entity::find()
+        // The workspace is checked on the rows, not in SQL, where it makes SQLite walk the
+        // workspace's index instead of looking the ids up.
+        let rows: Vec<(String, String)> = member::Entity::find()
             .select_only()
             .column(member::Column::Id)
-            .filter(member::Column::WorkspaceId.eq(workspace_id))
+            .column(member::Column::WorkspaceId)
             .filter(member::Column::Id.is_in(chunk.iter().cloned()))
             .into_tuple()
             .all(db)
             .await?;
-        found.extend(rows);
+        found.extend(
+            rows.into_iter()
+                .filter(|(_, ws)| ws == workspace_id)
+                .map(|(id, _)| id),
+        );
     }
     if let Some(missing) = wanted.iter().find(|id| !found.contains(*id)) {
         return Err(Error::invalid(

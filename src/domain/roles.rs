@@ -190,17 +190,19 @@ pub async fn plan(
     let mut changes = Vec::new();
     for chunk in member_ids.chunks(ID_CHUNK) {
         let members = member::Entity::find()
-            .filter(member::Column::WorkspaceId.eq(workspace_id))
             .filter(member::Column::Id.is_in(chunk.iter().cloned()))
             .all(db)
-            .await?;
+            .await?
+            .into_iter()
+            // Checked here rather than in SQL, where it makes SQLite walk the workspace's index.
+            .filter(|m| m.workspace_id == workspace_id)
+            .collect::<Vec<_>>();
         let memberships: Vec<(String, String, String)> = group_member::Entity::find()
             .select_only()
             .column(group_member::Column::MemberId)
             .column(group::Column::DisplayName)
             .column(group::Column::NameKey)
             .join(JoinType::InnerJoin, group_member::Relation::Group.def())
-            .filter(group_member::Column::WorkspaceId.eq(workspace_id))
             .filter(group_member::Column::MemberId.is_in(chunk.iter().cloned()))
             .into_tuple()
             .all(db)

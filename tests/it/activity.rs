@@ -38,24 +38,3 @@ async fn entries_past_retention_are_purged_and_recent_ones_kept() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].action, "test.recent");
 }
-
-#[tokio::test]
-async fn planner_statistics_refresh_runs_on_both_databases() {
-    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
-    let app = TestApp::spawn().await;
-    let token = app.admin_token("acme", "owner@acme.test").await;
-    let ws = app.workspace_id(&token).await;
-    app.add_member(&ws, "a@acme.test", None).await;
-    scim_gateway::db::optimize(&app.db).await.expect("optimize");
-    if app.db.get_database_backend() == DatabaseBackend::Sqlite {
-        let rows = app
-            .db
-            .query_all_raw(Statement::from_string(
-                DatabaseBackend::Sqlite,
-                "SELECT tbl FROM sqlite_stat1 WHERE tbl = 'members'",
-            ))
-            .await
-            .unwrap();
-        assert!(!rows.is_empty(), "ANALYZE wrote statistics for members");
-    }
-}
