@@ -3,7 +3,7 @@
 
 use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -13,9 +13,7 @@ use crate::domain::groups::{self, Group, GroupChange, GroupInput};
 use crate::scim::list::{ListParams, QueryParams, list_response};
 use crate::scim::patch::{self, OpKind, PatchOp, PatchPath};
 use crate::scim::resource::{GROUP_SCHEMA, Projection, many, meta, opt_string, take};
-use crate::scim::{
-    ScimBody, ScimError, ScimResult, etag, if_match, not_modified, not_modified_response, respond,
-};
+use crate::scim::{ScimBody, ScimError, ScimResult, if_match, not_modified, not_modified_response};
 use crate::state::AppState;
 
 const READ_ONLY: &[&str] = &["id", "meta", "schemas"];
@@ -115,16 +113,8 @@ fn resource_response(
     base: &str,
     projection: &Projection,
 ) -> Response {
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&etag(group.version)) {
-        headers.insert(header::ETAG, v);
-    }
-    if status == StatusCode::CREATED
-        && let Ok(v) = HeaderValue::from_str(&location(base, &group.id))
-    {
-        headers.insert(header::LOCATION, v);
-    }
-    respond(status, present(group, base, projection), headers)
+    let body = present(group, base, projection);
+    crate::scim::resource_response(status, body, group.version, &location(base, &group.id))
 }
 
 pub async fn list(
@@ -352,11 +342,10 @@ pub async fn patch(
     )
     .await?;
     if !asked {
-        let mut response = StatusCode::NO_CONTENT.into_response();
-        if let Ok(v) = HeaderValue::from_str(&etag(group.version)) {
-            response.headers_mut().insert(header::ETAG, v);
-        }
-        return Ok(response);
+        return Ok(crate::scim::versioned_empty(
+            StatusCode::NO_CONTENT,
+            group.version,
+        ));
     }
     let base = state.settings.scim_base_url(&p.workspace_id);
     Ok(resource_response(

@@ -197,9 +197,33 @@ pub fn not_modified(headers: &HeaderMap, version: i64) -> bool {
 }
 
 pub fn not_modified_response(version: i64) -> Response {
-    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    versioned_empty(StatusCode::NOT_MODIFIED, version)
+}
+
+/// A bodiless answer (304, or 204 for a PATCH) that still names the resource's version.
+pub fn versioned_empty(status: StatusCode, version: i64) -> Response {
+    let mut response = status.into_response();
     if let Ok(v) = HeaderValue::from_str(&etag(version)) {
         response.headers_mut().insert(header::ETAG, v);
     }
     response
+}
+
+/// One resource as the answer: its ETag, and for a 201 its Location.
+pub fn resource_response(
+    status: StatusCode,
+    body: Value,
+    version: i64,
+    location: &str,
+) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+        headers.insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(location)
+    {
+        headers.insert(header::LOCATION, v);
+    }
+    respond(status, body, headers)
 }

@@ -2,7 +2,7 @@
 
 use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -15,8 +15,7 @@ use crate::scim::resource::{
     opt_string, take,
 };
 use crate::scim::{
-    ScimBody, ScimError, ScimResult, etag, if_match, not_modified, not_modified_response, patch,
-    respond,
+    ScimBody, ScimError, ScimResult, if_match, not_modified, not_modified_response, patch,
 };
 use crate::state::AppState;
 
@@ -274,16 +273,8 @@ fn resource_response(
     base: &str,
     projection: &Projection,
 ) -> Response {
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&etag(user.version)) {
-        headers.insert(header::ETAG, v);
-    }
-    if status == StatusCode::CREATED
-        && let Ok(v) = HeaderValue::from_str(&location(base, &user.id))
-    {
-        headers.insert(header::LOCATION, v);
-    }
-    respond(status, present(user, base, projection), headers)
+    let body = present(user, base, projection);
+    crate::scim::resource_response(status, body, user.version, &location(base, &user.id))
 }
 
 pub async fn list(
