@@ -104,16 +104,12 @@ fn page_size(first: Option<i32>) -> Result<u64> {
     }
 }
 
+/// `%search%`, case-folded, with LIKE's wildcards in it escaped.
 fn like_pattern(search: &str) -> String {
-    let mut p = String::from("%");
-    for c in search.trim().to_lowercase().chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
+    format!(
+        "%{}%",
+        crate::domain::filter_sql::like_escape(&search.trim().to_lowercase())
+    )
 }
 
 /// Members ordered by userName, with their role and where it comes from.

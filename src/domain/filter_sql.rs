@@ -57,7 +57,8 @@ impl ColumnRef {
     }
 }
 
-fn like_escape(value: &str) -> String {
+/// `value` with LIKE's wildcards (`%`, `_`) and the escape character escaped by a backslash.
+pub(crate) fn like_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         if matches!(c, '\\' | '%' | '_') {

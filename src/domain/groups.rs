@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType,
     QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionSession, TransactionTrait,
@@ -210,11 +210,7 @@ pub async fn list(
             items: Vec::new(),
         });
     }
-    let order = if query.descending {
-        Order::Desc
-    } else {
-        Order::Asc
-    };
+    let order = query.order();
     if let Some(sort) = &query.sort_by {
         select = select.order_by(filter_sql::group_sort(sort)?, order.clone());
     }

@@ -106,6 +106,16 @@ pub struct ListQuery {
     pub count: u64,
 }
 
+impl ListQuery {
+    pub fn order(&self) -> Order {
+        if self.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        }
+    }
+}
+
 pub struct Page<T> {
     pub total: u64,
     pub items: Vec<T>,
@@ -284,11 +294,7 @@ pub async fn list(
             items: Vec::new(),
         });
     }
-    let order = if query.descending {
-        Order::Desc
-    } else {
-        Order::Asc
-    };
+    let order = query.order();
     // The page's ids first, walking only the index (an OFFSET deep into a large workspace then
     // skips index entries, not joined rows); then those members with their accounts.
     let mut page_ids = member::Entity::find()
