@@ -1,7 +1,6 @@
 //! Admin access to the settings API: bearer admin tokens bound to one workspace and one account,
 //! and the rule that only the workspace's active admins may read or change its settings.
 
-use chrono::TimeDelta;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
@@ -11,9 +10,6 @@ use sea_orm::{
 use crate::domain::roles::Role;
 use crate::domain::{Error, Result, secrets, workspaces};
 use crate::entities::{account, admin_token, member, workspace};
-
-/// Last-used times of tokens are written at most this often per token.
-pub const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
 
 /// Who is calling the admin API.
 #[derive(Clone, Debug)]
@@ -56,17 +52,15 @@ pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> Result<Prin
     let now = crate::domain::now();
     if row
         .last_used_at
-        .is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
+        .is_none_or(|at| now - at >= secrets::LAST_USED_GRANULARITY)
     {
         // Conditional, so concurrent requests and replicas write at most once per granule.
         admin_token::Entity::update_many()
             .col_expr(admin_token::Column::LastUsedAt, Expr::value(now))
             .filter(admin_token::Column::Id.eq(row.id.clone()))
-            .filter(
-                Expr::col(admin_token::Column::LastUsedAt)
-                    .is_null()
-                    .or(Expr::col(admin_token::Column::LastUsedAt).lt(now - LAST_USED_GRANULARITY)),
-            )
+            .filter(Expr::col(admin_token::Column::LastUsedAt).is_null().or(
+                Expr::col(admin_token::Column::LastUsedAt).lt(now - secrets::LAST_USED_GRANULARITY),
+            ))
             .exec(db)
             .await?;
     }

@@ -17,8 +17,6 @@ use crate::entities::api_key;
 
 /// A key expiring within this window is flagged.
 pub const EXPIRY_WARNING: TimeDelta = TimeDelta::days(14);
-/// Last-used time and client are written at most this often per key.
-pub const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
 pub const MAX_EXPIRY_DAYS: i64 = 3650;
 pub const MAX_LIVE_KEYS: u64 = 50;
 const MAX_NAME_CHARS: usize = 100;
@@ -255,7 +253,7 @@ pub async fn authenticate(
     let client = client_from_user_agent(user_agent);
     let stale = key
         .last_used_at
-        .is_none_or(|t| at - t >= LAST_USED_GRANULARITY);
+        .is_none_or(|t| at - t >= secrets::LAST_USED_GRANULARITY);
     if stale || key.last_used_client.as_deref() != Some(client) {
         api_key::Entity::update_many()
             .col_expr(api_key::Column::LastUsedAt, Expr::value(at))
@@ -264,7 +262,8 @@ pub async fn authenticate(
             .filter(
                 Expr::col(api_key::Column::LastUsedAt)
                     .is_null()
-                    .or(Expr::col(api_key::Column::LastUsedAt).lt(at - LAST_USED_GRANULARITY))
+                    .or(Expr::col(api_key::Column::LastUsedAt)
+                        .lt(at - secrets::LAST_USED_GRANULARITY))
                     .or(Expr::col(api_key::Column::LastUsedClient).ne(client))
                     .or(Expr::col(api_key::Column::LastUsedClient).is_null()),
             )

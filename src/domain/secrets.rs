@@ -9,6 +9,10 @@ use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+/// The last-used time of a key or token is written at most this often (per secret, across
+/// replicas), so authentication does not write on every request.
+pub const LAST_USED_GRANULARITY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 /// Characters of a secret shown in lists to tell keys apart (the kind tag included).
 const PREFIX_LEN: usize = 12;
 
