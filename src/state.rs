@@ -10,6 +10,8 @@ use crate::graphql::AppSchema;
 pub struct AppState {
     /// Reads (and the rare bounded last-used writes).
     pub db: DatabaseConnection,
+    /// The hot SCIM reads: `db`, or on a SQLite file per-thread rusqlite readers.
+    pub reads: crate::db::Reads,
     /// Write transactions. On SQLite a pool of one connection, so writers queue in order
     /// instead of spinning on the busy timeout; on PostgreSQL the same pool as `db`.
     pub writer: DatabaseConnection,
@@ -31,6 +33,7 @@ impl AppState {
         settings: Settings,
     ) -> Self {
         AppState {
+            reads: crate::db::Reads::new(db.clone()),
             db,
             writer,
             settings: Arc::new(settings),

@@ -3,22 +3,23 @@
 //! JSON document returned as sent. Deactivation keeps the member; DELETE removes it from the
 //! workspace and its groups but never deletes the account.
 
-use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Order};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
+    TransactionSession, TransactionTrait,
 };
 use serde_json::{Map, Value};
 
 use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
-use crate::domain::filter::{AttrPath, Filter};
+use crate::db::rows::{Cells, Cost, Fetch, FromCells};
+use crate::domain::filter::{AttrPath, CompareOp, Filter};
 use crate::domain::roles::{self, Role};
 use crate::domain::{Error, Result, email_key, filter_sql, new_id, now, workspaces};
-use crate::entities::{account, group, group_member, member, member_email};
+use crate::entities::{account, member, member_email};
 
 /// Largest page a list returns; advertised as `filter.maxResults`.
 pub const MAX_PAGE: u64 = 1000;
@@ -177,116 +178,151 @@ fn account_email(input: &UserInput) -> String {
         .unwrap_or_else(|| input.user_name.trim().to_string())
 }
 
-/// Members with their accounts, then their e-mails and groups in one query each.
-async fn assemble(
-    db: &impl ConnectionTrait,
-    rows: Vec<(member::Model, Option<account::Model>)>,
-) -> Result<Vec<User>> {
-    let ids: Vec<String> = rows.iter().map(|(m, _)| m.id.clone()).collect();
-    let mut emails: HashMap<String, Vec<Email>> = HashMap::new();
-    let mut groups: HashMap<String, Vec<GroupRef>> = HashMap::new();
-    if !ids.is_empty() {
-        for e in member_email::Entity::find()
-            .filter(member_email::Column::MemberId.is_in(ids.clone()))
-            .order_by_asc(member_email::Column::Id)
-            .all(db)
-            .await?
-        {
-            emails.entry(e.member_id).or_default().push(Email {
-                value: e.value,
-                kind: e.kind,
-                primary: e.is_primary,
-            });
-        }
-        let memberships: Vec<(String, String, String)> = group_member::Entity::find()
-            .select_only()
-            .column(group_member::Column::MemberId)
-            .column(group::Column::Id)
-            .column(group::Column::DisplayName)
-            .join(JoinType::InnerJoin, group_member::Relation::Group.def())
-            .filter(group_member::Column::MemberId.is_in(ids))
-            .order_by_asc(group::Column::DisplayName)
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (member_id, id, display_name) in memberships {
-            groups
-                .entry(member_id)
-                .or_default()
-                .push(GroupRef { id, display_name });
-        }
-    }
-    Ok(rows
-        .into_iter()
-        .map(|(m, a)| {
-            let attributes =
-                serde_json::from_str::<Map<String, Value>>(&m.attributes).unwrap_or_default();
-            User {
-                emails: emails.remove(&m.id).unwrap_or_default(),
-                groups: groups.remove(&m.id).unwrap_or_default(),
-                given_name: a.as_ref().and_then(|a| a.given_name.clone()),
-                family_name: a.as_ref().and_then(|a| a.family_name.clone()),
-                direct_role: m.direct_role.as_deref().and_then(Role::parse),
-                effective_role: Role::from_stored(&m.effective_role),
-                id: m.id,
-                workspace_id: m.workspace_id,
-                account_id: m.account_id,
-                user_name: m.user_name,
-                external_id: m.external_id,
-                display_name: m.display_name,
-                active: m.active,
-                is_owner: m.is_owner,
-                attributes,
-                version: m.version,
-                created_at: m.created_at,
-                updated_at: m.updated_at,
-            }
-        })
-        .collect())
+/// The columns of a user: the member, its account's names, and its e-mails and groups as JSON
+/// arrays aggregated in the same statement, so a page of any size is one query.
+fn user_select(backend: DbBackend) -> SelectStatement {
+    use member::Column as M;
+    let (emails, groups) = match backend {
+        DbBackend::Postgres => (
+            "(SELECT COALESCE(json_agg(json_build_array(e.value, e.kind, e.is_primary) ORDER BY e.id), '[]')::text \
+             FROM member_emails e WHERE e.member_id = members.id)",
+            "(SELECT COALESCE(json_agg(json_build_array(g.id, g.display_name) ORDER BY g.display_name, g.id), '[]')::text \
+             FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = members.id)",
+        ),
+        _ => (
+            "(SELECT json_group_array(json_array(e.value, e.kind, e.is_primary) ORDER BY e.id) \
+             FROM member_emails e WHERE e.member_id = members.id)",
+            "(SELECT json_group_array(json_array(g.id, g.display_name) ORDER BY g.display_name, g.id) \
+             FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = members.id)",
+        ),
+    };
+    Query::select()
+        .columns(
+            [
+                M::Id,
+                M::WorkspaceId,
+                M::AccountId,
+                M::UserName,
+                M::ExternalId,
+                M::DisplayName,
+                M::Active,
+                M::DirectRole,
+                M::EffectiveRole,
+                M::IsOwner,
+                M::Attributes,
+                M::Version,
+                M::CreatedAt,
+                M::UpdatedAt,
+            ]
+            .map(|c| (member::Entity, c)),
+        )
+        .columns([
+            (account::Entity, account::Column::GivenName),
+            (account::Entity, account::Column::FamilyName),
+        ])
+        .expr(Expr::cust(emails))
+        .expr(Expr::cust(groups))
+        .from(member::Entity)
+        .left_join(
+            account::Entity,
+            Expr::col((account::Entity, account::Column::Id))
+                .equals((member::Entity, member::Column::AccountId)),
+        )
+        .to_owned()
 }
 
-pub async fn get(db: &impl ConnectionTrait, workspace_id: &str, id: &str) -> Result<User> {
-    let row = member::Entity::find_by_id(id.to_string())
-        .filter(member::Column::WorkspaceId.eq(workspace_id))
-        .find_also_related(account::Entity)
-        .one(db)
+struct UserRow(User);
+
+impl FromCells for UserRow {
+    fn from_cells(r: &impl Cells) -> std::result::Result<Self, DbErr> {
+        let stored = |what: &str, e: serde_json::Error| DbErr::Custom(format!("stored {what}: {e}"));
+        let emails: Vec<(String, Option<String>, Value)> =
+            serde_json::from_str(&r.text(16)?).map_err(|e| stored("e-mails", e))?;
+        let groups: Vec<(String, String)> =
+            serde_json::from_str(&r.text(17)?).map_err(|e| stored("groups", e))?;
+        Ok(UserRow(User {
+            id: r.text(0)?,
+            workspace_id: r.text(1)?,
+            account_id: r.text(2)?,
+            user_name: r.text(3)?,
+            external_id: r.opt_text(4)?,
+            display_name: r.opt_text(5)?,
+            active: r.flag(6)?,
+            direct_role: r.opt_text(7)?.as_deref().and_then(Role::parse),
+            effective_role: Role::from_stored(&r.text(8)?),
+            is_owner: r.flag(9)?,
+            attributes: serde_json::from_str(&r.text(10)?).unwrap_or_default(),
+            version: r.int(11)?,
+            created_at: r.time(12)?,
+            updated_at: r.time(13)?,
+            given_name: r.opt_text(14)?,
+            family_name: r.opt_text(15)?,
+            emails: emails
+                .into_iter()
+                .map(|(value, kind, primary)| Email {
+                    value,
+                    kind,
+                    // A boolean on PostgreSQL, 0/1 on SQLite.
+                    primary: primary.as_bool().unwrap_or_else(|| primary.as_i64() == Some(1)),
+                })
+                .collect(),
+            groups: groups
+                .into_iter()
+                .map(|(id, display_name)| GroupRef { id, display_name })
+                .collect(),
+        }))
+    }
+}
+
+struct Count(u64);
+
+impl FromCells for Count {
+    fn from_cells(r: &impl Cells) -> std::result::Result<Self, DbErr> {
+        Ok(Count(u64::try_from(r.int(0)?).unwrap_or(0)))
+    }
+}
+
+/// One user of the workspace, in one query.
+pub async fn get(db: &impl Fetch, workspace_id: &str, id: &str) -> Result<User> {
+    let stmt = user_select(db.backend())
+        .and_where(Expr::col((member::Entity, member::Column::Id)).eq(id))
+        .and_where(Expr::col((member::Entity, member::Column::WorkspaceId)).eq(workspace_id))
+        .to_owned();
+    db.fetch::<UserRow>(&stmt, Cost::Point)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("user {id}")))?;
-    Ok(assemble(db, vec![row]).await?.remove(0))
+        .pop()
+        .map(|row| row.0)
+        .ok_or_else(|| Error::NotFound(format!("user {id}")))
 }
 
 /// One page of the workspace's members matching the filter, in a stable order: the sort key,
-/// then creation time and id.
-pub async fn list(
-    db: &impl ConnectionTrait,
-    workspace_id: &str,
-    query: &ListQuery,
-) -> Result<Page<User>> {
+/// then creation time and id. One query for the page (a COUNT too when the page can't tell it).
+pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Result<Page<User>> {
     let condition = match &query.filter {
-        Some(filter) => Some(filter_sql::users(filter, db.get_database_backend())?),
+        Some(filter) => Some(filter_sql::users(filter, db.backend())?),
         None => None,
     };
-    let condition_for_ids = condition.clone();
+    let cost = if query.start_index <= 1 && query.filter.as_ref().is_some_and(is_identity_lookup)
+    {
+        Cost::Point
+    } else {
+        Cost::Scan
+    };
     // A plain COUNT over the workspace index, not over a subquery of every joined row; accounts
     // are joined only when a filter may name their columns.
     let mut counting = member::Entity::find()
         .select_only()
         .column_as(Expr::col((member::Entity, member::Column::Id)).count(), "n")
         .filter(member::Column::WorkspaceId.eq(workspace_id));
-    if let Some(condition) = condition {
+    if let Some(condition) = &condition {
         counting = counting
             .join(JoinType::LeftJoin, member::Relation::Account.def())
-            .filter(condition);
+            .filter(condition.clone());
     }
+    let counting = counting.into_query();
     let count = || async {
-        Ok::<u64, Error>(
-            counting
-                .clone()
-                .into_tuple::<i64>()
-                .one(db)
-                .await?
-                .unwrap_or(0) as u64,
-        )
+        let rows = db.fetch::<Count>(&counting, cost).await?;
+        Ok::<u64, Error>(rows.first().map_or(0, |c| c.0))
     };
     if query.count == 0 {
         return Ok(Page {
@@ -295,55 +331,67 @@ pub async fn list(
         });
     }
     let order = query.order();
-    // The page's ids first, walking only the index (an OFFSET deep into a large workspace then
-    // skips index entries, not joined rows); then those members with their accounts.
+    // The page's ids walk only the index (an OFFSET deep into a large workspace then skips
+    // index entries, not joined rows); the page's members are then joined by primary key.
     let mut page_ids = member::Entity::find()
         .select_only()
-        .column(member::Column::Id)
+        .column_as(member::Column::Id, PAGE_ID)
         .filter(member::Column::WorkspaceId.eq(workspace_id));
-    let needs_accounts = query.filter.is_some() || query.sort_by.is_some();
-    if needs_accounts {
+    if query.filter.is_some() || query.sort_by.is_some() {
         page_ids = page_ids.join(JoinType::LeftJoin, member::Relation::Account.def());
     }
-    if let Some(condition) = &condition_for_ids {
-        page_ids = page_ids.filter(condition.clone());
+    if let Some(condition) = condition {
+        page_ids = page_ids.filter(condition);
     }
-    if let Some(sort) = &query.sort_by {
-        page_ids = page_ids.order_by(filter_sql::user_sort(sort)?, order.clone());
+    let sort = match &query.sort_by {
+        Some(path) => Some(filter_sql::user_sort(path)?),
+        None => None,
+    };
+    if let Some(sort) = &sort {
+        page_ids = page_ids.order_by(sort.clone(), order.clone());
     }
-    let ids: Vec<String> = page_ids
+    let page_ids = page_ids
         .order_by(member::Column::CreatedAt, order.clone())
-        .order_by(member::Column::Id, order)
+        .order_by(member::Column::Id, order.clone())
         .offset(query.start_index.saturating_sub(1))
         .limit(Ord::min(query.count, MAX_PAGE))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut rows = if ids.is_empty() {
-        Vec::new()
-    } else {
-        // By primary key only: the ids already come from this workspace, and a workspace
-        // condition here lets the planner scan the workspace index instead.
-        member::Entity::find()
-            .filter(member::Column::Id.is_in(ids.clone()))
-            .find_also_related(account::Entity)
-            .all(db)
-            .await?
-    };
-    let position: HashMap<&str, usize> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
+        .into_query();
+    let mut stmt = user_select(db.backend())
+        .join_subquery(
+            JoinType::InnerJoin,
+            page_ids,
+            PAGE,
+            Expr::col((PAGE, PAGE_ID)).equals((member::Entity, member::Column::Id)),
+        )
+        .to_owned();
+    // The same order again: the sort expression names the same tables in this scope.
+    if let Some(sort) = sort {
+        stmt.order_by_expr(sort, order.clone());
+    }
+    stmt.order_by((member::Entity, member::Column::CreatedAt), order.clone())
+        .order_by((member::Entity, member::Column::Id), order);
+    let items: Vec<User> = db
+        .fetch::<UserRow>(&stmt, cost)
+        .await?
+        .into_iter()
+        .map(|row| row.0)
         .collect();
-    rows.sort_by_key(|(m, _)| position.get(m.id.as_str()).copied().unwrap_or(usize::MAX));
-    let total = match known_total(query, rows.len()) {
+    let total = match known_total(query, items.len()) {
         Some(total) => total,
         None => count().await?,
     };
-    Ok(Page {
-        total,
-        items: assemble(db, rows).await?,
-    })
+    Ok(Page { total, items })
+}
+
+const PAGE: &str = "page";
+const PAGE_ID: &str = "page_id";
+
+/// `userName eq …`, `externalId eq …`, `id eq …`: what an IdP sends before it creates or
+/// updates someone, answered from a unique or selective index.
+fn is_identity_lookup(filter: &Filter) -> bool {
+    matches!(filter, Filter::Compare { path, op: CompareOp::Eq, .. }
+        if path.urn.is_none() && path.sub.is_none()
+            && ["userName", "externalId", "id"].iter().any(|n| path.name.eq_ignore_ascii_case(n)))
 }
 
 /// The number of matches when the page itself tells it: a first page that is not full (an

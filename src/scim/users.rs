@@ -296,7 +296,7 @@ pub async fn search(
 }
 
 async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> ScimResult<Response> {
-    let page = users::list(&state.db, &p.workspace_id, &params.query).await?;
+    let page = users::list(&state.reads, &p.workspace_id, &params.query).await?;
     let base = state.settings.scim_base_url(&p.workspace_id);
     let resources = page
         .items
@@ -313,7 +313,7 @@ pub async fn get(
     headers: HeaderMap,
     axum::extract::Query(query): QueryParams,
 ) -> ScimResult<Response> {
-    let user = users::get(&state.db, &p.workspace_id, &id).await?;
+    let user = users::get(&state.reads, &p.workspace_id, &id).await?;
     if not_modified(&headers, user.version) {
         return Ok(not_modified_response(user.version));
     }

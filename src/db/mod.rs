@@ -9,6 +9,11 @@ use sea_orm::{
     Statement, TransactionTrait,
 };
 
+pub mod rows;
+mod sqlite_reads;
+
+pub use sqlite_reads::SqliteReads;
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/scim-gateway.db?mode=rwc";
 
 /// Opens a pool. SQLite runs in WAL mode with foreign keys on and a busy timeout, so readers
@@ -85,4 +90,33 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// The database answers a trivial query.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.ping().await
+}
+
+/// The pool for reads outside transactions, with SQLite's fast readers when the database is a
+/// file (see `sqlite_reads`).
+#[derive(Clone)]
+pub struct Reads {
+    pool: DatabaseConnection,
+    sqlite: Option<std::sync::Arc<SqliteReads>>,
+}
+
+impl Reads {
+    pub fn new(pool: DatabaseConnection) -> Self {
+        let sqlite = match pool.get_database_backend() {
+            DatabaseBackend::Sqlite => {
+                let options = pool.get_sqlite_connection_pool().connect_options();
+                SqliteReads::for_file(options.get_filename()).map(std::sync::Arc::new)
+            }
+            _ => None,
+        };
+        Reads { pool, sqlite }
+    }
+
+    pub fn pool(&self) -> &DatabaseConnection {
+        &self.pool
+    }
+
+    pub fn sqlite(&self) -> Option<&SqliteReads> {
+        self.sqlite.as_deref()
+    }
 }

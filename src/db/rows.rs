@@ -1,0 +1,92 @@
+//! Rows read by column index, whichever driver produced them: sea-orm (sqlx, in or out of a
+//! transaction) or rusqlite (the SQLite fast readers). Each row shape then has one decoder.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::SelectStatement;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult};
+
+use crate::db::Reads;
+
+pub trait Cells {
+    fn text(&self, i: usize) -> Result<String, DbErr>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, DbErr>;
+    fn int(&self, i: usize) -> Result<i64, DbErr>;
+    fn flag(&self, i: usize) -> Result<bool, DbErr>;
+    fn time(&self, i: usize) -> Result<DateTime<Utc>, DbErr>;
+}
+
+/// A row shape with one decoder for every driver.
+pub trait FromCells: Sized + Send + 'static {
+    fn from_cells(row: &impl Cells) -> Result<Self, DbErr>;
+}
+
+impl Cells for QueryResult {
+    fn text(&self, i: usize) -> Result<String, DbErr> {
+        self.try_get_by_index(i)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, DbErr> {
+        self.try_get_by_index(i)
+    }
+    fn int(&self, i: usize) -> Result<i64, DbErr> {
+        self.try_get_by_index(i)
+    }
+    fn flag(&self, i: usize) -> Result<bool, DbErr> {
+        self.try_get_by_index(i)
+    }
+    fn time(&self, i: usize) -> Result<DateTime<Utc>, DbErr> {
+        self.try_get_by_index(i)
+    }
+}
+
+/// How long a read may take: a point read (by key, one or a few rows) runs where it is; a
+/// scan may run long and must not hold up the other requests of the thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cost {
+    Point,
+    Scan,
+}
+
+/// Runs a SELECT and decodes its rows: a pool, a transaction, or the fast readers.
+pub trait Fetch: Sync {
+    fn backend(&self) -> DbBackend;
+    fn fetch<T: FromCells>(
+        &self,
+        stmt: &SelectStatement,
+        cost: Cost,
+    ) -> impl Future<Output = Result<Vec<T>, DbErr>> + Send;
+}
+
+async fn fetch_with<T: FromCells>(
+    db: &impl ConnectionTrait,
+    stmt: &SelectStatement,
+) -> Result<Vec<T>, DbErr> {
+    let rows = db.query_all(stmt).await?;
+    rows.iter().map(T::from_cells).collect()
+}
+
+impl<C: ConnectionTrait + Sync> Fetch for C {
+    fn backend(&self) -> DbBackend {
+        self.get_database_backend()
+    }
+    async fn fetch<T: FromCells>(
+        &self,
+        stmt: &SelectStatement,
+        _cost: Cost,
+    ) -> Result<Vec<T>, DbErr> {
+        fetch_with(self, stmt).await
+    }
+}
+
+impl Fetch for Reads {
+    fn backend(&self) -> DbBackend {
+        self.pool().get_database_backend()
+    }
+    async fn fetch<T: FromCells>(&self, stmt: &SelectStatement, cost: Cost) -> Result<Vec<T>, DbErr> {
+        match self.sqlite() {
+            Some(fast) => fast.fetch(stmt, cost),
+            None => fetch_with(self.pool(), stmt).await,
+        }
+    }
+}
