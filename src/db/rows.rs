@@ -4,8 +4,7 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::SelectStatement;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement};
 
 use crate::db::Reads;
 
@@ -48,21 +47,22 @@ pub enum Cost {
     Scan,
 }
 
-/// Runs a SELECT and decodes its rows: a pool, a transaction, or the fast readers.
+/// Runs a SELECT (built for `backend()`) and decodes its rows: a pool, a transaction, or the
+/// fast readers.
 pub trait Fetch: Sync {
     fn backend(&self) -> DbBackend;
     fn fetch<T: FromCells>(
         &self,
-        stmt: &SelectStatement,
+        stmt: Statement,
         cost: Cost,
     ) -> impl Future<Output = Result<Vec<T>, DbErr>> + Send;
 }
 
 async fn fetch_with<T: FromCells>(
     db: &impl ConnectionTrait,
-    stmt: &SelectStatement,
+    stmt: Statement,
 ) -> Result<Vec<T>, DbErr> {
-    let rows = db.query_all(stmt).await?;
+    let rows = db.query_all_raw(stmt).await?;
     rows.iter().map(T::from_cells).collect()
 }
 
@@ -70,11 +70,7 @@ impl<C: ConnectionTrait + Sync> Fetch for C {
     fn backend(&self) -> DbBackend {
         self.get_database_backend()
     }
-    async fn fetch<T: FromCells>(
-        &self,
-        stmt: &SelectStatement,
-        _cost: Cost,
-    ) -> Result<Vec<T>, DbErr> {
+    async fn fetch<T: FromCells>(&self, stmt: Statement, _cost: Cost) -> Result<Vec<T>, DbErr> {
         fetch_with(self, stmt).await
     }
 }
@@ -83,9 +79,9 @@ impl Fetch for Reads {
     fn backend(&self) -> DbBackend {
         self.pool().get_database_backend()
     }
-    async fn fetch<T: FromCells>(&self, stmt: &SelectStatement, cost: Cost) -> Result<Vec<T>, DbErr> {
+    async fn fetch<T: FromCells>(&self, stmt: Statement, cost: Cost) -> Result<Vec<T>, DbErr> {
         match self.sqlite() {
-            Some(fast) => fast.fetch(stmt, cost),
+            Some(fast) => fast.fetch(stmt, cost).await,
             None => fetch_with(self.pool(), stmt).await,
         }
     }

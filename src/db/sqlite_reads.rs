@@ -1,18 +1,21 @@
 //! Reads on SQLite without sqlx's connection threads: each thread that serves requests keeps its
 //! own read-only rusqlite connection to the database file, with its prepared statements cached,
-//! and runs the statement where it is. A point read then costs microseconds instead of several
-//! thread hand-offs. Writes still go through sea-orm; WAL lets these readers see each commit.
+//! and runs a point read where it is: microseconds instead of several thread hand-offs. Scans
+//! (pages, filters that may read many rows) go to a few threads of their own, so a long one
+//! never holds up the requests of a server thread. Writes still go through sea-orm; WAL lets
+//! these readers see each commit.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OpenFlags, Row};
-use sea_orm::DbErr;
-use sea_orm::sea_query::{SelectStatement, SqliteQueryBuilder, Value};
+use sea_orm::sea_query::Value;
+use sea_orm::{DbErr, Statement};
 
 use crate::db::rows::{Cells, Cost, FromCells};
 
@@ -21,15 +24,27 @@ const STATEMENT_CACHE: usize = 128;
 /// Page cache per reader connection, in KiB (SQLite's default is 2,000).
 const CACHE_KIB: i64 = 1024;
 
+/// Threads that run scans.
+const SCAN_THREADS: usize = 2;
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+type Job = Box<dyn FnOnce() + Send>;
 
 thread_local! {
     /// This thread's connections, by the `SqliteReads` they belong to.
     static CONNECTIONS: RefCell<Vec<(u64, Connection)>> = const { RefCell::new(Vec::new()) };
 }
 
-#[derive(Debug)]
 pub struct SqliteReads {
+    file: Database,
+    /// Closing it (dropping the readers) ends the scan threads.
+    scans: mpsc::Sender<Job>,
+}
+
+/// A database file, and the key of its connections in each thread.
+#[derive(Clone, Debug)]
+struct Database {
     id: u64,
     path: PathBuf,
 }
@@ -41,12 +56,50 @@ impl SqliteReads {
         if name.is_empty() || name.starts_with(":memory:") || name.starts_with("file:") {
             return None;
         }
+        let (scans, jobs) = mpsc::channel::<Job>();
+        let jobs = Arc::new(Mutex::new(jobs));
+        for i in 0..SCAN_THREADS {
+            let jobs = jobs.clone();
+            std::thread::Builder::new()
+                .name(format!("sqlite-scan-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => break,
+                        }
+                    }
+                })
+                .ok()?;
+        }
         Some(SqliteReads {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            path: path.to_path_buf(),
+            file: Database {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                path: path.to_path_buf(),
+            },
+            scans,
         })
     }
 
+    pub async fn fetch<T: FromCells>(&self, stmt: Statement, cost: Cost) -> Result<Vec<T>, DbErr> {
+        if cost == Cost::Point {
+            return self.file.query(&stmt);
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let file = self.file.clone();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(file.query(&stmt));
+        });
+        self.scans
+            .send(job)
+            .map_err(|_| DbErr::Custom("the SQLite scan threads have stopped".into()))?;
+        rx.await
+            .map_err(|_| DbErr::Custom("a SQLite scan ended without an answer".into()))?
+    }
+}
+
+impl Database {
     fn open(&self) -> rusqlite::Result<Connection> {
         let conn = Connection::open_with_flags(
             &self.path,
@@ -59,26 +112,16 @@ impl SqliteReads {
         ))?;
         // Plans that don't depend on bound values: without this, SQLite re-prepares a cached
         // statement each time new values are bound (measured: every lookup re-parsed).
-        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
     }
 
-    pub fn fetch<T: FromCells>(&self, stmt: &SelectStatement, cost: Cost) -> Result<Vec<T>, DbErr> {
-        let (sql, values) = stmt.build(SqliteQueryBuilder);
-        let run = || self.query(&sql, &values.0);
-        // A scan gives its worker thread's other tasks to another thread while it runs.
-        let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|h| {
-            h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-        });
-        if cost == Cost::Scan && multi_thread {
-            tokio::task::block_in_place(run)
-        } else {
-            run()
-        }
-    }
-
-    fn query<T: FromCells>(&self, sql: &str, values: &[Value]) -> Result<Vec<T>, DbErr> {
+    fn query<T: FromCells>(&self, stmt: &Statement) -> Result<Vec<T>, DbErr> {
+        let values = stmt.values.as_ref().map_or(&[][..], |v| &v.0[..]);
         let params = values.iter().map(to_sql).collect::<Result<Vec<_>, _>>()?;
         CONNECTIONS.with(|cell| {
             let mut conns = cell.borrow_mut();
@@ -90,8 +133,8 @@ impl SqliteReads {
                 }
             };
             let conn = &conns[index].1;
-            let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
-            let mut rows = stmt
+            let mut prepared = conn.prepare_cached(&stmt.sql).map_err(db_err)?;
+            let mut rows = prepared
                 .query(rusqlite::params_from_iter(params.iter()))
                 .map_err(db_err)?;
             let mut out = Vec::new();

@@ -3,19 +3,20 @@
 //! JSON document returned as sent. Deactivation keeps the member; DELETE removes it from the
 //! workspace and its groups but never deletes the account.
 
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait,
-    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
+    JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Statement,
     TransactionSession, TransactionTrait,
 };
 use serde_json::{Map, Value};
 
+use crate::db::rows::{Cells, Cost, Fetch, FromCells};
 use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
-use crate::db::rows::{Cells, Cost, Fetch, FromCells};
 use crate::domain::filter::{AttrPath, CompareOp, Filter};
 use crate::domain::roles::{self, Role};
 use crate::domain::{Error, Result, email_key, filter_sql, new_id, now, workspaces};
@@ -235,7 +236,8 @@ struct UserRow(User);
 
 impl FromCells for UserRow {
     fn from_cells(r: &impl Cells) -> std::result::Result<Self, DbErr> {
-        let stored = |what: &str, e: serde_json::Error| DbErr::Custom(format!("stored {what}: {e}"));
+        let stored =
+            |what: &str, e: serde_json::Error| DbErr::Custom(format!("stored {what}: {e}"));
         let emails: Vec<(String, Option<String>, Value)> =
             serde_json::from_str(&r.text(16)?).map_err(|e| stored("e-mails", e))?;
         let groups: Vec<(String, String)> =
@@ -263,7 +265,9 @@ impl FromCells for UserRow {
                     value,
                     kind,
                     // A boolean on PostgreSQL, 0/1 on SQLite.
-                    primary: primary.as_bool().unwrap_or_else(|| primary.as_i64() == Some(1)),
+                    primary: primary
+                        .as_bool()
+                        .unwrap_or_else(|| primary.as_i64() == Some(1)),
                 })
                 .collect(),
             groups: groups
@@ -282,13 +286,20 @@ impl FromCells for Count {
     }
 }
 
-/// One user of the workspace, in one query.
+/// One user of the workspace, in one query (its SQL is built once per backend).
 pub async fn get(db: &impl Fetch, workspace_id: &str, id: &str) -> Result<User> {
-    let stmt = user_select(db.backend())
-        .and_where(Expr::col((member::Entity, member::Column::Id)).eq(id))
-        .and_where(Expr::col((member::Entity, member::Column::WorkspaceId)).eq(workspace_id))
-        .to_owned();
-    db.fetch::<UserRow>(&stmt, Cost::Point)
+    static SQL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    let backend = db.backend();
+    let sql = SQL[usize::from(backend == DbBackend::Postgres)].get_or_init(|| {
+        let select = user_select(backend)
+            .and_where(Expr::col((member::Entity, member::Column::Id)).eq(""))
+            .and_where(Expr::col((member::Entity, member::Column::WorkspaceId)).eq(""))
+            .to_owned();
+        backend.build(&select).sql
+    });
+    let stmt =
+        Statement::from_sql_and_values(backend, sql.as_str(), [id.into(), workspace_id.into()]);
+    db.fetch::<UserRow>(stmt, Cost::Point)
         .await?
         .pop()
         .map(|row| row.0)
@@ -302,26 +313,26 @@ pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Res
         Some(filter) => Some(filter_sql::users(filter, db.backend())?),
         None => None,
     };
-    let cost = if query.start_index <= 1 && query.filter.as_ref().is_some_and(is_identity_lookup)
-    {
+    let cost = if query.start_index <= 1 && query.filter.as_ref().is_some_and(is_identity_lookup) {
         Cost::Point
     } else {
         Cost::Scan
     };
-    // A plain COUNT over the workspace index, not over a subquery of every joined row; accounts
-    // are joined only when a filter may name their columns.
-    let mut counting = member::Entity::find()
-        .select_only()
-        .column_as(Expr::col((member::Entity, member::Column::Id)).count(), "n")
-        .filter(member::Column::WorkspaceId.eq(workspace_id));
-    if let Some(condition) = &condition {
-        counting = counting
-            .join(JoinType::LeftJoin, member::Relation::Account.def())
-            .filter(condition.clone());
-    }
-    let counting = counting.into_query();
     let count = || async {
-        let rows = db.fetch::<Count>(&counting, cost).await?;
+        // A plain COUNT over the workspace index, not over a subquery of every joined row;
+        // accounts are joined only when a filter may name their columns.
+        let mut counting = member::Entity::find()
+            .select_only()
+            .column_as(Expr::col((member::Entity, member::Column::Id)).count(), "n")
+            .filter(member::Column::WorkspaceId.eq(workspace_id));
+        if let Some(condition) = &condition {
+            counting = counting
+                .join(JoinType::LeftJoin, member::Relation::Account.def())
+                .filter(condition.clone());
+        }
+        let rows = db
+            .fetch::<Count>(db.backend().build(counting.as_query()), cost)
+            .await?;
         Ok::<u64, Error>(rows.first().map_or(0, |c| c.0))
     };
     if query.count == 0 {
@@ -340,8 +351,8 @@ pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Res
     if query.filter.is_some() || query.sort_by.is_some() {
         page_ids = page_ids.join(JoinType::LeftJoin, member::Relation::Account.def());
     }
-    if let Some(condition) = condition {
-        page_ids = page_ids.filter(condition);
+    if let Some(condition) = &condition {
+        page_ids = page_ids.filter(condition.clone());
     }
     let sort = match &query.sort_by {
         Some(path) => Some(filter_sql::user_sort(path)?),
@@ -371,7 +382,7 @@ pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Res
     stmt.order_by((member::Entity, member::Column::CreatedAt), order.clone())
         .order_by((member::Entity, member::Column::Id), order);
     let items: Vec<User> = db
-        .fetch::<UserRow>(&stmt, cost)
+        .fetch::<UserRow>(db.backend().build(&stmt), cost)
         .await?
         .into_iter()
         .map(|row| row.0)
