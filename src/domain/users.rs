@@ -183,17 +183,19 @@ fn account_email(input: &UserInput) -> String {
 /// arrays aggregated in the same statement, so a page of any size is one query.
 fn user_select(backend: DbBackend) -> SelectStatement {
     use member::Column as M;
+    // Unordered aggregates (an ORDER BY inside one costs SQLite a sorter per row); the rows
+    // carry their sort keys and are ordered when decoded.
     let (emails, groups) = match backend {
         DbBackend::Postgres => (
-            "(SELECT COALESCE(json_agg(json_build_array(e.value, e.kind, e.is_primary) ORDER BY e.id), '[]')::text \
+            "(SELECT COALESCE(json_agg(json_build_array(e.id, e.value, e.kind, e.is_primary)), '[]')::text \
              FROM member_emails e WHERE e.member_id = members.id)",
-            "(SELECT COALESCE(json_agg(json_build_array(g.id, g.display_name) ORDER BY g.display_name, g.id), '[]')::text \
+            "(SELECT COALESCE(json_agg(json_build_array(g.id, g.display_name)), '[]')::text \
              FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = members.id)",
         ),
         _ => (
-            "(SELECT json_group_array(json_array(e.value, e.kind, e.is_primary) ORDER BY e.id) \
+            "(SELECT json_group_array(json_array(e.id, e.value, e.kind, e.is_primary)) \
              FROM member_emails e WHERE e.member_id = members.id)",
-            "(SELECT json_group_array(json_array(g.id, g.display_name) ORDER BY g.display_name, g.id) \
+            "(SELECT json_group_array(json_array(g.id, g.display_name)) \
              FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = members.id)",
         ),
     };
@@ -238,10 +240,12 @@ impl FromCells for UserRow {
     fn from_cells(r: &impl Cells) -> std::result::Result<Self, DbErr> {
         let stored =
             |what: &str, e: serde_json::Error| DbErr::Custom(format!("stored {what}: {e}"));
-        let emails: Vec<(String, Option<String>, Value)> =
+        let mut emails: Vec<(i64, String, Option<String>, Value)> =
             serde_json::from_str(&r.text(16)?).map_err(|e| stored("e-mails", e))?;
-        let groups: Vec<(String, String)> =
+        emails.sort_unstable_by_key(|e| e.0);
+        let mut groups: Vec<(String, String)> =
             serde_json::from_str(&r.text(17)?).map_err(|e| stored("groups", e))?;
+        groups.sort_unstable_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
         Ok(UserRow(User {
             id: r.text(0)?,
             workspace_id: r.text(1)?,
@@ -261,7 +265,7 @@ impl FromCells for UserRow {
             family_name: r.opt_text(15)?,
             emails: emails
                 .into_iter()
-                .map(|(value, kind, primary)| Email {
+                .map(|(_, value, kind, primary)| Email {
                     value,
                     kind,
                     // A boolean on PostgreSQL, 0/1 on SQLite.

@@ -8,7 +8,8 @@ use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::filter::{self, AttrPath};
@@ -145,16 +146,24 @@ impl ListParams {
 }
 
 /// A ListResponse. With `count=0` only the totals, no `Resources`.
-pub fn list_response(total: u64, query: &ListQuery, resources: Vec<Value>) -> Response {
-    let mut body = json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": query.start_index,
-        "itemsPerPage": resources.len(),
-    });
-    if query.count > 0 {
-        body["Resources"] = Value::Array(resources);
+pub fn list_response<T: Serialize>(total: u64, query: &ListQuery, resources: Vec<T>) -> Response {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body<T> {
+        schemas: [&'static str; 1],
+        total_results: u64,
+        start_index: u64,
+        items_per_page: usize,
+        #[serde(rename = "Resources", skip_serializing_if = "Option::is_none")]
+        resources: Option<Vec<T>>,
     }
+    let body = Body {
+        schemas: [LIST_RESPONSE],
+        total_results: total,
+        start_index: query.start_index,
+        items_per_page: resources.len(),
+        resources: (query.count > 0).then_some(resources),
+    };
     respond(StatusCode::OK, body, HeaderMap::new())
 }
 

@@ -11,6 +11,7 @@ mod list;
 #[doc(hidden)]
 pub mod patch;
 mod resource;
+mod user_json;
 #[doc(hidden)]
 pub mod users;
 
@@ -133,8 +134,20 @@ fn body_rejection(rejection: BytesRejection) -> ScimError {
 }
 
 /// A SCIM JSON response with its status and headers.
-pub fn respond(status: StatusCode, body: Value, headers: HeaderMap) -> Response {
-    let mut response = (status, headers, body.to_string()).into_response();
+pub fn respond(status: StatusCode, body: impl serde::Serialize, headers: HeaderMap) -> Response {
+    let body = match serde_json::to_string(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "a SCIM answer could not be written as JSON");
+            return ScimError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                "the answer could not be written",
+            )
+            .into_response();
+        }
+    };
+    let mut response = (status, headers, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(SCIM_CONTENT_TYPE),
@@ -212,7 +225,7 @@ pub fn versioned_empty(status: StatusCode, version: i64) -> Response {
 /// One resource as the answer: its ETag, and for a 201 its Location.
 pub fn resource_response(
     status: StatusCode,
-    body: Value,
+    body: impl serde::Serialize,
     version: i64,
     location: &str,
 ) -> Response {

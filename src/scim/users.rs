@@ -14,6 +14,7 @@ use crate::scim::resource::{
     ENTERPRISE_USER, Projection, USER_SCHEMA, WORKSPACE_USER, find_key, many, meta, opt_bool,
     opt_string, take,
 };
+use crate::scim::user_json::UserJson;
 use crate::scim::{
     ScimBody, ScimError, ScimResult, if_match, not_modified, not_modified_response, patch,
 };
@@ -225,7 +226,7 @@ pub fn render(user: &User, base: &str) -> Value {
         };
     workspace.insert("effectiveRole".into(), json!(user.effective_role.as_str()));
     if let Some(key) = find_key(&out, WORKSPACE_USER) {
-        out.remove(&key);
+        out.shift_remove(&key);
     }
     out.insert(WORKSPACE_USER.into(), Value::Object(workspace));
     out.insert(
@@ -252,13 +253,13 @@ pub fn present(user: &User, base: &str, projection: &Projection) -> Value {
     if !requested && let Some(map) = value.as_object_mut() {
         let empty = match map.get_mut(WORKSPACE_USER) {
             Some(Value::Object(ext)) => {
-                ext.remove("effectiveRole");
+                ext.shift_remove("effectiveRole");
                 ext.is_empty()
             }
             _ => true,
         };
         if empty {
-            map.remove(WORKSPACE_USER);
+            map.shift_remove(WORKSPACE_USER);
             if let Some(Value::Array(schemas)) = map.get_mut("schemas") {
                 schemas.retain(|s| s != WORKSPACE_USER);
             }
@@ -267,14 +268,24 @@ pub fn present(user: &User, base: &str, projection: &Projection) -> Value {
     projection.apply_keeping(value, &["userName"])
 }
 
+/// No `attributes` or `excludedAttributes`: the default representation, written directly.
+fn is_default(projection: &Projection) -> bool {
+    projection.attributes.is_empty() && projection.excluded.is_empty()
+}
+
 fn resource_response(
     status: StatusCode,
     user: &User,
     base: &str,
     projection: &Projection,
 ) -> Response {
+    let location = location(base, &user.id);
+    if is_default(projection) {
+        let body = UserJson { user, base };
+        return crate::scim::resource_response(status, body, user.version, &location);
+    }
     let body = present(user, base, projection);
-    crate::scim::resource_response(status, body, user.version, &location(base, &user.id))
+    crate::scim::resource_response(status, body, user.version, &location)
 }
 
 pub async fn list(
@@ -298,7 +309,15 @@ pub async fn search(
 async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> ScimResult<Response> {
     let page = users::list(&state.reads, &p.workspace_id, &params.query).await?;
     let base = state.settings.scim_base_url(&p.workspace_id);
-    let resources = page
+    if is_default(&params.projection) {
+        let resources: Vec<UserJson> = page
+            .items
+            .iter()
+            .map(|user| UserJson { user, base: &base })
+            .collect();
+        return Ok(list_response(page.total, &params.query, resources));
+    }
+    let resources: Vec<Value> = page
         .items
         .iter()
         .map(|u| present(u, &base, &params.projection))
