@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
-    JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Statement,
-    TransactionSession, TransactionTrait,
+    JoinType, QueryFilter, QuerySelect, QueryTrait, RelationTrait, Statement, TransactionSession,
+    TransactionTrait,
 };
 use serde_json::{Map, Value};
 
@@ -346,45 +346,53 @@ pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Res
         });
     }
     let order = query.order();
-    // The page's ids walk only the index (an OFFSET deep into a large workspace then skips
-    // index entries, not joined rows); the page's members are then joined by primary key.
-    let mut page_ids = member::Entity::find()
-        .select_only()
-        .column_as(member::Column::Id, PAGE_ID)
-        .filter(member::Column::WorkspaceId.eq(workspace_id));
-    if query.filter.is_some() || query.sort_by.is_some() {
-        page_ids = page_ids.join(JoinType::LeftJoin, member::Relation::Account.def());
-    }
-    if let Some(condition) = &condition {
-        page_ids = page_ids.filter(condition.clone());
-    }
     let sort = match &query.sort_by {
         Some(path) => Some(filter_sql::user_sort(path)?),
         None => None,
     };
-    if let Some(sort) = &sort {
-        page_ids = page_ids.order_by(sort.clone(), order.clone());
-    }
-    let page_ids = page_ids
-        .order_by(member::Column::CreatedAt, order.clone())
-        .order_by(member::Column::Id, order.clone())
-        .offset(query.start_index.saturating_sub(1))
-        .limit(Ord::min(query.count, MAX_PAGE))
-        .into_query();
-    let mut stmt = user_select(db.backend())
-        .join_subquery(
+    let offset = query.start_index.saturating_sub(1);
+    let limit = Ord::min(query.count, MAX_PAGE);
+    let order_page = |stmt: &mut SelectStatement| {
+        if let Some(sort) = &sort {
+            stmt.order_by_expr(sort.clone(), order.clone());
+        }
+        stmt.order_by((member::Entity, member::Column::CreatedAt), order.clone())
+            .order_by((member::Entity, member::Column::Id), order.clone());
+    };
+    let mut stmt = user_select(db.backend());
+    if offset == 0 {
+        // A first page (every identity lookup): the rows themselves, in one plain query.
+        stmt.and_where(Expr::col((member::Entity, member::Column::WorkspaceId)).eq(workspace_id));
+        if let Some(condition) = &condition {
+            stmt.and_where(condition.clone());
+        }
+        order_page(&mut stmt);
+        stmt.limit(limit);
+    } else {
+        // A deeper page: its ids walk only the index (the OFFSET then skips index entries, not
+        // joined rows), and only those members are joined, by primary key.
+        let mut page_ids = member::Entity::find()
+            .select_only()
+            .column_as(member::Column::Id, PAGE_ID)
+            .filter(member::Column::WorkspaceId.eq(workspace_id));
+        if query.filter.is_some() || query.sort_by.is_some() {
+            page_ids = page_ids.join(JoinType::LeftJoin, member::Relation::Account.def());
+        }
+        if let Some(condition) = &condition {
+            page_ids = page_ids.filter(condition.clone());
+        }
+        let mut page_ids = page_ids.into_query();
+        order_page(&mut page_ids);
+        page_ids.offset(offset).limit(limit);
+        stmt.join_subquery(
             JoinType::InnerJoin,
             page_ids,
             PAGE,
             Expr::col((PAGE, PAGE_ID)).equals((member::Entity, member::Column::Id)),
-        )
-        .to_owned();
-    // The same order again: the sort expression names the same tables in this scope.
-    if let Some(sort) = sort {
-        stmt.order_by_expr(sort, order.clone());
+        );
+        // The same order again: the sort expression names the same tables in this scope.
+        order_page(&mut stmt);
     }
-    stmt.order_by((member::Entity, member::Column::CreatedAt), order.clone())
-        .order_by((member::Entity, member::Column::Id), order);
     let items: Vec<User> = db
         .fetch::<UserRow>(db.backend().build(&stmt), cost)
         .await?
