@@ -5,9 +5,19 @@ use sea_orm::DatabaseConnection;
 
 use crate::graphql::AppSchema;
 
-/// What every request handler shares. Holds no state another replica would need.
+/// What every request handler shares (cloned per extractor: one reference count). Holds no
+/// state another replica would need.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     /// Reads (and the rare bounded last-used writes).
     pub db: DatabaseConnection,
     /// The hot SCIM reads: `db`, or on a SQLite file per-thread rusqlite readers.
@@ -32,14 +42,14 @@ impl AppState {
         writer: DatabaseConnection,
         settings: Settings,
     ) -> Self {
-        AppState {
+        AppState(Arc::new(Shared {
             reads: crate::db::Reads::new(db.clone()),
             db,
             writer,
             settings: Arc::new(settings),
             schema: crate::graphql::schema(),
             access: Arc::default(),
-        }
+        }))
     }
 }
 

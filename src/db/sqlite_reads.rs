@@ -210,3 +210,24 @@ impl Cells for Row<'_> {
             .map_err(|e| DbErr::Custom(format!("stored time {text:?}: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// `.cargo/config.toml` builds the bundled SQLite with QPSG on for every connection,
+    /// including sqlx's, which the readers' own setting doesn't reach.
+    #[test]
+    fn sqlite_is_built_with_stable_plans() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "ENABLE_QPSG"),
+            "compile options: {options:?}"
+        );
+    }
+}
