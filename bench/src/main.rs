@@ -51,6 +51,9 @@ enum Cmd {
         /// workspace (0: skip).
         #[arg(long, default_value_t = 0)]
         big: usize,
+        /// Members of the group another workspace pushes during the fairness workload (0: skip).
+        #[arg(long, default_value_t = 10_000)]
+        fairness: usize,
     },
 }
 
@@ -66,7 +69,8 @@ async fn main() {
             seconds,
             members,
             big,
-        } => run(&gateway, postgres, seconds, members, big).await,
+            fairness,
+        } => run(&gateway, postgres, seconds, members, big, fairness).await,
     }
 }
 
@@ -301,7 +305,14 @@ async fn seed(conn: &mut Conn, base: &str, prefix: &str, from: usize, count: usi
     ids
 }
 
-async fn run(gateway: &str, postgres: Option<String>, seconds: u64, members: usize, big: usize) {
+async fn run(
+    gateway: &str,
+    postgres: Option<String>,
+    seconds: u64,
+    members: usize,
+    big: usize,
+    fairness_members: usize,
+) {
     let duration = Duration::from_secs(seconds);
     let machine = format!(
         "{} cores, {}",
@@ -382,23 +393,7 @@ async fn run(gateway: &str, postgres: Option<String>, seconds: u64, members: usi
         .trim()
         .to_string();
     let addr = server.addr.clone();
-    graphql(&addr, &token, "mutation($i: SamlInput!) { configureSaml(input: $i) { configured } }", json!({ "i": { "idpEntityId": "https://idp.bench", "ssoUrl": "https://idp.bench/sso", "certificatePem": certificate_pem() } })).await;
-    let data = graphql(
-        &addr,
-        &token,
-        "mutation { enableScim { baseUrl } generateApiKey(name: \"bench\") { secret } }",
-        json!({}),
-    )
-    .await;
-    let base_url = data["enableScim"]["baseUrl"].as_str().unwrap().to_string();
-    let base = base_url
-        .split_once(&addr)
-        .map(|(_, p)| p.to_string())
-        .unwrap();
-    let auth = Some(format!(
-        "Bearer {}",
-        data["generateApiKey"]["secret"].as_str().unwrap()
-    ));
+    let (base, auth) = enable_scim(&addr, &token).await;
     let mut admin_conn = Conn::open(&addr, auth.clone()).await;
 
     let t = Instant::now();
@@ -565,6 +560,47 @@ async fn run(gateway: &str, postgres: Option<String>, seconds: u64, members: usi
         push_rows.push((form, added, removed));
     }
 
+    // Fairness: another workspace pushes a big group while this one looks users up.
+    let fair = if fairness_members > 0 {
+        let out = tokio::process::Command::new(gateway)
+            .args([
+                "admin-token",
+                "--workspace",
+                "pusher",
+                "--email",
+                "owner@pusher.test",
+            ])
+            .env("DATABASE_URL", &database_url)
+            .env("SCIM_GATEWAY_LOG", "warn")
+            .output()
+            .await
+            .expect("admin-token");
+        assert!(
+            out.status.success(),
+            "admin-token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pusher_token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let (pusher_base, pusher_auth) = enable_scim(&addr, &pusher_token).await;
+        let mut pusher_conn = Conn::open(&addr, pusher_auth.clone()).await;
+        let pusher_ids =
+            Arc::new(seed(&mut pusher_conn, &pusher_base, "p", 0, fairness_members).await);
+        Some(
+            fairness(
+                &addr,
+                (&pusher_base, pusher_auth),
+                (&base, auth.clone()),
+                pusher_ids,
+                "u",
+                n,
+                Ord::max(duration * 2, Duration::from_secs(8)),
+            )
+            .await,
+        )
+    } else {
+        None
+    };
+
     let (peak, rss) = server.memory();
     println!();
     println!(
@@ -606,6 +642,28 @@ async fn run(gateway: &str, postgres: Option<String>, seconds: u64, members: usi
             added.as_secs_f64(),
             removed.as_secs_f64(),
             (*added + *removed).as_secs_f64()
+        );
+    }
+    if let Some(f) = &fair {
+        let ms = |p: f64| {
+            let i = ((f.lookups.len().saturating_sub(1)) as f64 * p).round() as usize;
+            f.lookups.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        println!();
+        println!(
+            "| fairness: another workspace pushes {} members ({} pushes + removals, {:.2} s per push) | lookups | p50 ms | p99 ms | max ms | wrong |",
+            f.pushed,
+            f.pushes,
+            f.push_time.as_secs_f64() / f.pushes as f64
+        );
+        println!("|---|---|---|---|---|---|");
+        println!(
+            "| this workspace's lookups at 25/s | {} | {:.2} | {:.2} | {:.2} | {} |",
+            f.lookups.len(),
+            ms(0.5),
+            ms(0.99),
+            ms(1.0),
+            f.wrong
         );
     }
     println!();
@@ -739,10 +797,156 @@ async fn run(gateway: &str, postgres: Option<String>, seconds: u64, members: usi
             ])
             .status();
     }
-    let errors: u64 = rows.iter().map(|r| r.errors).sum::<u64>() + ceiling_stats.errors;
+    let errors: u64 = rows.iter().map(|r| r.errors).sum::<u64>()
+        + ceiling_stats.errors
+        + fair.as_ref().map_or(0, |f| f.wrong);
     if errors > 0 {
         eprintln!("{errors} answers were wrong");
         std::process::exit(1);
+    }
+}
+
+/// SAML, SCIM on and an API key for the workspace of this admin token: its SCIM base path and
+/// the Authorization header of the key.
+async fn enable_scim(addr: &str, token: &str) -> (String, Option<String>) {
+    graphql(addr, token, "mutation($i: SamlInput!) { configureSaml(input: $i) { configured } }", json!({ "i": { "idpEntityId": "https://idp.bench", "ssoUrl": "https://idp.bench/sso", "certificatePem": certificate_pem() } })).await;
+    let data = graphql(
+        addr,
+        token,
+        "mutation { enableScim { baseUrl } generateApiKey(name: \"bench\") { secret } }",
+        json!({}),
+    )
+    .await;
+    let base_url = data["enableScim"]["baseUrl"].as_str().unwrap();
+    let base = base_url
+        .split_once(addr)
+        .map(|(_, p)| p.to_string())
+        .unwrap();
+    let secret = data["generateApiKey"]["secret"].as_str().unwrap();
+    (base, Some(format!("Bearer {secret}")))
+}
+
+/// What another workspace sees while this one pushes big groups.
+struct Fairness {
+    pushed: usize,
+    pushes: usize,
+    push_time: Duration,
+    lookups: Vec<Duration>,
+    wrong: u64,
+}
+
+/// Workspace A pushes a group of `n` members in 100-member PATCHes and removes them again, over
+/// and over for `duration`; meanwhile workspace B looks users up at Entra's 25 requests/s
+/// (open loop: one every 40 ms, whatever the answers' latency).
+async fn fairness(
+    addr: &str,
+    a: (&str, Option<String>),
+    b: (&str, Option<String>),
+    ids: Arc<Vec<String>>,
+    b_prefix: &str,
+    b_users: usize,
+    duration: Duration,
+) -> Fairness {
+    let b_prefix = b_prefix.to_string();
+    let (a_base, a_auth) = (a.0.to_string(), a.1);
+    let (b_base, b_auth) = (b.0.to_string(), b.1);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut pusher = Conn::open(addr, a_auth).await;
+    let reply = pusher
+        .send(
+            "POST",
+            &format!("{a_base}/Groups"),
+            Some(&json!({ "displayName": "Everyone" }).to_string()),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    let gid = serde_json::from_slice::<Value>(&reply.body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let looker = {
+        let (addr, stop) = (addr.to_string(), stop.clone());
+        tokio::spawn(async move {
+            let mut conn = Conn::open(&addr, b_auth).await;
+            let mut latencies = Vec::new();
+            let mut wrong = 0;
+            let mut tick = tokio::time::interval(Duration::from_millis(40));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut i = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tick.tick().await;
+                let k = (i * 31) % b_users;
+                i += 1;
+                let t = Instant::now();
+                let r = conn
+                    .send(
+                        "GET",
+                        &format!(
+                            "{b_base}/Users?filter=userName%20eq%20%22{b_prefix}{k}%40bench.test%22"
+                        ),
+                        None,
+                    )
+                    .await;
+                latencies.push(t.elapsed());
+                if r.status != 200
+                    || !memfind(&r.body, format!("{b_prefix}{k}@bench.test").as_bytes())
+                {
+                    wrong += 1;
+                }
+            }
+            (latencies, wrong)
+        })
+    };
+
+    let started = Instant::now();
+    let mut pushes = 0;
+    let mut push_time = Duration::ZERO;
+    while started.elapsed() < duration || pushes == 0 {
+        let t = Instant::now();
+        for chunk in ids.chunks(100) {
+            let values: Vec<Value> = chunk.iter().map(|id| json!({ "value": id })).collect();
+            let body =
+                json!({ "Operations": [{ "op": "add", "path": "members", "value": values }] });
+            let r = pusher
+                .send(
+                    "PATCH",
+                    &format!("{a_base}/Groups/{gid}"),
+                    Some(&body.to_string()),
+                )
+                .await;
+            assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+        }
+        push_time += t.elapsed();
+        pushes += 1;
+        assert_eq!(
+            member_count(&mut pusher, &a_base, &gid).await,
+            ids.len(),
+            "members after a push"
+        );
+        for chunk in ids.chunks(100) {
+            let values: Vec<Value> = chunk.iter().map(|id| json!({ "value": id })).collect();
+            let body =
+                json!({ "Operations": [{ "op": "remove", "path": "members", "value": values }] });
+            let r = pusher
+                .send(
+                    "PATCH",
+                    &format!("{a_base}/Groups/{gid}"),
+                    Some(&body.to_string()),
+                )
+                .await;
+            assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut lookups, wrong) = looker.await.unwrap();
+    lookups.sort();
+    Fairness {
+        pushed: ids.len(),
+        pushes,
+        push_time,
+        lookups,
+        wrong,
     }
 }
 
