@@ -434,6 +434,15 @@ async fn write_emails(
         .filter(member_email::Column::MemberId.eq(member_id))
         .exec(db)
         .await?;
+    insert_emails(db, workspace_id, member_id, emails).await
+}
+
+async fn insert_emails(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    member_id: &str,
+    emails: &[Email],
+) -> Result<()> {
     if emails.is_empty() {
         return Ok(());
     }
@@ -500,12 +509,15 @@ pub async fn create(
     validate(&input)?;
     let txn = crate::domain::begin_write(db).await?;
     let email = account_email(&input);
-    let existed = account::Entity::find()
+    let found = account::Entity::find()
         .filter(account::Column::EmailKey.eq(email_key(&email)))
         .one(&txn)
-        .await?
-        .is_some();
-    let account = workspaces::find_or_create_account(&txn, &email).await?;
+        .await?;
+    let existed = found.is_some();
+    let account = match found {
+        Some(account) => account,
+        None => workspaces::create_account(&txn, &email).await?,
+    };
     update_account_name(&txn, &account.id, &input, false).await?;
     let at = now();
     let effective = roles::resolve(false, input.direct_role, &[]).role;
@@ -530,8 +542,28 @@ pub async fn create(
         .exec(&txn)
         .await
         .map_err(|e| conflict_user_name(&input.user_name)(e.into()))?;
-    write_emails(&txn, &p.workspace_id, &model.id, &input.emails).await?;
-    let user = get(&txn, &p.workspace_id, &model.id).await?;
+    insert_emails(&txn, &p.workspace_id, &model.id, &input.emails).await?;
+    // What was just written (a linked account keeps the names it had unless new ones came).
+    let user = User {
+        id: model.id,
+        workspace_id: model.workspace_id,
+        account_id: model.account_id,
+        user_name: model.user_name,
+        external_id: model.external_id,
+        display_name: model.display_name,
+        given_name: input.given_name.or(account.given_name),
+        family_name: input.family_name.or(account.family_name),
+        active: model.active,
+        direct_role: input.direct_role,
+        effective_role: effective,
+        is_owner: false,
+        emails: input.emails,
+        groups: Vec::new(),
+        attributes: input.attributes,
+        version: model.version,
+        created_at: at,
+        updated_at: at,
+    };
     let mut summary = format!(
         "added {} as {}",
         user.user_name,
@@ -593,10 +625,12 @@ where
     for _ in 0..RETRIES {
         let txn = crate::domain::begin_write(db).await.map_err(E::from)?;
         // Concurrent changes of one user take turns (PostgreSQL; SQLite writes are serial).
-        crate::domain::for_update(&txn, member::Entity::find_by_id(id.to_string()))
-            .one(&txn)
-            .await
-            .map_err(Error::from)?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            crate::domain::for_update(&txn, member::Entity::find_by_id(id.to_string()))
+                .one(&txn)
+                .await
+                .map_err(Error::from)?;
+        }
         let current = get(&txn, &p.workspace_id, id).await.map_err(E::from)?;
         if if_match.is_some_and(|v| v != current.version) {
             return Err(Error::VersionMismatch.into());
@@ -658,16 +692,43 @@ where
                 .await
                 .map_err(E::from)?;
         }
-        update_account_name(&txn, &current.account_id, &input, true)
-            .await
-            .map_err(E::from)?;
-        let role_changes = roles::recompute(&txn, &p.workspace_id, &[id.to_string()])
-            .await
-            .map_err(E::from)?;
+        if (&input.given_name, &input.family_name) != (&current.given_name, &current.family_name) {
+            update_account_name(&txn, &current.account_id, &input, true)
+                .await
+                .map_err(E::from)?;
+        }
+        // Only the direct role and deactivation of a user's own attributes reach its role.
+        let role_changes =
+            if input.direct_role != current.direct_role || input.active != current.active {
+                roles::recompute(&txn, &p.workspace_id, &[id.to_string()])
+                    .await
+                    .map_err(E::from)?
+            } else {
+                Vec::new()
+            };
         if current.active && current.effective_role == Role::Admin {
             guard_admins(&txn, &current).await.map_err(E::from)?;
         }
-        let user = get(&txn, &p.workspace_id, id).await.map_err(E::from)?;
+        let user = if role_changes.iter().any(|c| c.member_id == id) {
+            // A new role is stored with a version and time of its own: read it all back.
+            get(&txn, &p.workspace_id, id).await.map_err(E::from)?
+        } else {
+            // What was just written.
+            User {
+                user_name: input.user_name.trim().to_string(),
+                external_id: input.external_id,
+                display_name: input.display_name,
+                given_name: input.given_name,
+                family_name: input.family_name,
+                active: input.active,
+                direct_role: input.direct_role,
+                emails: input.emails,
+                attributes: input.attributes,
+                version: current.version + 1,
+                updated_at: at,
+                ..current.clone()
+            }
+        };
         let summary = describe_update(&current, &user, &role_changes);
         activity::record(&txn, p.entry("user.update", 200, "User", &user.id, summary))
             .await

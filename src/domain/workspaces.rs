@@ -95,11 +95,16 @@ pub async fn find_or_create_account(
     {
         return Ok(found);
     }
+    create_account(db, email).await
+}
+
+/// A new account for an e-mail no account has.
+pub async fn create_account(db: &impl ConnectionTrait, email: &str) -> Result<account::Model> {
     let at = now();
     let model = account::Model {
         id: new_id(),
         email: email.trim().to_string(),
-        email_key: key,
+        email_key: email_key(email),
         given_name: None,
         family_name: None,
         created_at: at,

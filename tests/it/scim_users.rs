@@ -454,3 +454,58 @@ async fn a_key_of_one_workspace_never_sees_another() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// PUT and PATCH answer the state they stored: the same body as a GET right after, through
+/// name, e-mail, role, deactivation and kept-attribute changes of a member of a mapped group.
+#[tokio::test]
+async fn update_answers_are_what_a_get_reads_back() {
+    let s = Scim::start().await;
+    let id = s.create_user("ann@x.org", "Ann", "Lee").await;
+    s.create_group("QA", &[&id]).await;
+    let steps = [
+        (
+            "PATCH",
+            patch(json!([
+                { "op": "replace", "path": "name.givenName", "value": "Anne" },
+                { "op": "add", "path": "emails", "value": [{ "value": "ann@home.example", "type": "home" }] },
+                { "op": "add", "path": "roles", "value": [{ "value": "reviewer" }] },
+            ])),
+        ),
+        (
+            "PATCH",
+            patch(json!([{ "op": "replace", "value": { "active": false, "title": "Lead" } }])),
+        ),
+        (
+            "PUT",
+            Some(json!({
+                "userName": "ann@x.org",
+                "name": { "familyName": "Lee-Smith" },
+                "emails": [{ "value": "ann@x.org", "primary": true }],
+                "active": true,
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": { "department": "QA" }
+            })),
+        ),
+    ];
+    for (i, (method, body)) in steps.into_iter().enumerate() {
+        let r = s.call(method, &format!("/Users/{id}"), body).await;
+        assert_eq!(r.status, 200, "step {i}: {}", r.body);
+        let stored = s.call("GET", &format!("/Users/{id}"), None).await;
+        assert_eq!(r.body, stored.body, "step {i}");
+        assert_eq!(r.headers["etag"], stored.headers["etag"], "step {i}");
+    }
+    let role = s
+        .call(
+            "GET",
+            &format!(
+                "/Users/{id}?attributes=urn:scim-gateway:schemas:extension:workspace:2.0:User"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        role.body["urn:scim-gateway:schemas:extension:workspace:2.0:User"]["effectiveRole"],
+        "labeler",
+        "the PUT dropped the direct reviewer role: {}",
+        role.body
+    );
+}
