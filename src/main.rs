@@ -6,11 +6,6 @@ use scim_gateway::config::{Cli, Command, LogFormat};
 use scim_gateway::{AppState, Settings, db, domain};
 use tracing_subscriber::EnvFilter;
 
-// Many small short-lived allocations per request (JSON, SQL, HTTP): mimalloc serves them from
-// per-thread pages where glibc's malloc spent a quarter of the server's CPU time.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn init_tracing(cli: &Cli) {
     let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

@@ -15,10 +15,6 @@ use tokio::process::{Child, Command};
 
 use crate::http::{Conn, Reply};
 
-// The same allocator as the gateway, so the ceiling is measured under the same conditions.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(about = "Load benchmark of scim-gateway")]
 struct Cli {

@@ -16,9 +16,22 @@ pub use sqlite_reads::SqliteReads;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/scim-gateway.db?mode=rwc";
 
+/// SQLite page cache per connection, in KiB: the read pool's connections serve the colder reads
+/// (the hot SCIM reads have their own readers); the writer keeps SQLite's default.
+const READ_CACHE_KIB: u32 = 1024;
+const WRITE_CACHE_KIB: u32 = 2000;
+
 /// Opens a pool. SQLite runs in WAL mode with foreign keys on and a busy timeout, so readers
 /// never wait for the writer and writers wait for each other instead of failing.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    open(url, max_connections, READ_CACHE_KIB).await
+}
+
+async fn open(
+    url: &str,
+    max_connections: u32,
+    cache_kib: u32,
+) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_string());
     options
         .max_connections(max_connections.max(1))
@@ -29,13 +42,14 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     if url.starts_with("sqlite:") {
         ensure_sqlite_dir(url)
             .map_err(|e| DbErr::Custom(format!("cannot create the database folder: {e}")))?;
-        options.map_sqlx_sqlite_opts(|opts| {
+        options.map_sqlx_sqlite_opts(move |opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 // LIKE compares as PostgreSQL does, so SCIM filters behave the same on both.
                 .pragma("case_sensitive_like", "ON")
+                .pragma("cache_size", format!("-{cache_kib}"))
         });
     }
     Database::connect(options).await
@@ -48,7 +62,7 @@ pub async fn connect_writer(
     reads: &DatabaseConnection,
 ) -> Result<DatabaseConnection, DbErr> {
     if url.starts_with("sqlite:") {
-        connect(url, 1).await
+        open(url, 1, WRITE_CACHE_KIB).await
     } else {
         Ok(reads.clone())
     }
