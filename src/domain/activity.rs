@@ -43,12 +43,19 @@ impl NewEntry {
 const MAX_SUMMARY_CHARS: usize = 4000;
 
 pub async fn record(db: &impl ConnectionTrait, entry: NewEntry) -> Result<()> {
+    db.execute_raw(insert(db.get_database_backend(), entry))
+        .await?;
+    Ok(())
+}
+
+/// The statement that records an entry, to run with others.
+pub fn insert(backend: sea_orm::DbBackend, entry: NewEntry) -> sea_orm::Statement {
     let mut summary = entry.summary;
     if summary.chars().count() > MAX_SUMMARY_CHARS {
         summary = summary.chars().take(MAX_SUMMARY_CHARS - 1).collect();
         summary.push('…');
     }
-    activity::Entity::insert(activity::ActiveModel {
+    let insert = activity::Entity::insert(activity::ActiveModel {
         workspace_id: Set(entry.workspace_id),
         at: Set(crate::domain::now()),
         actor: Set(entry.actor),
@@ -62,10 +69,8 @@ pub async fn record(db: &impl ConnectionTrait, entry: NewEntry) -> Result<()> {
         summary: Set(summary),
         succeeded: Set(entry.succeeded),
         ..Default::default()
-    })
-    .exec(db)
-    .await?;
-    Ok(())
+    });
+    sea_orm::QueryTrait::build(&insert, backend)
 }
 
 /// Deletes entries older than `cutoff` (the retention window); returns how many.

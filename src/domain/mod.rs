@@ -53,6 +53,38 @@ pub async fn begin_write<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Tran
         .await?)
 }
 
+/// Runs write statements in order, in one round trip on SQLite (it takes a string of statements
+/// with their parameters in order: each round trip to sqlx's connection thread costs more than
+/// the statement itself), one by one elsewhere. Stops at the first error.
+pub async fn execute_all(
+    db: &impl sea_orm::ConnectionTrait,
+    statements: Vec<sea_orm::Statement>,
+) -> Result<()> {
+    let backend = db.get_database_backend();
+    if backend != sea_orm::DatabaseBackend::Sqlite {
+        for statement in statements {
+            db.execute_raw(statement).await?;
+        }
+        return Ok(());
+    }
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for statement in statements {
+        if !sql.is_empty() {
+            sql.push_str(";\n");
+        }
+        sql.push_str(&statement.sql);
+        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+    }
+    if !sql.is_empty() {
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// `SELECT … FOR UPDATE` on PostgreSQL (concurrent writers of one row take turns, also across
 /// replicas); SQLite needs nothing, its write transactions are already serial.
 pub fn for_update<S: sea_orm::QuerySelect>(db: &impl sea_orm::ConnectionTrait, select: S) -> S {

@@ -443,21 +443,32 @@ async fn insert_emails(
     member_id: &str,
     emails: &[Email],
 ) -> Result<()> {
-    if emails.is_empty() {
-        return Ok(());
+    if let Some(stmt) = emails_insert(db.get_database_backend(), workspace_id, member_id, emails) {
+        db.execute_raw(stmt).await?;
     }
-    member_email::Entity::insert_many(emails.iter().map(|e| member_email::ActiveModel {
-        member_id: sea_orm::Set(member_id.to_string()),
-        workspace_id: sea_orm::Set(workspace_id.to_string()),
-        value: sea_orm::Set(e.value.clone()),
-        value_key: sea_orm::Set(email_key(&e.value)),
-        kind: sea_orm::Set(e.kind.clone()),
-        is_primary: sea_orm::Set(e.primary),
-        ..Default::default()
-    }))
-    .exec(db)
-    .await?;
     Ok(())
+}
+
+fn emails_insert(
+    backend: DbBackend,
+    workspace_id: &str,
+    member_id: &str,
+    emails: &[Email],
+) -> Option<Statement> {
+    if emails.is_empty() {
+        return None;
+    }
+    let insert =
+        member_email::Entity::insert_many(emails.iter().map(|e| member_email::ActiveModel {
+            member_id: sea_orm::Set(member_id.to_string()),
+            workspace_id: sea_orm::Set(workspace_id.to_string()),
+            value: sea_orm::Set(e.value.clone()),
+            value_key: sea_orm::Set(email_key(&e.value)),
+            kind: sea_orm::Set(e.kind.clone()),
+            is_primary: sea_orm::Set(e.primary),
+            ..Default::default()
+        }));
+    Some(insert.build(backend))
 }
 
 /// Sets the account's names. On create, only the names given (a linked account keeps what it
@@ -468,8 +479,21 @@ async fn update_account_name(
     input: &UserInput,
     clear_missing: bool,
 ) -> Result<()> {
+    let backend = db.get_database_backend();
+    if let Some(stmt) = account_name_update(backend, account_id, input, clear_missing) {
+        db.execute_raw(stmt).await?;
+    }
+    Ok(())
+}
+
+fn account_name_update(
+    backend: DbBackend,
+    account_id: &str,
+    input: &UserInput,
+    clear_missing: bool,
+) -> Option<Statement> {
     if !clear_missing && input.given_name.is_none() && input.family_name.is_none() {
-        return Ok(());
+        return None;
     }
     let mut update = account::Entity::update_many()
         .col_expr(account::Column::UpdatedAt, Expr::value(now()))
@@ -486,8 +510,7 @@ async fn update_account_name(
             Expr::value(input.family_name.clone()),
         );
     }
-    update.exec(db).await?;
-    Ok(())
+    Some(update.build(backend))
 }
 
 fn conflict_user_name(user_name: &str) -> impl Fn(Error) -> Error + '_ {
@@ -514,11 +537,17 @@ pub async fn create(
         .one(&txn)
         .await?;
     let existed = found.is_some();
+    let backend = txn.get_database_backend();
+    let mut writes = Vec::new();
     let account = match found {
         Some(account) => account,
-        None => workspaces::create_account(&txn, &email).await?,
+        None => {
+            let (account, insert) = workspaces::new_account(backend, &email);
+            writes.push(insert);
+            account
+        }
     };
-    update_account_name(&txn, &account.id, &input, false).await?;
+    writes.extend(account_name_update(backend, &account.id, &input, false));
     let at = now();
     let effective = roles::resolve(false, input.direct_role, &[]).role;
     let model = member::Model {
@@ -538,11 +567,14 @@ pub async fn create(
         created_at: at,
         updated_at: at,
     };
-    member::Entity::insert(model.clone().into_active_model().reset_all())
-        .exec(&txn)
-        .await
-        .map_err(|e| conflict_user_name(&input.user_name)(e.into()))?;
-    insert_emails(&txn, &p.workspace_id, &model.id, &input.emails).await?;
+    writes
+        .push(member::Entity::insert(model.clone().into_active_model().reset_all()).build(backend));
+    writes.extend(emails_insert(
+        backend,
+        &p.workspace_id,
+        &model.id,
+        &input.emails,
+    ));
     // What was just written (a linked account keeps the names it had unless new ones came).
     let user = User {
         id: model.id,
@@ -575,7 +607,14 @@ pub async fn create(
     if !user.active {
         summary.push_str(", deactivated");
     }
-    activity::record(&txn, p.entry("user.create", 201, "User", &user.id, summary)).await?;
+    writes.push(activity::insert(
+        backend,
+        p.entry("user.create", 201, "User", &user.id, summary),
+    ));
+    // One round trip for the account, member, e-mails and activity rows.
+    crate::domain::execute_all(&txn, writes)
+        .await
+        .map_err(conflict_user_name(&user.user_name))?;
     txn.commit().await?;
     Ok(user)
 }

@@ -100,6 +100,16 @@ pub async fn find_or_create_account(
 
 /// A new account for an e-mail no account has.
 pub async fn create_account(db: &impl ConnectionTrait, email: &str) -> Result<account::Model> {
+    let (model, insert) = new_account(db.get_database_backend(), email);
+    db.execute_raw(insert).await?;
+    Ok(model)
+}
+
+/// A new account and the statement that stores it, to run with others.
+pub fn new_account(
+    backend: sea_orm::DbBackend,
+    email: &str,
+) -> (account::Model, sea_orm::Statement) {
     let at = now();
     let model = account::Model {
         id: new_id(),
@@ -110,10 +120,11 @@ pub async fn create_account(db: &impl ConnectionTrait, email: &str) -> Result<ac
         created_at: at,
         updated_at: at,
     };
-    account::Entity::insert(model.clone().into_active_model().reset_all())
-        .exec(db)
-        .await?;
-    Ok(model)
+    let insert = sea_orm::QueryTrait::build(
+        &account::Entity::insert(model.clone().into_active_model().reset_all()),
+        backend,
+    );
+    (model, insert)
 }
 
 /// Adds an account to a workspace with its e-mail as userName; the effective role is resolved
