@@ -516,36 +516,22 @@ async fn run(
         let group: Value = serde_json::from_slice(&reply.body).unwrap();
         let gid = group["id"].as_str().unwrap().to_string();
         let t = Instant::now();
-        for chunk in ids[..push_n].chunks(100) {
-            let values: Vec<Value> = chunk.iter().map(|id| json!({ "value": id })).collect();
-            let body =
-                json!({ "Operations": [{ "op": "add", "path": "members", "value": values }] })
-                    .to_string();
-            let r = admin_conn
-                .send("PATCH", &format!("{base}/Groups/{gid}"), Some(&body))
-                .await;
-            assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
-        }
+        patch_members(&mut admin_conn, &base, &gid, &ids[..push_n], "add").await;
         let added = t.elapsed();
         let count = member_count(&mut admin_conn, &base, &gid).await;
         assert_eq!(count, push_n, "members after the push");
         let t = Instant::now();
-        for chunk in ids[..push_n].chunks(100) {
-            let body = if form.starts_with("members") {
+        if form.starts_with("members") {
+            for chunk in ids[..push_n].chunks(100) {
                 let ops: Vec<Value> = chunk.iter().map(|id| json!({ "op": "remove", "path": format!("members[value eq \"{id}\"]") })).collect();
-                json!({ "Operations": ops })
-            } else {
-                let values: Vec<Value> = chunk.iter().map(|id| json!({ "value": id })).collect();
-                json!({ "Operations": [{ "op": "Remove", "path": "members", "value": values }] })
-            };
-            let r = admin_conn
-                .send(
-                    "PATCH",
-                    &format!("{base}/Groups/{gid}"),
-                    Some(&body.to_string()),
-                )
-                .await;
-            assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+                let body = json!({ "Operations": ops }).to_string();
+                let r = admin_conn
+                    .send("PATCH", &format!("{base}/Groups/{gid}"), Some(&body))
+                    .await;
+                assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+            }
+        } else {
+            patch_members(&mut admin_conn, &base, &gid, &ids[..push_n], "Remove").await;
         }
         let removed = t.elapsed();
         assert_eq!(
@@ -900,19 +886,7 @@ async fn fairness(
     let mut push_time = Duration::ZERO;
     while started.elapsed() < duration || pushes == 0 {
         let t = Instant::now();
-        for chunk in ids.chunks(100) {
-            let values: Vec<Value> = chunk.iter().map(|id| json!({ "value": id })).collect();
-            let body =
-                json!({ "Operations": [{ "op": "add", "path": "members", "value": values }] });
-            let r = pusher
-                .send(
-                    "PATCH",
-                    &format!("{a_base}/Groups/{gid}"),
-                    Some(&body.to_string()),
-                )
-                .await;
-            assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
-        }
+        patch_members(&mut pusher, &a_base, &gid, &ids, "add").await;
         push_time += t.elapsed();
         pushes += 1;
         assert_eq!(
@@ -920,19 +894,7 @@ async fn fairness(
             ids.len(),
             "members after a push"
         );
-        for chunk in ids.chunks(100) {
-            let values: Vec<Value> = chunk.iter().map(|id| json!({ "value": id })).collect();
-            let body =
-                json!({ "Operations": [{ "op": "remove", "path": "members", "value": values }] });
-            let r = pusher
-                .send(
-                    "PATCH",
-                    &format!("{a_base}/Groups/{gid}"),
-                    Some(&body.to_string()),
-                )
-                .await;
-            assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
-        }
+        patch_members(&mut pusher, &a_base, &gid, &ids, "remove").await;
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (mut lookups, wrong) = looker.await.unwrap();
@@ -943,6 +905,23 @@ async fn fairness(
         push_time,
         lookups,
         wrong,
+    }
+}
+
+/// Adds or removes members of a group in 100-member PATCHes with a value list (`op`: "add",
+/// "remove"), as Okta and Entra push groups.
+async fn patch_members(conn: &mut Conn, base: &str, gid: &str, ids: &[String], op: &str) {
+    for chunk in ids.chunks(100) {
+        let values: Vec<Value> = chunk.iter().map(|id| json!({ "value": id })).collect();
+        let body = json!({ "Operations": [{ "op": op, "path": "members", "value": values }] });
+        let r = conn
+            .send(
+                "PATCH",
+                &format!("{base}/Groups/{gid}"),
+                Some(&body.to_string()),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
     }
 }
 
