@@ -85,6 +85,35 @@ pub async fn execute_all(
     Ok(())
 }
 
+/// Runs `first` (a write with `RETURNING`) and then `rest`, like `execute_all`; answers how many
+/// rows `first` returned. The caller rolls back when that number says `first` missed.
+pub async fn write_returning(
+    db: &impl sea_orm::ConnectionTrait,
+    first: sea_orm::Statement,
+    rest: Vec<sea_orm::Statement>,
+) -> Result<usize> {
+    let backend = db.get_database_backend();
+    if backend != sea_orm::DatabaseBackend::Sqlite {
+        let returned = db.query_all_raw(first).await?.len();
+        execute_all(db, rest).await?;
+        return Ok(returned);
+    }
+    let mut sql = first.sql;
+    let mut values = first.values.map(|v| v.0).unwrap_or_default();
+    for statement in rest {
+        sql.push_str(";\n");
+        sql.push_str(&statement.sql);
+        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+    }
+    // The other statements return no rows: every row comes from `first`.
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
+        .await?;
+    Ok(rows.len())
+}
+
 /// `SELECT … FOR UPDATE` on PostgreSQL (concurrent writers of one row take turns, also across
 /// replicas); SQLite needs nothing, its write transactions are already serial.
 pub fn for_update<S: sea_orm::QuerySelect>(db: &impl sea_orm::ConnectionTrait, select: S) -> S {

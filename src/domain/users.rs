@@ -424,31 +424,7 @@ pub(crate) fn known_total(query: &ListQuery, on_page: usize) -> Option<u64> {
         .then_some(on_page as u64)
 }
 
-async fn write_emails(
-    db: &impl ConnectionTrait,
-    workspace_id: &str,
-    member_id: &str,
-    emails: &[Email],
-) -> Result<()> {
-    member_email::Entity::delete_many()
-        .filter(member_email::Column::MemberId.eq(member_id))
-        .exec(db)
-        .await?;
-    insert_emails(db, workspace_id, member_id, emails).await
-}
-
-async fn insert_emails(
-    db: &impl ConnectionTrait,
-    workspace_id: &str,
-    member_id: &str,
-    emails: &[Email],
-) -> Result<()> {
-    if let Some(stmt) = emails_insert(db.get_database_backend(), workspace_id, member_id, emails) {
-        db.execute_raw(stmt).await?;
-    }
-    Ok(())
-}
-
+/// The member's e-mails as one insert (none when there are none).
 fn emails_insert(
     backend: DbBackend,
     workspace_id: &str,
@@ -471,21 +447,8 @@ fn emails_insert(
     Some(insert.build(backend))
 }
 
-/// Sets the account's names. On create, only the names given (a linked account keeps what it
-/// has); on update, exactly the names given (a removed name is cleared).
-async fn update_account_name(
-    db: &impl ConnectionTrait,
-    account_id: &str,
-    input: &UserInput,
-    clear_missing: bool,
-) -> Result<()> {
-    let backend = db.get_database_backend();
-    if let Some(stmt) = account_name_update(backend, account_id, input, clear_missing) {
-        db.execute_raw(stmt).await?;
-    }
-    Ok(())
-}
-
+/// The account's names as a statement. On create, only the names given (a linked account keeps
+/// what it has); on update, exactly the names given (a removed name is cleared).
 fn account_name_update(
     backend: DbBackend,
     account_id: &str,
@@ -682,7 +645,8 @@ where
             return Ok(current);
         }
         let at = now();
-        let written = member::Entity::update_many()
+        let backend = txn.get_database_backend();
+        let mut update = member::Entity::update_many()
             .col_expr(
                 member::Column::UserName,
                 Expr::value(input.user_name.trim()),
@@ -716,35 +680,68 @@ where
             .filter(member::Column::Id.eq(id))
             .filter(member::Column::WorkspaceId.eq(p.workspace_id.clone()))
             .filter(member::Column::Version.eq(current.version))
-            .exec(&txn)
+            .into_query();
+        // A row comes back only if the version still matched.
+        update.returning_col((member::Entity, member::Column::Version));
+        let mut writes = Vec::new();
+        if input.emails != current.emails {
+            writes.push(
+                member_email::Entity::delete_many()
+                    .filter(member_email::Column::MemberId.eq(id))
+                    .build(backend),
+            );
+            writes.extend(emails_insert(backend, &p.workspace_id, id, &input.emails));
+        }
+        if (&input.given_name, &input.family_name) != (&current.given_name, &current.family_name) {
+            writes.extend(account_name_update(
+                backend,
+                &current.account_id,
+                &input,
+                true,
+            ));
+        }
+        // Only the direct role and deactivation of a user's own attributes reach its role: when
+        // neither changes, the activity row goes in the same round trip as the update.
+        let role_may_change =
+            input.direct_role != current.direct_role || input.active != current.active;
+        let written_user = User {
+            user_name: input.user_name.trim().to_string(),
+            external_id: input.external_id.clone(),
+            display_name: input.display_name.clone(),
+            given_name: input.given_name.clone(),
+            family_name: input.family_name.clone(),
+            active: input.active,
+            direct_role: input.direct_role,
+            emails: input.emails.clone(),
+            attributes: input.attributes.clone(),
+            version: current.version + 1,
+            updated_at: at,
+            ..current.clone()
+        };
+        if !role_may_change {
+            let summary = describe_update(&current, &written_user, &[]);
+            writes.push(activity::insert(
+                backend,
+                p.entry("user.update", 200, "User", id, summary),
+            ));
+        }
+        let matched = crate::domain::write_returning(&txn, backend.build(&update), writes)
             .await
-            .map_err(|e| E::from(conflict_user_name(&input.user_name)(e.into())))?;
-        if written.rows_affected == 0 {
+            .map_err(|e| E::from(conflict_user_name(&input.user_name)(e)))?;
+        if matched == 0 {
             txn.rollback().await.map_err(Error::from)?;
             if if_match.is_some() {
                 return Err(Error::VersionMismatch.into());
             }
             continue;
         }
-        if input.emails != current.emails {
-            write_emails(&txn, &p.workspace_id, id, &input.emails)
-                .await
-                .map_err(E::from)?;
+        if !role_may_change {
+            txn.commit().await.map_err(Error::from)?;
+            return Ok(written_user);
         }
-        if (&input.given_name, &input.family_name) != (&current.given_name, &current.family_name) {
-            update_account_name(&txn, &current.account_id, &input, true)
-                .await
-                .map_err(E::from)?;
-        }
-        // Only the direct role and deactivation of a user's own attributes reach its role.
-        let role_changes =
-            if input.direct_role != current.direct_role || input.active != current.active {
-                roles::recompute(&txn, &p.workspace_id, &[id.to_string()])
-                    .await
-                    .map_err(E::from)?
-            } else {
-                Vec::new()
-            };
+        let role_changes = roles::recompute(&txn, &p.workspace_id, &[id.to_string()])
+            .await
+            .map_err(E::from)?;
         if current.active && current.effective_role == Role::Admin {
             guard_admins(&txn, &current).await.map_err(E::from)?;
         }
@@ -752,21 +749,7 @@ where
             // A new role is stored with a version and time of its own: read it all back.
             get(&txn, &p.workspace_id, id).await.map_err(E::from)?
         } else {
-            // What was just written.
-            User {
-                user_name: input.user_name.trim().to_string(),
-                external_id: input.external_id,
-                display_name: input.display_name,
-                given_name: input.given_name,
-                family_name: input.family_name,
-                active: input.active,
-                direct_role: input.direct_role,
-                emails: input.emails,
-                attributes: input.attributes,
-                version: current.version + 1,
-                updated_at: at,
-                ..current.clone()
-            }
+            written_user
         };
         let summary = describe_update(&current, &user, &role_changes);
         activity::record(&txn, p.entry("user.update", 200, "User", &user.id, summary))

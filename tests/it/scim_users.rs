@@ -476,6 +476,13 @@ async fn update_answers_are_what_a_get_reads_back() {
             patch(json!([{ "op": "replace", "value": { "active": false, "title": "Lead" } }])),
         ),
         (
+            "PATCH",
+            patch(json!([
+                { "op": "replace", "path": "displayName", "value": "Ann L." },
+                { "op": "replace", "path": "name.familyName", "value": "Lea" },
+            ])),
+        ),
+        (
             "PUT",
             Some(json!({
                 "userName": "ann@x.org",
@@ -508,4 +515,29 @@ async fn update_answers_are_what_a_get_reads_back() {
         "the PUT dropped the direct reviewer role: {}",
         role.body
     );
+    // Each update was recorded once, in its own words (written in the update's transaction).
+    use scim_gateway::entities::activity;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let summaries: Vec<String> = activity::Entity::find()
+        .filter(activity::Column::Action.eq("user.update"))
+        .filter(activity::Column::ResourceId.eq(id.as_str()))
+        .order_by_asc(activity::Column::Id)
+        .all(&s.app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.summary)
+        .collect();
+    assert_eq!(summaries.len(), 4, "{summaries:?}");
+    assert!(
+        summaries[0].contains("name changed to Anne Lee"),
+        "{summaries:?}"
+    );
+    assert!(summaries[0].contains("Reviewer"), "{summaries:?}");
+    assert!(summaries[1].contains("deactivated"), "{summaries:?}");
+    assert!(
+        summaries[2].contains("name changed to Anne Lea"),
+        "{summaries:?}"
+    );
+    assert!(summaries[3].contains("reactivated"), "{summaries:?}");
 }
