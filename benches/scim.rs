@@ -7,6 +7,7 @@ use scim_gateway::domain::filter;
 use scim_gateway::domain::filter_sql;
 use scim_gateway::domain::roles::Role;
 use scim_gateway::domain::users::{Email, GroupRef, User};
+use scim_gateway::scim::user_json::UserJson;
 use scim_gateway::scim::{patch, users};
 use sea_orm::DbBackend;
 use sea_orm::sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
@@ -104,21 +105,58 @@ fn benches(c: &mut Criterion) {
     );
 
     let one = user(1);
-    c.bench_function("render: one user as SCIM JSON", |b| {
-        b.iter(|| {
-            black_box(users::render(black_box(&one), "https://gw/api/teams/t/scim/v2").to_string())
-        })
-    });
+    let base = "https://gw/api/teams/t/scim/v2";
+    c.bench_function(
+        "render: one user, as answered (direct serialisation)",
+        |b| {
+            b.iter(|| {
+                black_box(
+                    serde_json::to_string(&UserJson {
+                        user: black_box(&one),
+                        base,
+                    })
+                    .unwrap(),
+                )
+            })
+        },
+    );
+    c.bench_function(
+        "render: one user through serde_json::Value (attributes= path)",
+        |b| {
+            b.iter(|| {
+                black_box(
+                    users::render(black_box(&one), "https://gw/api/teams/t/scim/v2").to_string(),
+                )
+            })
+        },
+    );
     let page: Vec<User> = (0..100).map(user).collect();
-    c.bench_function("render: a page of 100 users as SCIM JSON", |b| {
-        b.iter(|| {
-            let resources: Vec<Value> = page
-                .iter()
-                .map(|u| users::render(u, "https://gw/api/teams/t/scim/v2"))
-                .collect();
-            black_box(json!({ "Resources": resources }).to_string())
-        })
-    });
+    c.bench_function(
+        "render: a page of 100 users, as answered (direct serialisation)",
+        |b| {
+            b.iter(|| {
+                #[derive(serde::Serialize)]
+                struct Page<'a> {
+                    #[serde(rename = "Resources")]
+                    resources: Vec<UserJson<'a>>,
+                }
+                let resources = page.iter().map(|user| UserJson { user, base }).collect();
+                black_box(serde_json::to_string(&Page { resources }).unwrap())
+            })
+        },
+    );
+    c.bench_function(
+        "render: a page of 100 users through serde_json::Value",
+        |b| {
+            b.iter(|| {
+                let resources: Vec<Value> = page
+                    .iter()
+                    .map(|u| users::render(u, "https://gw/api/teams/t/scim/v2"))
+                    .collect();
+                black_box(json!({ "Resources": resources }).to_string())
+            })
+        },
+    );
 }
 
 criterion_group!(scim, benches);

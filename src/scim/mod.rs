@@ -11,7 +11,7 @@ mod list;
 #[doc(hidden)]
 pub mod patch;
 mod resource;
-mod user_json;
+pub mod user_json;
 #[doc(hidden)]
 pub mod users;
 
