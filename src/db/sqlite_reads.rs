@@ -66,7 +66,11 @@ impl SqliteReads {
                     loop {
                         let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         match job {
-                            Ok(job) => job(),
+                            // A job that panics loses its answer (the request gets an error),
+                            // not the thread.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
                             Err(_) => break,
                         }
                     }
