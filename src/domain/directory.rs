@@ -8,8 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::domain::admin::{self, Principal};
@@ -170,24 +169,7 @@ pub async fn members(
     // Role sources: the page's memberships and the mapping, one query each.
     let ids: Vec<String> = rows.iter().map(|(m, _)| m.id.clone()).collect();
     let mappings = roles::load_mapping_table(db, ws).await?;
-    let mut groups_of: HashMap<String, Vec<(String, Role)>> = HashMap::new();
-    if !ids.is_empty() {
-        let memberships: Vec<(String, String, String)> = group_member::Entity::find()
-            .select_only()
-            .column(group_member::Column::MemberId)
-            .column(group::Column::DisplayName)
-            .column(group::Column::NameKey)
-            .join(JoinType::InnerJoin, group_member::Relation::Group.def())
-            .filter(group_member::Column::MemberId.is_in(ids))
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (member_id, name, key) in memberships {
-            if let Some(role) = mappings.get(&key) {
-                groups_of.entry(member_id).or_default().push((name, *role));
-            }
-        }
-    }
+    let groups_of = roles::mapped_groups(db, &ids, &mappings).await?;
     let nodes = rows
         .into_iter()
         .map(|(m, a)| {

@@ -197,31 +197,10 @@ pub async fn plan(
             // Checked here rather than in SQL, where it makes SQLite walk the workspace's index.
             .filter(|m| m.workspace_id == workspace_id)
             .collect::<Vec<_>>();
-        let memberships: Vec<(String, String, String)> = group_member::Entity::find()
-            .select_only()
-            .column(group_member::Column::MemberId)
-            .column(group::Column::DisplayName)
-            .column(group::Column::NameKey)
-            .join(JoinType::InnerJoin, group_member::Relation::Group.def())
-            .filter(group_member::Column::MemberId.is_in(chunk.iter().cloned()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        let mut groups_of: HashMap<&str, Vec<(String, Role)>> = HashMap::new();
-        for (member_id, display_name, name_key) in &memberships {
-            if let Some(role) = mappings.get(name_key) {
-                groups_of
-                    .entry(member_id.as_str())
-                    .or_default()
-                    .push((display_name.clone(), *role));
-            }
-        }
+        let groups_of = mapped_groups(db, chunk, mappings).await?;
         for m in members {
             let direct = m.direct_role.as_deref().and_then(Role::parse);
-            let groups = groups_of
-                .get(m.id.as_str())
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
+            let groups = groups_of.get(&m.id).map(Vec::as_slice).unwrap_or(&[]);
             let resolution = resolve(m.is_owner, direct, groups);
             let from = Role::from_stored(&m.effective_role);
             if resolution.role != from {
@@ -268,6 +247,38 @@ pub async fn apply(
         }
     }
     Ok(())
+}
+
+/// The mapped groups of each member (group name and the role it maps to), for `resolve`: one
+/// query for the memberships of all of them. Callers pass at most a page or a chunk of ids.
+pub async fn mapped_groups(
+    db: &impl ConnectionTrait,
+    member_ids: &[String],
+    mappings: &MappingTable,
+) -> crate::domain::Result<HashMap<String, Vec<(String, Role)>>> {
+    let mut groups_of: HashMap<String, Vec<(String, Role)>> = HashMap::new();
+    if member_ids.is_empty() {
+        return Ok(groups_of);
+    }
+    let memberships: Vec<(String, String, String)> = group_member::Entity::find()
+        .select_only()
+        .column(group_member::Column::MemberId)
+        .column(group::Column::DisplayName)
+        .column(group::Column::NameKey)
+        .join(JoinType::InnerJoin, group_member::Relation::Group.def())
+        .filter(group_member::Column::MemberId.is_in(member_ids.iter().cloned()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (member_id, display_name, name_key) in memberships {
+        if let Some(role) = mappings.get(&name_key) {
+            groups_of
+                .entry(member_id)
+                .or_default()
+                .push((display_name, *role));
+        }
+    }
+    Ok(groups_of)
 }
 
 /// Recomputes and stores the effective roles of the given members under the current mapping.
