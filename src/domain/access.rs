@@ -82,10 +82,7 @@ pub async fn scim_key(
     secret: &str,
     user_agent: Option<&str>,
 ) -> Result<ApiKey> {
-    let secret = secret.trim();
-    if secret.is_empty() || secret.len() > 512 {
-        return Err(Error::Unauthenticated);
-    }
+    let secret = api_keys::presented_secret(secret)?;
     let hash = secrets::hash(secret);
     if let Some(key) = cache.keys.get(&hash) {
         if key.workspace_id == workspace_id && key.is_live(now()) {

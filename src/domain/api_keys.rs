@@ -223,6 +223,15 @@ pub fn client_from_user_agent(user_agent: Option<&str>) -> &'static str {
     }
 }
 
+/// The secret as presented, trimmed; an empty or oversized one is refused before any hashing.
+pub fn presented_secret(secret: &str) -> Result<&str> {
+    let secret = secret.trim();
+    if secret.is_empty() || secret.len() > 512 {
+        return Err(Error::Unauthenticated);
+    }
+    Ok(secret)
+}
+
 /// The live key of `workspace_id` with this secret. A key of another workspace, an unknown,
 /// revoked or expired key are all `Unauthenticated`, indistinguishably.
 pub async fn authenticate(
@@ -231,10 +240,7 @@ pub async fn authenticate(
     secret: &str,
     user_agent: Option<&str>,
 ) -> Result<ApiKey> {
-    let secret = secret.trim();
-    if secret.is_empty() || secret.len() > 512 {
-        return Err(Error::Unauthenticated);
-    }
+    let secret = presented_secret(secret)?;
     let Some(row) = api_key::Entity::find()
         .filter(api_key::Column::SecretHash.eq(secrets::hash(secret)))
         .one(db)
