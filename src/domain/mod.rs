@@ -67,6 +67,17 @@ pub async fn execute_all(
         }
         return Ok(());
     }
+    if !statements.is_empty() {
+        db.execute_raw(joined(backend, statements)).await?;
+    }
+    Ok(())
+}
+
+/// Statements as one multi-statement string with their parameters in order (SQLite only).
+fn joined(
+    backend: sea_orm::DatabaseBackend,
+    statements: impl IntoIterator<Item = sea_orm::Statement>,
+) -> sea_orm::Statement {
     let mut sql = String::new();
     let mut values = Vec::new();
     for statement in statements {
@@ -76,13 +87,7 @@ pub async fn execute_all(
         sql.push_str(&statement.sql);
         values.extend(statement.values.map(|v| v.0).unwrap_or_default());
     }
-    if !sql.is_empty() {
-        db.execute_raw(sea_orm::Statement::from_sql_and_values(
-            backend, sql, values,
-        ))
-        .await?;
-    }
-    Ok(())
+    sea_orm::Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// Runs `first` (a write with `RETURNING`) and then `rest`, like `execute_all`; answers how many
@@ -98,19 +103,9 @@ pub async fn write_returning(
         execute_all(db, rest).await?;
         return Ok(returned);
     }
-    let mut sql = first.sql;
-    let mut values = first.values.map(|v| v.0).unwrap_or_default();
-    for statement in rest {
-        sql.push_str(";\n");
-        sql.push_str(&statement.sql);
-        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
-    }
     // The other statements return no rows: every row comes from `first`.
-    let rows = db
-        .query_all_raw(sea_orm::Statement::from_sql_and_values(
-            backend, sql, values,
-        ))
-        .await?;
+    let all = joined(backend, std::iter::once(first).chain(rest));
+    let rows = db.query_all_raw(all).await?;
     Ok(rows.len())
 }
 
