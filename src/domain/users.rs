@@ -495,10 +495,7 @@ pub async fn create(
     validate(&input)?;
     let txn = crate::domain::begin_write(db).await?;
     let email = account_email(&input);
-    let found = account::Entity::find()
-        .filter(account::Column::EmailKey.eq(email_key(&email)))
-        .one(&txn)
-        .await?;
+    let found = workspaces::find_account(&txn, &email).await?;
     let existed = found.is_some();
     let backend = txn.get_database_backend();
     let mut writes = Vec::new();

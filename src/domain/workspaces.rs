@@ -87,15 +87,21 @@ pub async fn find_or_create_account(
     db: &impl ConnectionTrait,
     email: &str,
 ) -> Result<account::Model> {
-    let key = email_key(email);
-    if let Some(found) = account::Entity::find()
-        .filter(account::Column::EmailKey.eq(key.clone()))
-        .one(db)
-        .await?
-    {
-        return Ok(found);
+    match find_account(db, email).await? {
+        Some(found) => Ok(found),
+        None => create_account(db, email).await,
     }
-    create_account(db, email).await
+}
+
+/// The account of an e-mail, compared case-insensitively.
+pub async fn find_account(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<account::Model>> {
+    Ok(account::Entity::find()
+        .filter(account::Column::EmailKey.eq(email_key(email)))
+        .one(db)
+        .await?)
 }
 
 /// A new account for an e-mail no account has.
