@@ -86,6 +86,11 @@ pub struct Projection {
 }
 
 impl Projection {
+    /// No `attributes` or `excludedAttributes`: the default representation.
+    pub fn is_default(&self) -> bool {
+        self.attributes.is_empty() && self.excluded.is_empty()
+    }
+
     pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Projection {
         let split = |s: Option<&str>| {
             s.map(|s| {

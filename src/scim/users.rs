@@ -268,11 +268,6 @@ pub fn present(user: &User, base: &str, projection: &Projection) -> Value {
     projection.apply_keeping(value, &["userName"])
 }
 
-/// No `attributes` or `excludedAttributes`: the default representation, written directly.
-fn is_default(projection: &Projection) -> bool {
-    projection.attributes.is_empty() && projection.excluded.is_empty()
-}
-
 fn resource_response(
     status: StatusCode,
     user: &User,
@@ -280,7 +275,7 @@ fn resource_response(
     projection: &Projection,
 ) -> Response {
     let location = location(base, &user.id);
-    if is_default(projection) {
+    if projection.is_default() {
         let body = UserJson { user, base };
         return crate::scim::resource_response(status, body, user.version, &location);
     }
@@ -309,7 +304,7 @@ pub async fn search(
 async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> ScimResult<Response> {
     let page = users::list(&state.reads, &p.workspace_id, &params.query).await?;
     let base = state.settings.scim_base_url(&p.workspace_id);
-    if is_default(&params.projection) {
+    if params.projection.is_default() {
         let resources: Vec<UserJson> = page
             .items
             .iter()
