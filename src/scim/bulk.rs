@@ -51,6 +51,18 @@ fn resolve(value: &mut Value, ids: &HashMap<String, String>) -> Result<(), Strin
     Ok(())
 }
 
+/// The result of an operation refused before it ran: its status and a SCIM error body.
+fn failed(
+    mut entry: Map<String, Value>,
+    status: StatusCode,
+    scim_type: Option<&str>,
+    detail: String,
+) -> Value {
+    entry.insert("status".into(), json!(status.as_u16().to_string()));
+    entry.insert("response".into(), op_error(status, scim_type, detail));
+    Value::Object(entry)
+}
+
 fn op_error(status: StatusCode, scim_type: Option<&str>, detail: String) -> Value {
     let mut body = json!({
         "schemas": [crate::scim::error::ERROR_SCHEMA],
@@ -132,31 +144,23 @@ pub async fn bulk(
             "DELETE" => Method::DELETE,
             _ => {
                 errors += 1;
-                entry.insert("status".into(), json!("400"));
-                entry.insert(
-                    "response".into(),
-                    op_error(
-                        StatusCode::BAD_REQUEST,
-                        Some("invalidSyntax"),
-                        format!("operation {i}: method must be POST, PUT, PATCH or DELETE"),
-                    ),
-                );
-                results.push(Value::Object(entry));
+                results.push(failed(
+                    entry,
+                    StatusCode::BAD_REQUEST,
+                    Some("invalidSyntax"),
+                    format!("operation {i}: method must be POST, PUT, PATCH or DELETE"),
+                ));
                 continue;
             }
         };
         if method == Method::POST && bulk_id.is_none() {
             errors += 1;
-            entry.insert("status".into(), json!("400"));
-            entry.insert(
-                "response".into(),
-                op_error(
-                    StatusCode::BAD_REQUEST,
-                    Some("invalidValue"),
-                    format!("operation {i}: a POST needs a bulkId"),
-                ),
-            );
-            results.push(Value::Object(entry));
+            results.push(failed(
+                entry,
+                StatusCode::BAD_REQUEST,
+                Some("invalidValue"),
+                format!("operation {i}: a POST needs a bulkId"),
+            ));
             continue;
         }
         // Resolve references in the path and the data.
@@ -183,19 +187,17 @@ pub async fn bulk(
         };
         if let Err(reason) = resolved {
             errors += 1;
-            entry.insert("status".into(), json!("409"));
-            entry.insert(
-                "response".into(),
-                op_error(StatusCode::CONFLICT, Some("invalidValue"), reason),
-            );
-            results.push(Value::Object(entry));
+            results.push(failed(
+                entry,
+                StatusCode::CONFLICT,
+                Some("invalidValue"),
+                reason,
+            ));
             continue;
         }
         if !valid_path {
             errors += 1;
-            entry.insert("status".into(), json!("400"));
-            entry.insert("response".into(), op_error(StatusCode::BAD_REQUEST, Some("invalidPath"), format!("operation {i}: {method} {path:?} is not /Users, /Groups or one of their resources")));
-            results.push(Value::Object(entry));
+            results.push(failed(entry, StatusCode::BAD_REQUEST, Some("invalidPath"), format!("operation {i}: {method} {path:?} is not /Users, /Groups or one of their resources")));
             continue;
         }
         let mut request = Request::builder()
