@@ -11,8 +11,10 @@ use sea_orm::{
 
 pub mod rows;
 mod sqlite_reads;
+mod sqlite_writes;
 
 pub use sqlite_reads::SqliteReads;
+pub use sqlite_writes::SqliteWrites;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/scim-gateway.db?mode=rwc";
 

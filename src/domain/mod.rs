@@ -59,7 +59,7 @@ pub async fn begin_write<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Tran
 pub async fn execute_all(
     db: &impl sea_orm::ConnectionTrait,
     statements: Vec<sea_orm::Statement>,
-) -> Result<()> {
+) -> std::result::Result<(), sea_orm::DbErr> {
     let backend = db.get_database_backend();
     if backend != sea_orm::DatabaseBackend::Sqlite {
         for statement in statements {
@@ -74,7 +74,7 @@ pub async fn execute_all(
 }
 
 /// Statements as one multi-statement string with their parameters in order (SQLite only).
-fn joined(
+pub(crate) fn joined(
     backend: sea_orm::DatabaseBackend,
     statements: impl IntoIterator<Item = sea_orm::Statement>,
 ) -> sea_orm::Statement {

@@ -8,12 +8,13 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
-    JoinType, QueryFilter, QuerySelect, QueryTrait, RelationTrait, Statement, TransactionSession,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, IntoActiveModel, JoinType, QueryFilter, QuerySelect, QueryTrait, RelationTrait,
+    Statement, TransactionSession, TransactionTrait,
 };
 use serde_json::{Map, Value};
 
+use crate::db::SqliteWrites;
 use crate::db::rows::{Cells, Cost, Fetch, FromCells};
 use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
@@ -486,28 +487,72 @@ fn conflict_user_name(user_name: &str) -> impl Fn(Error) -> Error + '_ {
 }
 
 /// POST /Users: adds a person to the workspace, linking the account of that e-mail when one
-/// exists (inviting them), or creating it.
+/// exists (inviting them), or creating it. On SQLite the account is looked up first and the rows
+/// go in one round trip; an account stored meanwhile by another request makes it look again.
 pub async fn create(
-    db: &impl TransactionTrait,
+    writer: &DatabaseConnection,
+    reads: &impl Fetch,
     p: &ScimPrincipal,
     input: UserInput,
 ) -> Result<User> {
     validate(&input)?;
-    let txn = crate::domain::begin_write(db).await?;
     let email = account_email(&input);
-    let found = workspaces::find_account(&txn, &email).await?;
+    let backend = writer.get_database_backend();
+    if let Some(sqlite) = SqliteWrites::of(writer) {
+        for _ in 0..RETRIES {
+            let found = workspaces::find_account(reads, &email).await?;
+            let (user, writes) = creation(backend, p, &input, &email, found);
+            match sqlite.apply(writes).await {
+                Err(e) if workspaces::is_account_taken(&e) => continue,
+                written => {
+                    written.map_err(|e| conflict_user_name(&user.user_name)(e.into()))?;
+                    return Ok(user);
+                }
+            }
+        }
+    } else {
+        for _ in 0..RETRIES {
+            let txn = crate::domain::begin_write(writer).await?;
+            let found = workspaces::find_account(&txn, &email).await?;
+            let (user, writes) = creation(backend, p, &input, &email, found);
+            match crate::domain::execute_all(&txn, writes).await {
+                Err(e) if workspaces::is_account_taken(&e) => {
+                    txn.rollback().await?;
+                    continue;
+                }
+                written => {
+                    written.map_err(|e| conflict_user_name(&user.user_name)(e.into()))?;
+                    txn.commit().await?;
+                    return Ok(user);
+                }
+            }
+        }
+    }
+    Err(Error::Conflict(
+        "the account of this e-mail is being created by other requests; retry".into(),
+    ))
+}
+
+/// The user a POST stores and the statements that store it (account when new, names, member,
+/// e-mails, activity), given the account found for its e-mail.
+fn creation(
+    backend: DbBackend,
+    p: &ScimPrincipal,
+    input: &UserInput,
+    email: &str,
+    found: Option<account::Model>,
+) -> (User, Vec<Statement>) {
     let existed = found.is_some();
-    let backend = txn.get_database_backend();
     let mut writes = Vec::new();
     let account = match found {
         Some(account) => account,
         None => {
-            let (account, insert) = workspaces::new_account(backend, &email);
+            let (account, insert) = workspaces::new_account(backend, email);
             writes.push(insert);
             account
         }
     };
-    writes.extend(account_name_update(backend, &account.id, &input, false));
+    writes.extend(account_name_update(backend, &account.id, input, false));
     let at = now();
     let effective = roles::resolve(false, input.direct_role, &[]).role;
     let model = member::Model {
@@ -543,15 +588,15 @@ pub async fn create(
         user_name: model.user_name,
         external_id: model.external_id,
         display_name: model.display_name,
-        given_name: input.given_name.or(account.given_name),
-        family_name: input.family_name.or(account.family_name),
+        given_name: input.given_name.clone().or(account.given_name),
+        family_name: input.family_name.clone().or(account.family_name),
         active: model.active,
         direct_role: input.direct_role,
         effective_role: effective,
         is_owner: false,
-        emails: input.emails,
+        emails: input.emails.clone(),
         groups: Vec::new(),
-        attributes: input.attributes,
+        attributes: input.attributes.clone(),
         version: model.version,
         created_at: at,
         updated_at: at,
@@ -571,12 +616,7 @@ pub async fn create(
         backend,
         p.entry("user.create", 201, "User", &user.id, summary),
     ));
-    // One round trip for the account, member, e-mails and activity rows.
-    crate::domain::execute_all(&txn, writes)
-        .await
-        .map_err(conflict_user_name(&user.user_name))?;
-    txn.commit().await?;
-    Ok(user)
+    (user, writes)
 }
 
 /// The owner can't be deactivated or removed through SCIM, and no change may leave the workspace
@@ -610,8 +650,13 @@ async fn guard_admins(db: &impl ConnectionTrait, user: &User) -> Result<()> {
 /// PUT and PATCH: computes the new state from the current one with `change` and stores it, in
 /// one transaction. `if_match` is the version the client last saw (ETag); without it a change
 /// that lost a race with another writer is recomputed from the fresh state.
+///
+/// On SQLite a change that can't move any role reads the user from the fast readers and sends
+/// its writes in one batch that holds only if the version is still the one read (else it reads
+/// again); a change that may move a role, or that changes nothing, runs as one transaction.
 pub async fn update<F, E>(
-    db: &impl TransactionTrait,
+    writer: &DatabaseConnection,
+    reads: &impl Fetch,
     p: &ScimPrincipal,
     id: &str,
     if_match: Option<i64>,
@@ -621,8 +666,30 @@ where
     F: Fn(&User) -> Result<UserInput, E>,
     E: From<Error>,
 {
+    if let Some(sqlite) = SqliteWrites::of(writer) {
+        for _ in 0..RETRIES {
+            let current = get(reads, &p.workspace_id, id).await.map_err(E::from)?;
+            let Some(plan) = plan_update(DbBackend::Sqlite, p, id, if_match, &current, &change)?
+            else {
+                break;
+            };
+            if plan.role_may_change {
+                break;
+            }
+            let kept = sqlite
+                .apply_if_returned(plan.update, plan.writes)
+                .await
+                .map_err(|e| E::from(conflict_user_name(&plan.user.user_name)(e.into())))?;
+            if kept {
+                return Ok(plan.user);
+            }
+            if if_match.is_some() {
+                return Err(Error::VersionMismatch.into());
+            }
+        }
+    }
     for _ in 0..RETRIES {
-        let txn = crate::domain::begin_write(db).await.map_err(E::from)?;
+        let txn = crate::domain::begin_write(writer).await.map_err(E::from)?;
         // Concurrent changes of one user take turns (PostgreSQL; SQLite writes are serial).
         if txn.get_database_backend() == DbBackend::Postgres {
             crate::domain::for_update(&txn, member::Entity::find_by_id(id.to_string()))
@@ -631,100 +698,14 @@ where
                 .map_err(Error::from)?;
         }
         let current = get(&txn, &p.workspace_id, id).await.map_err(E::from)?;
-        if if_match.is_some_and(|v| v != current.version) {
-            return Err(Error::VersionMismatch.into());
-        }
-        let input = change(&current)?;
-        validate(&input).map_err(E::from)?;
-        guard_owner(&current, Some(&input)).map_err(E::from)?;
-        if input == current.to_input() {
+        let backend = txn.get_database_backend();
+        let Some(plan) = plan_update(backend, p, id, if_match, &current, &change)? else {
             // Nothing changes: no write, no new version.
             return Ok(current);
-        }
-        let at = now();
-        let backend = txn.get_database_backend();
-        let mut update = member::Entity::update_many()
-            .col_expr(
-                member::Column::UserName,
-                Expr::value(input.user_name.trim()),
-            )
-            .col_expr(
-                member::Column::UserNameKey,
-                Expr::value(email_key(&input.user_name)),
-            )
-            .col_expr(
-                member::Column::ExternalId,
-                Expr::value(input.external_id.clone()),
-            )
-            .col_expr(
-                member::Column::DisplayName,
-                Expr::value(input.display_name.clone()),
-            )
-            .col_expr(member::Column::Active, Expr::value(input.active))
-            .col_expr(
-                member::Column::DirectRole,
-                Expr::value(input.direct_role.map(|r| r.as_str())),
-            )
-            .col_expr(
-                member::Column::Attributes,
-                Expr::value(Value::Object(input.attributes.clone()).to_string()),
-            )
-            .col_expr(
-                member::Column::Version,
-                Expr::col(member::Column::Version).add(1),
-            )
-            .col_expr(member::Column::UpdatedAt, Expr::value(at))
-            .filter(member::Column::Id.eq(id))
-            .filter(member::Column::WorkspaceId.eq(p.workspace_id.clone()))
-            .filter(member::Column::Version.eq(current.version))
-            .into_query();
-        // A row comes back only if the version still matched.
-        update.returning_col((member::Entity, member::Column::Version));
-        let mut writes = Vec::new();
-        if input.emails != current.emails {
-            writes.push(
-                member_email::Entity::delete_many()
-                    .filter(member_email::Column::MemberId.eq(id))
-                    .build(backend),
-            );
-            writes.extend(emails_insert(backend, &p.workspace_id, id, &input.emails));
-        }
-        if (&input.given_name, &input.family_name) != (&current.given_name, &current.family_name) {
-            writes.extend(account_name_update(
-                backend,
-                &current.account_id,
-                &input,
-                true,
-            ));
-        }
-        // Only the direct role and deactivation of a user's own attributes reach its role: when
-        // neither changes, the activity row goes in the same round trip as the update.
-        let role_may_change =
-            input.direct_role != current.direct_role || input.active != current.active;
-        let written_user = User {
-            user_name: input.user_name.trim().to_string(),
-            external_id: input.external_id.clone(),
-            display_name: input.display_name.clone(),
-            given_name: input.given_name.clone(),
-            family_name: input.family_name.clone(),
-            active: input.active,
-            direct_role: input.direct_role,
-            emails: input.emails.clone(),
-            attributes: input.attributes.clone(),
-            version: current.version + 1,
-            updated_at: at,
-            ..current.clone()
         };
-        if !role_may_change {
-            let summary = describe_update(&current, &written_user, &[]);
-            writes.push(activity::insert(
-                backend,
-                p.entry("user.update", 200, "User", id, summary),
-            ));
-        }
-        let matched = crate::domain::write_returning(&txn, backend.build(&update), writes)
+        let matched = crate::domain::write_returning(&txn, plan.update, plan.writes)
             .await
-            .map_err(|e| E::from(conflict_user_name(&input.user_name)(e)))?;
+            .map_err(|e| E::from(conflict_user_name(&plan.user.user_name)(e)))?;
         if matched == 0 {
             txn.rollback().await.map_err(Error::from)?;
             if if_match.is_some() {
@@ -732,9 +713,9 @@ where
             }
             continue;
         }
-        if !role_may_change {
+        if !plan.role_may_change {
             txn.commit().await.map_err(Error::from)?;
-            return Ok(written_user);
+            return Ok(plan.user);
         }
         let role_changes = roles::recompute(&txn, &p.workspace_id, &[id.to_string()])
             .await
@@ -746,7 +727,7 @@ where
             // A new role is stored with a version and time of its own: read it all back.
             get(&txn, &p.workspace_id, id).await.map_err(E::from)?
         } else {
-            written_user
+            plan.user
         };
         let summary = describe_update(&current, &user, &role_changes);
         activity::record(&txn, p.entry("user.update", 200, "User", &user.id, summary))
@@ -756,6 +737,127 @@ where
         return Ok(user);
     }
     Err(Error::Conflict("the user is being changed by other requests; retry".into()).into())
+}
+
+/// What a PUT or PATCH writes over `current`: the member update (it returns a row only while
+/// the version is still `current`'s), the e-mail and name rows, and — when no role can move —
+/// the activity entry; `None` when nothing changes.
+struct UpdatePlan {
+    update: Statement,
+    writes: Vec<Statement>,
+    /// The user as written (before any role recompute).
+    user: User,
+    /// The direct role or deactivation changes: roles are recomputed in the transaction.
+    role_may_change: bool,
+}
+
+fn plan_update<F, E>(
+    backend: DbBackend,
+    p: &ScimPrincipal,
+    id: &str,
+    if_match: Option<i64>,
+    current: &User,
+    change: &F,
+) -> Result<Option<UpdatePlan>, E>
+where
+    F: Fn(&User) -> Result<UserInput, E>,
+    E: From<Error>,
+{
+    if if_match.is_some_and(|v| v != current.version) {
+        return Err(Error::VersionMismatch.into());
+    }
+    let input = change(current)?;
+    validate(&input).map_err(E::from)?;
+    guard_owner(current, Some(&input)).map_err(E::from)?;
+    if input == current.to_input() {
+        return Ok(None);
+    }
+    let at = now();
+    let mut update = member::Entity::update_many()
+        .col_expr(
+            member::Column::UserName,
+            Expr::value(input.user_name.trim()),
+        )
+        .col_expr(
+            member::Column::UserNameKey,
+            Expr::value(email_key(&input.user_name)),
+        )
+        .col_expr(
+            member::Column::ExternalId,
+            Expr::value(input.external_id.clone()),
+        )
+        .col_expr(
+            member::Column::DisplayName,
+            Expr::value(input.display_name.clone()),
+        )
+        .col_expr(member::Column::Active, Expr::value(input.active))
+        .col_expr(
+            member::Column::DirectRole,
+            Expr::value(input.direct_role.map(|r| r.as_str())),
+        )
+        .col_expr(
+            member::Column::Attributes,
+            Expr::value(Value::Object(input.attributes.clone()).to_string()),
+        )
+        .col_expr(
+            member::Column::Version,
+            Expr::col(member::Column::Version).add(1),
+        )
+        .col_expr(member::Column::UpdatedAt, Expr::value(at))
+        .filter(member::Column::Id.eq(id))
+        .filter(member::Column::WorkspaceId.eq(p.workspace_id.clone()))
+        .filter(member::Column::Version.eq(current.version))
+        .into_query();
+    // A row comes back only if the version still matched.
+    update.returning_col((member::Entity, member::Column::Version));
+    let mut writes = Vec::new();
+    if input.emails != current.emails {
+        writes.push(
+            member_email::Entity::delete_many()
+                .filter(member_email::Column::MemberId.eq(id))
+                .build(backend),
+        );
+        writes.extend(emails_insert(backend, &p.workspace_id, id, &input.emails));
+    }
+    if (&input.given_name, &input.family_name) != (&current.given_name, &current.family_name) {
+        writes.extend(account_name_update(
+            backend,
+            &current.account_id,
+            &input,
+            true,
+        ));
+    }
+    // Only the direct role and deactivation of a user's own attributes reach its role: when
+    // neither changes, the activity row goes with the update.
+    let role_may_change =
+        input.direct_role != current.direct_role || input.active != current.active;
+    let user = User {
+        user_name: input.user_name.trim().to_string(),
+        external_id: input.external_id.clone(),
+        display_name: input.display_name.clone(),
+        given_name: input.given_name.clone(),
+        family_name: input.family_name.clone(),
+        active: input.active,
+        direct_role: input.direct_role,
+        emails: input.emails.clone(),
+        attributes: input.attributes.clone(),
+        version: current.version + 1,
+        updated_at: at,
+        ..current.clone()
+    };
+    if !role_may_change {
+        let summary = describe_update(current, &user, &[]);
+        writes.push(activity::insert(
+            backend,
+            p.entry("user.update", 200, "User", id, summary),
+        ));
+    }
+    Ok(Some(UpdatePlan {
+        update: backend.build(&update),
+        writes,
+        user,
+        role_may_change,
+    }))
 }
 
 fn describe_update(before: &User, after: &User, role_changes: &[roles::RoleChange]) -> String {

@@ -2,9 +2,10 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, TransactionTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, TransactionTrait,
 };
 
+use crate::db::rows::{Cells, Cost, Fetch, FromCells};
 use crate::domain::roles::{self, Role};
 use crate::domain::{Error, Result, admin, email_key, new_id, now};
 use crate::entities::{account, member, scim_setting, workspace};
@@ -94,14 +95,44 @@ pub async fn find_or_create_account(
 }
 
 /// The account of an e-mail, compared case-insensitively.
-pub async fn find_account(
-    db: &impl ConnectionTrait,
-    email: &str,
-) -> Result<Option<account::Model>> {
-    Ok(account::Entity::find()
+pub async fn find_account(db: &impl Fetch, email: &str) -> Result<Option<account::Model>> {
+    let backend = db.backend();
+    let select = account::Entity::find()
         .filter(account::Column::EmailKey.eq(email_key(email)))
-        .one(db)
-        .await?)
+        .limit(1)
+        .build(backend);
+    Ok(db
+        .fetch::<AccountRow>(select, Cost::Point)
+        .await?
+        .pop()
+        .map(|r| r.0))
+}
+
+/// The insert of an account lost to another request storing the same e-mail first (the
+/// unique key on `accounts.email_key`, as SQLite and PostgreSQL name it).
+pub fn is_account_taken(e: &sea_orm::DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(m))
+            if m.contains("accounts") && m.contains("email_key")
+    )
+}
+
+struct AccountRow(account::Model);
+
+impl FromCells for AccountRow {
+    // Columns in the entity's order (`Entity::find` selects them so).
+    fn from_cells(r: &impl Cells) -> std::result::Result<Self, sea_orm::DbErr> {
+        Ok(AccountRow(account::Model {
+            id: r.text(0)?,
+            email: r.text(1)?,
+            email_key: r.text(2)?,
+            given_name: r.opt_text(3)?,
+            family_name: r.opt_text(4)?,
+            created_at: r.time(5)?,
+            updated_at: r.time(6)?,
+        }))
+    }
 }
 
 /// A new account for an e-mail no account has.

@@ -343,7 +343,7 @@ pub async fn create(
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
     let projection = ListParams::from_query(&query)?.projection;
-    let user = users::create(&state.writer, &p, parse(body)?).await?;
+    let user = users::create(&state.writer, &state.reads, &p, parse(body)?).await?;
     let base = state.settings.scim_base_url(&p.workspace_id);
     Ok(resource_response(
         StatusCode::CREATED,
@@ -364,7 +364,7 @@ pub async fn replace(
     let projection = ListParams::from_query(&query)?.projection;
     let input = parse(body)?;
     let version = if_match(&headers)?;
-    let user = users::update(&state.writer, &p, &id, version, |_| {
+    let user = users::update(&state.writer, &state.reads, &p, &id, version, |_| {
         Ok::<_, ScimError>(input.clone())
     })
     .await?;
@@ -384,7 +384,7 @@ pub async fn patch(
     let ops = patch::parse(body)?;
     let version = if_match(&headers)?;
     let base = state.settings.scim_base_url(&p.workspace_id);
-    let user = users::update(&state.writer, &p, &id, version, |current| {
+    let user = users::update(&state.writer, &state.reads, &p, &id, version, |current| {
         let Value::Object(map) = patch::apply(render(current, &base), &ops)? else {
             return Err(ScimError::invalid_value(
                 "the patched user is not an object",

@@ -1,8 +1,9 @@
 //! /Users: what Okta and Entra do to people.
 
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use crate::common::{Scim, assert_scim_error};
+use crate::common::{Scim, assert_scim_error, configure_saml};
 
 fn patch(ops: Value) -> Option<Value> {
     Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops }))
@@ -540,4 +541,91 @@ async fn update_answers_are_what_a_get_reads_back() {
         "{summaries:?}"
     );
     assert!(summaries[3].contains("reactivated"), "{summaries:?}");
+}
+
+#[tokio::test]
+async fn concurrent_creates_and_patches_lose_nothing() {
+    let s = Scim::start().await;
+    // A second workspace on the same server: the same people, created in both at once, share
+    // one account per e-mail.
+    let other = s.app.admin_token("globex", "owner@globex.test").await;
+    configure_saml(&s.app, &other).await;
+    let body = s
+        .app
+        .gql(
+            Some(&other),
+            "mutation { enableScim { baseUrl } generateApiKey(name: \"idp\") { secret } }",
+            json!({}),
+        )
+        .await;
+    let other_base = body["data"]["enableScim"]["baseUrl"].as_str().unwrap();
+    let other_key = body["data"]["generateApiKey"]["secret"].as_str().unwrap();
+    let posts = (0..12).map(|i| {
+        let (base, key) = if i % 2 == 0 {
+            (s.base.as_str(), s.key.as_str())
+        } else {
+            (other_base, other_key)
+        };
+        let body = json!({ "userName": format!("Shared{}@X.org", i / 2) });
+        let request = s
+            .app
+            .client
+            .post(format!("{base}/Users"))
+            .bearer_auth(key)
+            .header("Content-Type", "application/scim+json")
+            .body(body.to_string());
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    });
+    let created = futures_util::future::join_all(posts).await;
+    for (status, body) in &created {
+        assert_eq!(*status, 201, "{body}");
+    }
+    let db = &s.app.db;
+    let count = |sql: &'static str| async move {
+        db.query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap()
+    };
+    let accounts = count("SELECT COUNT(*) AS n FROM accounts WHERE email_key LIKE 'shared%'").await;
+    let members = count(
+        "SELECT COUNT(*) AS n FROM members m JOIN accounts a ON a.id = m.account_id \
+         WHERE a.email_key LIKE 'shared%'",
+    )
+    .await;
+    assert_eq!((accounts, members), (6, 12));
+
+    // Twelve PATCHes of one user at once, without If-Match: each lands exactly once.
+    let id = created[0].1["id"].as_str().unwrap().to_string();
+    let path = format!("/Users/{id}");
+    let patches = (0..12).map(|i| {
+        s.call(
+            "PATCH",
+            &path,
+            patch(json!([{ "op": "add", "path": "emails", "value": [{ "value": format!("e{i}@x.org"), "type": "other" }] }])),
+        )
+    });
+    for r in futures_util::future::join_all(patches).await {
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let user = s.call("GET", &path, None).await.body;
+    let mut emails: Vec<&str> = user["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value"].as_str().unwrap())
+        .collect();
+    emails.sort_unstable();
+    let mut expected: Vec<String> = (0..12).map(|i| format!("e{i}@x.org")).collect();
+    expected.sort_unstable();
+    assert_eq!(emails, expected);
+    assert_eq!(user["meta"]["version"], "W/\"13\"");
 }
