@@ -24,7 +24,7 @@ pub struct Shared {
     pub reads: crate::db::Reads,
     /// Write transactions. On SQLite a pool of one connection, so writers queue in order
     /// instead of spinning on the busy timeout; on PostgreSQL the same pool as `db`.
-    pub writer: DatabaseConnection,
+    pub writer: crate::db::Writer,
     pub settings: Arc<Settings>,
     pub schema: AppSchema,
     /// SCIM keys and switches, cached for a few seconds (see `domain::access`).
@@ -45,7 +45,7 @@ impl AppState {
         AppState(Arc::new(Shared {
             reads: crate::db::Reads::new(db.clone()),
             db,
-            writer,
+            writer: crate::db::Writer::new(writer),
             settings: Arc::new(settings),
             schema: crate::graphql::schema(),
             access: Arc::default(),

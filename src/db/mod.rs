@@ -136,3 +136,28 @@ impl Reads {
         self.sqlite.as_deref()
     }
 }
+
+/// The write side: the pool for write transactions and, on SQLite, the group-committing
+/// one-trip writer over it (see `sqlite_writes`).
+#[derive(Clone)]
+pub struct Writer {
+    pool: DatabaseConnection,
+    sqlite: Option<SqliteWrites>,
+}
+
+impl Writer {
+    /// Starts the SQLite writer's task on the current runtime (without one, every write takes
+    /// the transaction path).
+    pub fn new(pool: DatabaseConnection) -> Self {
+        let sqlite = SqliteWrites::of(&pool);
+        Writer { pool, sqlite }
+    }
+
+    pub fn pool(&self) -> &DatabaseConnection {
+        &self.pool
+    }
+
+    pub fn sqlite(&self) -> Option<&SqliteWrites> {
+        self.sqlite.as_ref()
+    }
+}

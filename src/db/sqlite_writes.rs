@@ -10,29 +10,50 @@
 use sea_orm::sqlx::{self, Sqlite, pool::PoolConnection, sqlite::SqlitePool};
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, RuntimeErr, Statement};
 use sea_query_sqlx::SqlxValues;
+use tokio::sync::{mpsc, oneshot};
 
-/// The writer pool of a SQLite database.
+/// Write jobs queued at most (senders wait beyond it).
+const QUEUE: usize = 1024;
+/// Jobs committed together at most.
+const GROUP: usize = 64;
+
+/// The one-trip writer of a SQLite database.
+///
+/// Jobs queue to one task that owns the writer connection while there is work: it sends the
+/// jobs waiting at that moment as one transaction (group commit: one BEGIN, one COMMIT, one WAL
+/// write for all), and answers each after the COMMIT. A job that fails inside a group (a unique
+/// key taken, a version that moved) rolls the group back, and each of its jobs then runs in a
+/// transaction of its own, so every job gets its own outcome and none sees another's failure.
 #[derive(Clone)]
 pub struct SqliteWrites {
-    pool: SqlitePool,
+    jobs: mpsc::Sender<Job>,
+}
+
+struct Job {
+    statements: Vec<Statement>,
+    commit: Commit,
+    answer: oneshot::Sender<Result<bool, DbErr>>,
 }
 
 impl SqliteWrites {
-    /// The one-trip writer for `db`, when it is SQLite.
+    /// The one-trip writer over `db` when it is SQLite (its task runs on the current runtime).
     pub fn of(db: &DatabaseConnection) -> Option<Self> {
-        (db.get_database_backend() == DatabaseBackend::Sqlite).then(|| SqliteWrites {
-            pool: db.get_sqlite_connection_pool().clone(),
-        })
+        if db.get_database_backend() != DatabaseBackend::Sqlite {
+            return None;
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        runtime.spawn(write_jobs(db.get_sqlite_connection_pool().clone(), queue));
+        Some(SqliteWrites { jobs })
     }
 
     /// Applies every statement or none, in one round trip.
     pub async fn apply(&self, statements: Vec<Statement>) -> Result<(), DbErr> {
-        self.run(statements, Commit::InTheSameTrip).await.map(drop)
+        self.run(statements, Commit::Always).await.map(drop)
     }
 
     /// Runs `first` (a write with `RETURNING`) and then `rest`, and keeps them only when `first`
-    /// returned a row; answers whether it did. Two round trips: the batch, then COMMIT or
-    /// ROLLBACK.
+    /// returned a row; answers whether it did.
     pub async fn apply_if_returned(
         &self,
         first: Statement,
@@ -42,55 +63,119 @@ impl SqliteWrites {
         self.run(statements, Commit::WhenFirstReturned).await
     }
 
-    /// Runs in a task of its own: a request that goes away mid-write can't leave the connection
-    /// inside an open transaction.
     async fn run(&self, statements: Vec<Statement>, commit: Commit) -> Result<bool, DbErr> {
-        let pool = self.pool.clone();
-        tokio::spawn(async move {
-            let mut conn = pool.acquire().await.map_err(connection_error)?;
-            let mut all = Vec::with_capacity(statements.len() + 2);
-            all.push(plain("BEGIN IMMEDIATE"));
-            all.extend(statements);
-            if commit == Commit::InTheSameTrip {
-                all.push(plain("COMMIT"));
+        let (answer, answered) = oneshot::channel();
+        let job = Job {
+            statements,
+            commit,
+            answer,
+        };
+        let gone = || DbErr::Custom("the SQLite writer has stopped".into());
+        self.jobs.send(job).await.map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())?
+    }
+}
+
+/// The writer task: takes the jobs waiting, commits them together, answers them.
+async fn write_jobs(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
+    let mut group = Vec::with_capacity(GROUP);
+    while queue.recv_many(&mut group, GROUP).await > 0 {
+        let jobs = std::mem::take(&mut group);
+        let mut conn = match pool.acquire().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                let e = connection_error(e);
+                for job in jobs {
+                    let _ = job.answer.send(Err(clone_error(&e)));
+                }
+                continue;
             }
-            let batch = crate::domain::joined(DatabaseBackend::Sqlite, all);
-            let values = batch
-                .values
-                .unwrap_or(sea_orm::sea_query::Values(Vec::new()));
-            let outcome = sqlx::query_with(sqlx::AssertSqlSafe(batch.sql), SqlxValues(values))
-                .fetch_all(&mut *conn)
-                .await;
-            let rows = match outcome {
-                Ok(rows) => rows,
-                Err(e) => {
-                    end(&mut conn, "ROLLBACK").await;
-                    return Err(exec_error(e));
+        };
+        if jobs.len() > 1 {
+            let all = jobs.iter().flat_map(|job| job.guarded_statements());
+            if run_batch(&mut conn, all, true).await.is_ok() {
+                for job in jobs {
+                    let _ = job.answer.send(Ok(true));
                 }
-            };
-            match commit {
-                Commit::InTheSameTrip => Ok(true),
-                Commit::WhenFirstReturned if rows.is_empty() => {
-                    end(&mut conn, "ROLLBACK").await;
-                    Ok(false)
-                }
-                Commit::WhenFirstReturned => {
-                    if let Err(e) = sqlx::raw_sql("COMMIT").execute(&mut *conn).await {
-                        end(&mut conn, "ROLLBACK").await;
-                        return Err(exec_error(e));
-                    }
-                    Ok(true)
-                }
+                continue;
             }
-        })
+        }
+        for job in jobs {
+            let outcome = run_alone(&mut conn, job.statements, job.commit).await;
+            let _ = job.answer.send(outcome);
+        }
+    }
+}
+
+impl Job {
+    /// The job's statements for a group: a conditional job fails (and takes the group back to
+    /// one-by-one) when its first statement changed no row.
+    fn guarded_statements(&self) -> impl Iterator<Item = Statement> + '_ {
+        let mut statements: Vec<Statement> = self.statements.clone();
+        if self.commit == Commit::WhenFirstReturned {
+            // json() of a non-JSON text is an error: the only way plain SQL can refuse to go on.
+            statements.insert(
+                1,
+                plain("SELECT json(CASE changes() WHEN 0 THEN 'missed' ELSE '0' END)"),
+            );
+        }
+        statements.into_iter()
+    }
+}
+
+/// One job in a transaction of its own: BEGIN IMMEDIATE, the statements and COMMIT in one trip,
+/// or for a conditional job the statements, then COMMIT or ROLLBACK.
+async fn run_alone(
+    conn: &mut PoolConnection<Sqlite>,
+    statements: Vec<Statement>,
+    commit: Commit,
+) -> Result<bool, DbErr> {
+    let rows = run_batch(conn, statements, commit == Commit::Always).await?;
+    if commit == Commit::Always {
+        return Ok(true);
+    }
+    let keep = rows > 0;
+    if let Err(e) = sqlx::raw_sql(if keep { "COMMIT" } else { "ROLLBACK" })
+        .execute(&mut **conn)
         .await
-        .map_err(|e| DbErr::Custom(format!("the write task failed: {e}")))?
+    {
+        end(conn).await;
+        return Err(exec_error(e));
+    }
+    Ok(keep)
+}
+
+/// Sends BEGIN IMMEDIATE and the statements (and COMMIT) as one string; answers the number of
+/// rows they returned. On an error the transaction is rolled back.
+async fn run_batch(
+    conn: &mut PoolConnection<Sqlite>,
+    statements: impl IntoIterator<Item = Statement>,
+    with_commit: bool,
+) -> Result<usize, DbErr> {
+    let begin = std::iter::once(plain("BEGIN IMMEDIATE"));
+    let commit = with_commit.then(|| plain("COMMIT"));
+    let batch = crate::domain::joined(
+        DatabaseBackend::Sqlite,
+        begin.chain(statements).chain(commit),
+    );
+    let values = batch
+        .values
+        .unwrap_or(sea_orm::sea_query::Values(Vec::new()));
+    match sqlx::query_with(sqlx::AssertSqlSafe(batch.sql), SqlxValues(values))
+        .fetch_all(&mut **conn)
+        .await
+    {
+        Ok(rows) => Ok(rows.len()),
+        Err(e) => {
+            end(conn).await;
+            Err(exec_error(e))
+        }
     }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Commit {
-    InTheSameTrip,
+    Always,
     WhenFirstReturned,
 }
 
@@ -98,14 +183,17 @@ fn plain(sql: &str) -> Statement {
     Statement::from_string(DatabaseBackend::Sqlite, sql)
 }
 
-/// Ends the transaction if one is open (after a failed BEGIN there is none: that error is moot).
-async fn end(conn: &mut PoolConnection<Sqlite>, how: &'static str) {
-    if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(how))
-        .execute(&mut **conn)
-        .await
-    {
-        tracing::debug!(error = %e, "{how} after a failed write");
+/// Rolls back the transaction if one is open (after a failed BEGIN there is none: that error
+/// is moot).
+async fn end(conn: &mut PoolConnection<Sqlite>) {
+    if let Err(e) = sqlx::raw_sql("ROLLBACK").execute(&mut **conn).await {
+        tracing::debug!(error = %e, "rollback after a failed write");
     }
+}
+
+/// The same failure for every job of a group that could not start.
+fn clone_error(e: &DbErr) -> DbErr {
+    DbErr::Custom(e.to_string())
 }
 
 fn exec_error(e: sqlx::Error) -> DbErr {

@@ -8,13 +8,13 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, IntoActiveModel, JoinType, QueryFilter, QuerySelect, QueryTrait, RelationTrait,
-    Statement, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
+    JoinType, QueryFilter, QuerySelect, QueryTrait, RelationTrait, Statement, TransactionSession,
+    TransactionTrait,
 };
 use serde_json::{Map, Value};
 
-use crate::db::SqliteWrites;
+use crate::db::Writer;
 use crate::db::rows::{Cells, Cost, Fetch, FromCells};
 use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
@@ -490,15 +490,15 @@ fn conflict_user_name(user_name: &str) -> impl Fn(Error) -> Error + '_ {
 /// exists (inviting them), or creating it. On SQLite the account is looked up first and the rows
 /// go in one round trip; an account stored meanwhile by another request makes it look again.
 pub async fn create(
-    writer: &DatabaseConnection,
+    writer: &Writer,
     reads: &impl Fetch,
     p: &ScimPrincipal,
     input: UserInput,
 ) -> Result<User> {
     validate(&input)?;
     let email = account_email(&input);
-    let backend = writer.get_database_backend();
-    if let Some(sqlite) = SqliteWrites::of(writer) {
+    let backend = writer.pool().get_database_backend();
+    if let Some(sqlite) = writer.sqlite() {
         for _ in 0..RETRIES {
             let found = workspaces::find_account(reads, &email).await?;
             let (user, writes) = creation(backend, p, &input, &email, found);
@@ -512,7 +512,7 @@ pub async fn create(
         }
     } else {
         for _ in 0..RETRIES {
-            let txn = crate::domain::begin_write(writer).await?;
+            let txn = crate::domain::begin_write(writer.pool()).await?;
             let found = workspaces::find_account(&txn, &email).await?;
             let (user, writes) = creation(backend, p, &input, &email, found);
             match crate::domain::execute_all(&txn, writes).await {
@@ -655,7 +655,7 @@ async fn guard_admins(db: &impl ConnectionTrait, user: &User) -> Result<()> {
 /// its writes in one batch that holds only if the version is still the one read (else it reads
 /// again); a change that may move a role, or that changes nothing, runs as one transaction.
 pub async fn update<F, E>(
-    writer: &DatabaseConnection,
+    writer: &Writer,
     reads: &impl Fetch,
     p: &ScimPrincipal,
     id: &str,
@@ -666,7 +666,7 @@ where
     F: Fn(&User) -> Result<UserInput, E>,
     E: From<Error>,
 {
-    if let Some(sqlite) = SqliteWrites::of(writer) {
+    if let Some(sqlite) = writer.sqlite() {
         for _ in 0..RETRIES {
             let current = get(reads, &p.workspace_id, id).await.map_err(E::from)?;
             let Some(plan) = plan_update(DbBackend::Sqlite, p, id, if_match, &current, &change)?
@@ -689,7 +689,9 @@ where
         }
     }
     for _ in 0..RETRIES {
-        let txn = crate::domain::begin_write(writer).await.map_err(E::from)?;
+        let txn = crate::domain::begin_write(writer.pool())
+            .await
+            .map_err(E::from)?;
         // Concurrent changes of one user take turns (PostgreSQL; SQLite writes are serial).
         if txn.get_database_backend() == DbBackend::Postgres {
             crate::domain::for_update(&txn, member::Entity::find_by_id(id.to_string()))

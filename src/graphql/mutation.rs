@@ -20,7 +20,7 @@ impl MutationRoot {
         input: SamlInput,
     ) -> async_graphql::Result<Saml> {
         let state = ctx.data::<AppState>()?;
-        let config = domain::saml::configure(&state.writer, principal(ctx)?, input.into())
+        let config = domain::saml::configure(state.writer.pool(), principal(ctx)?, input.into())
             .await
             .gql()?;
         Ok(Saml(Some(config)))
@@ -30,7 +30,7 @@ impl MutationRoot {
     async fn enable_scim(&self, ctx: &Context<'_>) -> async_graphql::Result<ScimStatus> {
         let state = ctx.data::<AppState>()?;
         let p = principal(ctx)?;
-        let status = domain::scim_settings::enable(&state.writer, p)
+        let status = domain::scim_settings::enable(state.writer.pool(), p)
             .await
             .gql()?;
         state.access.forget_all();
@@ -41,7 +41,7 @@ impl MutationRoot {
     async fn disable_scim(&self, ctx: &Context<'_>) -> async_graphql::Result<ScimStatus> {
         let state = ctx.data::<AppState>()?;
         let p = principal(ctx)?;
-        let status = domain::scim_settings::disable(&state.writer, p)
+        let status = domain::scim_settings::disable(state.writer.pool(), p)
             .await
             .gql()?;
         state.access.forget_all();
@@ -56,9 +56,10 @@ impl MutationRoot {
     ) -> async_graphql::Result<SetGroupRoleMappingsPayload> {
         let state = ctx.data::<AppState>()?;
         let rows: Vec<_> = mappings.into_iter().map(Into::into).collect();
-        let (saved, changes) = domain::mappings::replace(&state.writer, principal(ctx)?, &rows)
-            .await
-            .gql()?;
+        let (saved, changes) =
+            domain::mappings::replace(state.writer.pool(), principal(ctx)?, &rows)
+                .await
+                .gql()?;
         Ok(SetGroupRoleMappingsPayload {
             mappings: saved.into_iter().map(GroupRoleMapping::from).collect(),
             changes: changes.into_iter().map(RoleChange::from_domain).collect(),
@@ -75,7 +76,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<GeneratedApiKey> {
         let state = ctx.data::<AppState>()?;
         let generated = domain::api_keys::generate(
-            &state.writer,
+            state.writer.pool(),
             principal(ctx)?,
             &name,
             expires_in_days.map(i64::from),
@@ -91,7 +92,7 @@ impl MutationRoot {
     /// Revokes a key: SCIM requests with it are refused from then on.
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiKey> {
         let state = ctx.data::<AppState>()?;
-        let key = domain::api_keys::revoke(&state.writer, principal(ctx)?, &id)
+        let key = domain::api_keys::revoke(state.writer.pool(), principal(ctx)?, &id)
             .await
             .gql()?;
         state.access.forget_all();

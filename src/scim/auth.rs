@@ -150,7 +150,7 @@ impl RequestLog {
                 resource_type: None,
                 resource_id: None,
             };
-            if let Err(e) = activity::record(&state.writer, entry).await {
+            if let Err(e) = activity::record(state.writer.pool(), entry).await {
                 tracing::warn!(error = %e, "could not record a failed SCIM request");
             }
         }

@@ -171,7 +171,7 @@ pub async fn create(
     Extension(p): Extension<ScimPrincipal>,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
-    let group = groups::create(&state.writer, &p, parse(body)?).await?;
+    let group = groups::create(state.writer.pool(), &p, parse(body)?).await?;
     let base = state.settings.scim_base_url(&p.workspace_id);
     Ok(resource_response(
         StatusCode::CREATED,
@@ -197,7 +197,15 @@ pub async fn replace(
         GroupChange::Attributes(Box::new(move |_| Ok(attributes))),
         GroupChange::SetMembers(input.members),
     ];
-    let group = groups::change(&state.writer, &p, &id, if_match(&headers)?, changes, true).await?;
+    let group = groups::change(
+        state.writer.pool(),
+        &p,
+        &id,
+        if_match(&headers)?,
+        changes,
+        true,
+    )
+    .await?;
     let base = state.settings.scim_base_url(&p.workspace_id);
     Ok(resource_response(
         StatusCode::OK,
@@ -333,7 +341,7 @@ pub async fn patch(
     let asked = !projection.attributes.is_empty() || !projection.excluded.is_empty();
     let with_members = asked && projection.wants("members");
     let group = groups::change(
-        &state.writer,
+        state.writer.pool(),
         &p,
         &id,
         if_match(&headers)?,
@@ -362,6 +370,6 @@ pub async fn delete(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ScimResult<Response> {
-    groups::delete(&state.writer, &p, &id, if_match(&headers)?).await?;
+    groups::delete(state.writer.pool(), &p, &id, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

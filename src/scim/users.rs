@@ -402,7 +402,7 @@ pub async fn delete(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ScimResult<Response> {
-    users::delete(&state.writer, &p, &id, if_match(&headers)?).await?;
+    users::delete(state.writer.pool(), &p, &id, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
