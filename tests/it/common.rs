@@ -305,22 +305,7 @@ impl Scim {
     pub async fn start() -> Scim {
         let app = TestApp::spawn().await;
         let admin = app.admin_token("acme", "owner@acme.test").await;
-        configure_saml(&app, &admin).await;
-        let body = app
-            .gql(
-                Some(&admin),
-                "mutation { enableScim { baseUrl } generateApiKey(name: \"idp\") { secret } }",
-                json!({}),
-            )
-            .await;
-        let base = body["data"]["enableScim"]["baseUrl"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let key = body["data"]["generateApiKey"]["secret"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let (base, key) = enable_scim(&app, &admin).await;
         Scim {
             app,
             admin,
@@ -402,6 +387,23 @@ impl Scim {
         assert_eq!(r.status, 201, "{}", r.body);
         r.body["id"].as_str().unwrap().to_string()
     }
+}
+
+/// Configures SAML and SCIM for the admin's workspace and generates a key: (base URL, secret).
+pub async fn enable_scim(app: &TestApp, admin: &str) -> (String, String) {
+    configure_saml(app, admin).await;
+    let body = app
+        .gql(
+            Some(admin),
+            "mutation { enableScim { baseUrl } generateApiKey(name: \"idp\") { secret } }",
+            json!({}),
+        )
+        .await;
+    let text = |v: &Value| v.as_str().unwrap().to_string();
+    (
+        text(&body["data"]["enableScim"]["baseUrl"]),
+        text(&body["data"]["generateApiKey"]["secret"]),
+    )
 }
 
 /// Asserts an RFC 7644 error body with this status (and scimType, when given).

@@ -3,7 +3,7 @@
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use crate::common::{Scim, assert_scim_error, configure_saml};
+use crate::common::{Scim, assert_scim_error, enable_scim};
 
 fn patch(ops: Value) -> Option<Value> {
     Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops }))
@@ -549,22 +549,12 @@ async fn concurrent_creates_and_patches_lose_nothing() {
     // A second workspace on the same server: the same people, created in both at once, share
     // one account per e-mail.
     let other = s.app.admin_token("globex", "owner@globex.test").await;
-    configure_saml(&s.app, &other).await;
-    let body = s
-        .app
-        .gql(
-            Some(&other),
-            "mutation { enableScim { baseUrl } generateApiKey(name: \"idp\") { secret } }",
-            json!({}),
-        )
-        .await;
-    let other_base = body["data"]["enableScim"]["baseUrl"].as_str().unwrap();
-    let other_key = body["data"]["generateApiKey"]["secret"].as_str().unwrap();
+    let (other_base, other_key) = enable_scim(&s.app, &other).await;
     let posts = (0..12).map(|i| {
         let (base, key) = if i % 2 == 0 {
             (s.base.as_str(), s.key.as_str())
         } else {
-            (other_base, other_key)
+            (other_base.as_str(), other_key.as_str())
         };
         let body = json!({ "userName": format!("Shared{}@X.org", i / 2) });
         let request = s
