@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
     JoinType, QueryFilter, QuerySelect, QueryTrait, RelationTrait, Statement, TransactionSession,
@@ -18,7 +18,7 @@ use crate::db::Writer;
 use crate::db::rows::{Cells, Cost, Fetch, FromCells};
 use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
-use crate::domain::filter::{AttrPath, CompareOp, Filter};
+use crate::domain::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::domain::roles::{self, Role};
 use crate::domain::{Error, Result, email_key, filter_sql, new_id, now, workspaces};
 use crate::entities::{account, member, member_email};
@@ -318,6 +318,9 @@ pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Res
         Some(filter) => Some(filter_sql::users(filter, db.backend())?),
         None => None,
     };
+    if let Some(page) = identity_lookup(db, workspace_id, query).await? {
+        return Ok(page);
+    }
     let cost = if query.start_index <= 1 && query.filter.as_ref().is_some_and(is_identity_lookup) {
         Cost::Point
     } else {
@@ -362,11 +365,8 @@ pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Res
     };
     let mut stmt = user_select(db.backend());
     if offset == 0 {
-        // A first page (every identity lookup): the rows themselves, in one plain query.
-        stmt.and_where(Expr::col((member::Entity, member::Column::WorkspaceId)).eq(workspace_id));
-        if let Some(condition) = &condition {
-            stmt.and_where(condition.clone());
-        }
+        // A first page: the rows themselves, in one plain query.
+        first_page(&mut stmt, workspace_id, condition.clone());
         order_page(&mut stmt);
         stmt.limit(limit);
     } else {
@@ -409,6 +409,125 @@ pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Res
 
 const PAGE: &str = "page";
 const PAGE_ID: &str = "page_id";
+
+/// The conditions of a first page: the workspace, then the filter's.
+fn first_page(stmt: &mut SelectStatement, workspace_id: &str, condition: Option<SimpleExpr>) {
+    stmt.and_where(Expr::col((member::Entity, member::Column::WorkspaceId)).eq(workspace_id));
+    if let Some(condition) = condition {
+        stmt.and_where(condition);
+    }
+}
+
+/// How a looked-up value is compared: as its key (case-insensitive) or as given.
+type Compared = fn(&str) -> String;
+
+/// The attributes an IdP looks people up by, and how their value is compared.
+const IDENTITY_ATTRIBUTES: [(&str, Compared); 3] = [
+    ("userName", email_key),
+    ("externalId", str::to_string),
+    ("id", str::to_string),
+];
+
+/// An identity lookup's SQL, built once per backend and attribute, and where each request's
+/// values go in it.
+struct LookupSql {
+    sql: String,
+    slots: Vec<Slot>,
+}
+
+enum Slot {
+    Workspace,
+    Value,
+    Limit,
+    Fixed(sea_orm::Value),
+}
+
+/// `userName|externalId|id eq "…"` on a first page without sortBy, as IdPs send before every
+/// create or update: the same statement `list` builds, without building it per request.
+async fn identity_lookup(
+    db: &impl Fetch,
+    workspace_id: &str,
+    query: &ListQuery,
+) -> Result<Option<Page<User>>> {
+    static SQL: [[OnceLock<LookupSql>; 3]; 2] = [
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()],
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()],
+    ];
+    let Some(Filter::Compare {
+        path,
+        op: CompareOp::Eq,
+        value: CompValue::Str(value),
+    }) = &query.filter
+    else {
+        return Ok(None);
+    };
+    if query.start_index > 1 || query.sort_by.is_some() || query.count == 0 || query.descending {
+        return Ok(None);
+    }
+    let Some(attribute) = IDENTITY_ATTRIBUTES
+        .iter()
+        .position(|(name, _)| path.is(name, None))
+    else {
+        return Ok(None);
+    };
+    let backend = db.backend();
+    let lookup = SQL[usize::from(backend == DbBackend::Postgres)][attribute]
+        .get_or_init(|| lookup_sql(backend, path));
+    let value = (IDENTITY_ATTRIBUTES[attribute].1)(value);
+    let limit = Ord::min(query.count, MAX_PAGE);
+    let values = lookup.slots.iter().map(|slot| match slot {
+        Slot::Workspace => workspace_id.into(),
+        Slot::Value => value.as_str().into(),
+        Slot::Limit => limit.into(),
+        Slot::Fixed(v) => v.clone(),
+    });
+    let stmt = Statement::from_sql_and_values(backend, lookup.sql.as_str(), values);
+    let items: Vec<User> = db
+        .fetch::<UserRow>(stmt, Cost::Point)
+        .await?
+        .into_iter()
+        .map(|row| row.0)
+        .collect();
+    let total = known_total(query, items.len());
+    // A full page of one identity can't happen (the attributes are unique or near it), but if
+    // it did, the general path counts.
+    Ok(total.map(|total| Page { total, items }))
+}
+
+/// Builds the lookup with marker values and notes where each marker landed.
+fn lookup_sql(backend: DbBackend, path: &AttrPath) -> LookupSql {
+    const WORKSPACE: &str = "\u{1}workspace";
+    const VALUE: &str = "\u{1}value";
+    const LIMIT: u64 = 0x5c1e_ca11;
+    let filter = Filter::Compare {
+        path: path.clone(),
+        op: CompareOp::Eq,
+        value: CompValue::Str(VALUE.into()),
+    };
+    let condition = filter_sql::users(&filter, backend).expect("an identity filter translates");
+    let mut stmt = user_select(backend);
+    first_page(&mut stmt, WORKSPACE, Some(condition));
+    stmt.order_by((member::Entity, member::Column::CreatedAt), Order::Asc)
+        .order_by((member::Entity, member::Column::Id), Order::Asc)
+        .limit(LIMIT);
+    let built = backend.build(&stmt);
+    let slots = built
+        .values
+        .map(|v| v.0)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| match &v {
+            sea_orm::Value::String(Some(s)) if s == WORKSPACE => Slot::Workspace,
+            sea_orm::Value::String(Some(s)) if s == VALUE => Slot::Value,
+            sea_orm::Value::BigUnsigned(Some(LIMIT)) => Slot::Limit,
+            _ => Slot::Fixed(v),
+        })
+        .collect();
+    LookupSql {
+        sql: built.sql,
+        slots,
+    }
+}
 
 /// `userName eq …`, `externalId eq …`, `id eq …`: what an IdP sends before it creates or
 /// updates someone, answered from a unique or selective index.
@@ -930,4 +1049,31 @@ pub async fn delete(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each lookup statement takes the workspace, the value and the page size once each: a marker
+    /// the translation changed (or dropped) would leave a request's value out.
+    #[test]
+    fn identity_lookups_take_each_value_once() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for (name, _) in IDENTITY_ATTRIBUTES {
+                let path = AttrPath::parse(name).unwrap();
+                let lookup = lookup_sql(backend, &path);
+                let count =
+                    |want: fn(&Slot) -> bool| lookup.slots.iter().filter(|s| want(s)).count();
+                assert_eq!(
+                    count(|s| matches!(s, Slot::Workspace)),
+                    1,
+                    "{name} {backend:?}"
+                );
+                assert_eq!(count(|s| matches!(s, Slot::Value)), 1, "{name} {backend:?}");
+                assert_eq!(count(|s| matches!(s, Slot::Limit)), 1, "{name} {backend:?}");
+                assert!(lookup.sql.contains("LIMIT"), "{}", lookup.sql);
+            }
+        }
+    }
 }
