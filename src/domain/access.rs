@@ -4,7 +4,7 @@
 //! others. Only hashes of secrets are kept in memory.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sea_orm::ConnectionTrait;
@@ -52,7 +52,7 @@ impl<V: Clone> Ttl<V> {
 }
 
 pub struct AccessCache {
-    keys: Ttl<ApiKey>,
+    keys: Ttl<Arc<ApiKey>>,
     scim_enabled: Ttl<bool>,
 }
 
@@ -81,7 +81,7 @@ pub async fn scim_key(
     workspace_id: &str,
     secret: &str,
     user_agent: Option<&str>,
-) -> Result<ApiKey> {
+) -> Result<Arc<ApiKey>> {
     let secret = api_keys::presented_secret(secret)?;
     let hash = secrets::hash(secret);
     if let Some(key) = cache.keys.get(&hash) {
@@ -90,8 +90,8 @@ pub async fn scim_key(
         }
         return Err(Error::Unauthenticated);
     }
-    let key = api_keys::authenticate(db, workspace_id, secret, user_agent).await?;
-    cache.keys.put(hash, key.clone());
+    let key = Arc::new(api_keys::authenticate(db, workspace_id, secret, user_agent).await?);
+    cache.keys.put(hash, Arc::clone(&key));
     Ok(key)
 }
 

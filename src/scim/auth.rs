@@ -2,10 +2,9 @@
 //! the bare key Okta's header mode sends), then the SCIM switch. Failures answer 401/403 with
 //! RFC 7644 bodies; every failed request is recorded in the activity log.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{OriginalUri, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -24,14 +23,28 @@ fn presented_key(value: &str) -> &str {
     }
 }
 
+/// The `{teamId}` of `/api/teams/{teamId}/scim/v2/…` (the routes this middleware guards),
+/// percent-decoded as axum's `Path` would.
+fn workspace_in_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let segment = path
+        .strip_prefix("/api/teams/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default();
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy()
+}
+
 pub async fn authenticate(
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
     mut request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let workspace_id = params.get("teamId").cloned().unwrap_or_default();
+    // Inside the nest the URI has lost its `/api/teams/{teamId}/scim/v2` prefix.
+    let full_path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or(request.uri().path(), |uri| uri.path());
+    let workspace_id = workspace_in_path(full_path).into_owned();
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
     let user_agent = request
@@ -162,4 +175,17 @@ fn short_path(path: &str) -> &str {
     path.find("/scim/v2")
         .map(|i| &path[i + "/scim/v2".len()..])
         .unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::workspace_in_path;
+
+    #[test]
+    fn the_workspace_is_the_segment_after_teams() {
+        assert_eq!(workspace_in_path("/api/teams/abc-1/scim/v2/Users"), "abc-1");
+        assert_eq!(workspace_in_path("/api/teams/a%20b/scim/v2"), "a b");
+        assert_eq!(workspace_in_path("/api/teams//scim/v2"), "");
+        assert_eq!(workspace_in_path("/elsewhere"), "");
+    }
 }
