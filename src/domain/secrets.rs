@@ -41,9 +41,11 @@ pub fn generate(kind: &str) -> NewSecret {
 
 pub fn hash(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(64);
     for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
     out
 }
@@ -73,5 +75,14 @@ mod tests {
         assert!(!a.hash.contains(&a.secret));
         assert!(hash_matches(&a.hash, &a.secret));
         assert!(!hash_matches(&a.hash, &b.secret));
+    }
+
+    /// Hashes stored by earlier versions must still match: lower-case hex of SHA-256.
+    #[test]
+    fn the_hash_is_lowercase_hex_sha256() {
+        assert_eq!(
+            hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }
