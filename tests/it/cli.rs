@@ -1,14 +1,13 @@
 //! The binary: subcommands, first start, graceful shutdown.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
 use crate::common::fresh_database;
+use crate::process::Server;
 
-const BIN: &str = env!("CARGO_BIN_EXE_scim-gateway");
+use crate::process::BIN;
 
 fn run(args: &[&str], database_url: &str) -> std::process::Output {
     Command::new(BIN)
@@ -124,69 +123,10 @@ async fn migrate_and_admin_token_print_only_what_they_should() {
     }
 }
 
-/// A running `scim-gateway serve` whose stdout lines are collected.
-struct Server {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl Server {
-    fn start(database_url: &str, web_dir: &str) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--bind", "127.0.0.1:0", "--web-dir", web_dir])
-            .env("DATABASE_URL", database_url)
-            .env("SCIM_GATEWAY_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Server { child, lines: rx }
-    }
-
-    /// Lines up to and including the one that contains `needle`.
-    fn read_until(&self, needle: &str) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut seen = Vec::new();
-        while Instant::now() < deadline {
-            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
-                let done = line.contains(needle);
-                seen.push(line);
-                if done {
-                    return seen;
-                }
-            }
-        }
-        panic!("no line with {needle:?} within 30 s; saw {seen:?}");
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "did not stop within 15 s of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
 #[tokio::test]
 async fn first_start_prints_a_sign_in_link_that_works_and_sigterm_stops_cleanly() {
     let (url, _db) = fresh_database().await;
-    let server = Server::start(&url, "/nonexistent");
+    let server = Server::start(&url);
     let lines = server.read_until("listening on");
     let sign_in = lines
         .iter()
@@ -231,7 +171,7 @@ async fn first_start_prints_a_sign_in_link_that_works_and_sigterm_stops_cleanly(
     assert!(server.terminate().success(), "SIGTERM is a clean exit");
 
     // A second start on the same database creates nothing and prints no token.
-    let server = Server::start(&url, "/nonexistent");
+    let server = Server::start(&url);
     let lines = server.read_until("listening on");
     assert!(!lines.iter().any(|l| l.contains("#token=")), "{lines:?}");
     assert!(server.terminate().success());
