@@ -133,6 +133,9 @@ impl Server {
     }
 }
 
+/// The request a client sends next: (client number, request number) → request.
+type Workload = Arc<dyn Fn(usize, u64) -> Op + Send + Sync>;
+
 /// One request of a workload and what its answer must be.
 struct Op {
     method: &'static str,
@@ -173,7 +176,7 @@ async fn closed_loop(
     clients: usize,
     duration: Duration,
     max_per_client: u64,
-    op: Arc<dyn Fn(usize, u64) -> Op + Send + Sync>,
+    op: Workload,
 ) -> Stats {
     let start = Instant::now();
     let deadline = start + duration;
@@ -544,26 +547,8 @@ async fn run(
 
     // Fairness: another workspace pushes a big group while this one looks users up.
     let fair = if fairness_members > 0 {
-        let out = tokio::process::Command::new(gateway)
-            .args([
-                "admin-token",
-                "--workspace",
-                "pusher",
-                "--email",
-                "owner@pusher.test",
-            ])
-            .env("DATABASE_URL", &database_url)
-            .env("SCIM_GATEWAY_LOG", "warn")
-            .output()
-            .await
-            .expect("admin-token");
-        assert!(
-            out.status.success(),
-            "admin-token: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let pusher_token = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let (pusher_base, pusher_auth) = enable_scim(&addr, &pusher_token).await;
+        let (pusher_base, pusher_auth) =
+            another_workspace(gateway, &database_url, &addr, "pusher").await;
         let mut pusher_conn = Conn::open(&addr, pusher_auth.clone()).await;
         let pusher_ids =
             Arc::new(seed(&mut pusher_conn, &pusher_base, "p", 0, fairness_members).await);
@@ -651,58 +636,34 @@ async fn run(
     println!();
     println!("server memory: peak {peak:.1} MiB, now {rss:.1} MiB resident");
 
-    if big > n {
-        let mut more = seed(&mut admin_conn, &base, "u", n, big - n).await;
-        let mut all = (*ids).clone();
-        all.append(&mut more);
-        let all = Arc::new(all);
-        let total = all.len();
-        let b = base.clone();
-        let small_lookup = &rows[0];
-        let big_lookup = closed_loop(
-            "lookup (big workspace)",
+    let mut big_errors = 0;
+    if big > 0 {
+        // A second workspace of `big` members, measured in slices alternating with this one.
+        let (big_base, big_auth) = another_workspace(gateway, &database_url, &addr, "big").await;
+        let mut big_conn = Conn::open(&addr, big_auth.clone()).await;
+        let big_ids = Arc::new(seed(&mut big_conn, &big_base, "b", 0, big).await);
+        let total = big_ids.len();
+        let slice = Ord::max(duration / 2, Duration::from_secs(1));
+        let lookups = alternating(
             &addr,
-            auth.clone(),
-            16,
-            duration,
-            u64::MAX,
-            Arc::new(move |c, i| {
-                let k = (c * 7919 + i as usize * 31) % total;
-                Op {
-                    method: "GET",
-                    path: format!("{b}/Users?filter=userName%20eq%20%22u{k}%40bench.test%22"),
-                    body: None,
-                    status: 200,
-                    contains: Some(format!("u{k}@bench.test")),
-                }
-            }),
+            (auth.clone(), lookup_op(base.clone(), "u", n)),
+            (big_auth.clone(), lookup_op(big_base.clone(), "b", total)),
+            slice,
         )
         .await;
-        let (b, all2) = (base.clone(), all.clone());
-        let big_get = closed_loop(
-            "get (big workspace)",
+        let gets = alternating(
             &addr,
-            auth.clone(),
-            16,
-            duration,
-            u64::MAX,
-            Arc::new(move |c, i| {
-                let id = &all2[(c * 7919 + i as usize * 31) % total];
-                Op {
-                    method: "GET",
-                    path: format!("{b}/Users/{id}"),
-                    body: None,
-                    status: 200,
-                    contains: Some(id.clone()),
-                }
-            }),
+            (auth.clone(), get_op(base.clone(), ids.clone())),
+            (big_auth.clone(), get_op(big_base.clone(), big_ids.clone())),
+            slice,
         )
         .await;
-        let b = base.clone();
+        big_errors = lookups.3 + gets.3;
+        let b = big_base.clone();
         let big_deep = closed_loop(
             "deep page (big workspace)",
             &addr,
-            auth.clone(),
+            big_auth.clone(),
             8,
             duration,
             u64::MAX,
@@ -715,11 +676,11 @@ async fn run(
             }),
         )
         .await;
-        let b = base.clone();
+        let b = big_base.clone();
         let big_first = closed_loop(
             "first page (big workspace)",
             &addr,
-            auth.clone(),
+            big_auth.clone(),
             8,
             duration,
             u64::MAX,
@@ -732,35 +693,37 @@ async fn run(
             }),
         )
         .await;
+        big_errors += big_first.errors + big_deep.errors;
         let (peak, rss) = server.memory();
         println!();
-        println!("| {total} members vs {n} | rate/s | p99 ms | errors | slowdown |");
+        println!(
+            "| {total} members vs {n} (another workspace, {} s slices alternating) | rate/s | vs {n} | p99 ms | slowdown |",
+            slice.as_secs_f64()
+        );
         println!("|---|---|---|---|---|");
         println!(
-            "| lookup | {:.0} | {:.2} | {} | {:.2}× |",
-            big_lookup.rate(),
-            big_lookup.percentile(0.99),
-            big_lookup.errors,
-            small_lookup.rate() / big_lookup.rate()
+            "| lookup | {:.0} | {:.0} | {:.2} | {:.2}× |",
+            lookups.1,
+            lookups.0,
+            lookups.2,
+            lookups.0 / lookups.1
         );
         println!(
-            "| GET /Users/{{id}} | {:.0} | {:.2} | {} | {:.2}× |",
-            big_get.rate(),
-            big_get.percentile(0.99),
-            big_get.errors,
-            rows[1].rate() / big_get.rate()
+            "| GET /Users/{{id}} | {:.0} | {:.0} | {:.2} | {:.2}× |",
+            gets.1,
+            gets.0,
+            gets.2,
+            gets.0 / gets.1
         );
         println!(
-            "| first page of 100 | {:.0} | {:.2} | {} | |",
+            "| first page of 100 | {:.0} | | {:.2} | |",
             big_first.rate(),
-            big_first.percentile(0.99),
-            big_first.errors
+            big_first.percentile(0.99)
         );
         println!(
-            "| last page of 100 | {:.0} | {:.2} | {} | {:.2}× the first page |",
+            "| last page of 100 | {:.0} | | {:.2} | {:.2}× the first page |",
             big_deep.rate(),
             big_deep.percentile(0.99),
-            big_deep.errors,
             big_first.rate() / big_deep.rate()
         );
         println!();
@@ -781,7 +744,8 @@ async fn run(
     }
     let errors: u64 = rows.iter().map(|r| r.errors).sum::<u64>()
         + ceiling_stats.errors
-        + fair.as_ref().map_or(0, |f| f.wrong);
+        + fair.as_ref().map_or(0, |f| f.wrong)
+        + big_errors;
     if errors > 0 {
         eprintln!("{errors} answers were wrong");
         std::process::exit(1);
@@ -790,6 +754,84 @@ async fn run(
 
 /// SAML, SCIM on and an API key for the workspace of this admin token: its SCIM base path and
 /// the Authorization header of the key.
+/// A second workspace (made with the `admin-token` command) with SCIM on: its base and key.
+async fn another_workspace(
+    gateway: &str,
+    database_url: &str,
+    addr: &str,
+    slug: &str,
+) -> (String, Option<String>) {
+    let out = tokio::process::Command::new(gateway)
+        .args([
+            "admin-token",
+            "--workspace",
+            slug,
+            "--email",
+            &format!("owner@{slug}.test"),
+        ])
+        .env("DATABASE_URL", database_url)
+        .env("SCIM_GATEWAY_LOG", "warn")
+        .output()
+        .await
+        .expect("admin-token");
+    assert!(
+        out.status.success(),
+        "admin-token: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    enable_scim(addr, &token).await
+}
+
+/// `filter=userName eq` for one of `n` members seeded with `prefix`.
+fn lookup_op(base: String, prefix: &'static str, n: usize) -> Workload {
+    Arc::new(move |c, i| {
+        let k = (c * 7919 + i as usize * 31) % n;
+        Op {
+            method: "GET",
+            path: format!("{base}/Users?filter=userName%20eq%20%22{prefix}{k}%40bench.test%22"),
+            body: None,
+            status: 200,
+            contains: Some(format!("\"userName\":\"{prefix}{k}@bench.test\"")),
+        }
+    })
+}
+
+/// GET /Users/{id} for one of `ids`.
+fn get_op(base: String, ids: Arc<Vec<String>>) -> Workload {
+    Arc::new(move |c, i| {
+        let id = &ids[(c * 7919 + i as usize * 31) % ids.len()];
+        Op {
+            method: "GET",
+            path: format!("{base}/Users/{id}"),
+            body: None,
+            status: 200,
+            contains: Some(format!("\"id\":\"{id}\"")),
+        }
+    })
+}
+
+/// Rates of two workloads measured in alternating slices (so a machine that speeds up or slows
+/// down mid-run moves both alike): mean rate of each, and the worst p99 of the second.
+async fn alternating(
+    addr: &str,
+    (a_auth, a): (Option<String>, Workload),
+    (b_auth, b): (Option<String>, Workload),
+    slice: Duration,
+) -> (f64, f64, f64, u64) {
+    let (mut a_rate, mut b_rate, mut b_p99, mut errors) = (0.0, 0.0, 0.0f64, 0);
+    const ROUNDS: u32 = 3;
+    for _ in 0..ROUNDS {
+        let sa = closed_loop("a", addr, a_auth.clone(), 16, slice, u64::MAX, a.clone()).await;
+        let sb = closed_loop("b", addr, b_auth.clone(), 16, slice, u64::MAX, b.clone()).await;
+        a_rate += sa.rate() / f64::from(ROUNDS);
+        b_rate += sb.rate() / f64::from(ROUNDS);
+        b_p99 = b_p99.max(sb.percentile(0.99));
+        errors += sa.errors + sb.errors;
+    }
+    (a_rate, b_rate, b_p99, errors)
+}
+
 async fn enable_scim(addr: &str, token: &str) -> (String, Option<String>) {
     graphql(addr, token, "mutation($i: SamlInput!) { configureSaml(input: $i) { configured } }", json!({ "i": { "idpEntityId": "https://idp.bench", "ssoUrl": "https://idp.bench/sso", "certificatePem": certificate_pem() } })).await;
     let data = graphql(
