@@ -152,9 +152,21 @@ struct Stats {
     errors: u64,
     elapsed: Duration,
     latencies_us: Vec<u32>,
+    /// The ceiling's rate in the slices this workload alternated with, when it did.
+    paired_ceiling: Option<f64>,
 }
 
 impl Stats {
+    /// One workload's slices as one measurement.
+    fn merge(mut self, other: Stats) -> Stats {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.latencies_us.extend(other.latencies_us);
+        self.latencies_us.sort_unstable();
+        self
+    }
+
     fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
@@ -218,6 +230,7 @@ async fn closed_loop(
         errors: 0,
         elapsed: Duration::ZERO,
         latencies_us: Vec::new(),
+        paired_ceiling: None,
     };
     for t in tasks {
         let (lat, errors, n) = t.await.unwrap();
@@ -353,7 +366,6 @@ async fn run(
         }),
     )
     .await;
-    drop(ceiling);
 
     // The gateway on a fresh database.
     let dir = tempfile::tempdir().unwrap();
@@ -400,50 +412,32 @@ async fn run(
     let seed_time = t.elapsed();
     let n = ids.len();
 
-    let b = base.clone();
-    rows.push(
-        closed_loop(
-            "lookup filter=userName eq",
-            &addr,
-            auth.clone(),
-            16,
-            duration,
-            u64::MAX,
-            Arc::new(move |c, i| {
-                let k = (c * 7919 + i as usize * 31) % n;
-                Op {
-                    method: "GET",
-                    path: format!("{b}/Users?filter=userName%20eq%20%22u{k}%40bench.test%22"),
-                    body: None,
-                    status: 200,
-                    contains: Some(format!("\"userName\":\"u{k}@bench.test\"")),
-                }
-            }),
+    // Lookups and gets alternate with the ceiling in slices: their ratios to it hold even when
+    // the machine's speed drifts during the run.
+    let slice = Ord::max(duration / 3, Duration::from_secs(1));
+    let ceiling_op: Workload = Arc::new(|_, _| Op {
+        method: "GET",
+        path: "/Users/x".into(),
+        body: None,
+        status: 200,
+        contains: Some("bjensen".into()),
+    });
+    let mut ceiling_stats = ceiling_stats;
+    for (name, op) in [
+        ("lookup filter=userName eq", lookup_op(base.clone(), "u", n)),
+        ("GET /Users/{id}", get_op(base.clone(), ids.clone())),
+    ] {
+        let (paired, mut stats) = alternating(
+            ("ceiling", &ceiling.addr, None, ceiling_op.clone()),
+            (name, &addr, auth.clone(), op),
+            slice,
         )
-        .await,
-    );
-    let (b, ids2) = (base.clone(), ids.clone());
-    rows.push(
-        closed_loop(
-            "GET /Users/{id}",
-            &addr,
-            auth.clone(),
-            16,
-            duration,
-            u64::MAX,
-            Arc::new(move |c, i| {
-                let id = &ids2[(c * 7919 + i as usize * 31) % n];
-                Op {
-                    method: "GET",
-                    path: format!("{b}/Users/{id}"),
-                    body: None,
-                    status: 200,
-                    contains: Some(format!("\"id\":\"{id}\"")),
-                }
-            }),
-        )
-        .await,
-    );
+        .await;
+        stats.paired_ceiling = Some(paired.rate());
+        ceiling_stats = ceiling_stats.merge(paired);
+        rows.push(stats);
+    }
+    drop(ceiling);
     let b = base.clone();
     let pages = (n / 100).max(1);
     rows.push(
@@ -597,9 +591,19 @@ async fn run(
             s.percentile(0.5),
             s.percentile(0.99),
             s.errors,
-            s.rate() / ceiling_rate
+            s.rate() / s.paired_ceiling.unwrap_or(ceiling_rate)
         );
     }
+    println!();
+    println!(
+        "lookup and GET ran in {:.1} s slices alternating with the ceiling (3 rounds each); their ratio is to the ceiling of those slices ({}); the ceiling row merges all its runs",
+        slice.as_secs_f64(),
+        rows.iter()
+            .filter_map(|r| r.paired_ceiling)
+            .map(|c| format!("{c:.0}/s"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!();
     println!("| group push of {push_n} members, 100 per PATCH | add | remove | total |");
     println!("|---|---|---|---|");
@@ -643,22 +647,42 @@ async fn run(
         let mut big_conn = Conn::open(&addr, big_auth.clone()).await;
         let big_ids = Arc::new(seed(&mut big_conn, &big_base, "b", 0, big).await);
         let total = big_ids.len();
-        let slice = Ord::max(duration / 2, Duration::from_secs(1));
-        let lookups = alternating(
-            &addr,
-            (auth.clone(), lookup_op(base.clone(), "u", n)),
-            (big_auth.clone(), lookup_op(big_base.clone(), "b", total)),
+        let (small_lookup, big_lookup) = alternating(
+            (
+                "lookup",
+                &addr,
+                auth.clone(),
+                lookup_op(base.clone(), "u", n),
+            ),
+            (
+                "lookup",
+                &addr,
+                big_auth.clone(),
+                lookup_op(big_base.clone(), "b", total),
+            ),
             slice,
         )
         .await;
-        let gets = alternating(
-            &addr,
-            (auth.clone(), get_op(base.clone(), ids.clone())),
-            (big_auth.clone(), get_op(big_base.clone(), big_ids.clone())),
+        let (small_get, big_get) = alternating(
+            (
+                "get",
+                &addr,
+                auth.clone(),
+                get_op(base.clone(), ids.clone()),
+            ),
+            (
+                "get",
+                &addr,
+                big_auth.clone(),
+                get_op(big_base.clone(), big_ids.clone()),
+            ),
             slice,
         )
         .await;
-        big_errors = lookups.3 + gets.3;
+        big_errors = [&small_lookup, &big_lookup, &small_get, &big_get]
+            .iter()
+            .map(|s| s.errors)
+            .sum();
         let b = big_base.clone();
         let big_deep = closed_loop(
             "deep page (big workspace)",
@@ -701,20 +725,18 @@ async fn run(
             slice.as_secs_f64()
         );
         println!("|---|---|---|---|---|");
-        println!(
-            "| lookup | {:.0} | {:.0} | {:.2} | {:.2}× |",
-            lookups.1,
-            lookups.0,
-            lookups.2,
-            lookups.0 / lookups.1
-        );
-        println!(
-            "| GET /Users/{{id}} | {:.0} | {:.0} | {:.2} | {:.2}× |",
-            gets.1,
-            gets.0,
-            gets.2,
-            gets.0 / gets.1
-        );
+        for (name, small, big) in [
+            ("lookup", &small_lookup, &big_lookup),
+            ("GET /Users/{id}", &small_get, &big_get),
+        ] {
+            println!(
+                "| {name} | {:.0} | {:.0} | {:.2} | {:.2}× |",
+                big.rate(),
+                small.rate(),
+                big.percentile(0.99),
+                small.rate() / big.rate()
+            );
+        }
         println!(
             "| first page of 100 | {:.0} | | {:.2} | |",
             big_first.rate(),
@@ -811,25 +833,21 @@ fn get_op(base: String, ids: Arc<Vec<String>>) -> Workload {
     })
 }
 
-/// Rates of two workloads measured in alternating slices (so a machine that speeds up or slows
-/// down mid-run moves both alike): mean rate of each, and the worst p99 of the second.
-async fn alternating(
-    addr: &str,
-    (a_auth, a): (Option<String>, Workload),
-    (b_auth, b): (Option<String>, Workload),
-    slice: Duration,
-) -> (f64, f64, f64, u64) {
-    let (mut a_rate, mut b_rate, mut b_p99, mut errors) = (0.0, 0.0, 0.0f64, 0);
-    const ROUNDS: u32 = 3;
-    for _ in 0..ROUNDS {
-        let sa = closed_loop("a", addr, a_auth.clone(), 16, slice, u64::MAX, a.clone()).await;
-        let sb = closed_loop("b", addr, b_auth.clone(), 16, slice, u64::MAX, b.clone()).await;
-        a_rate += sa.rate() / f64::from(ROUNDS);
-        b_rate += sb.rate() / f64::from(ROUNDS);
-        b_p99 = b_p99.max(sb.percentile(0.99));
-        errors += sa.errors + sb.errors;
+/// A workload against one server: (name, address, key, requests).
+type Side<'a> = (&'a str, &'a str, Option<String>, Workload);
+
+/// Two workloads measured in alternating slices, three rounds, 16 clients (so a machine that
+/// speeds up or slows down mid-run moves both alike); each side's slices merged.
+async fn alternating(a: Side<'_>, b: Side<'_>, slice: Duration) -> (Stats, Stats) {
+    async fn run((name, addr, auth, op): &Side<'_>, slice: Duration) -> Stats {
+        closed_loop(name, addr, auth.clone(), 16, slice, u64::MAX, op.clone()).await
     }
-    (a_rate, b_rate, b_p99, errors)
+    let (mut sa, mut sb) = (run(&a, slice).await, run(&b, slice).await);
+    for _ in 1..3 {
+        sa = sa.merge(run(&a, slice).await);
+        sb = sb.merge(run(&b, slice).await);
+    }
+    (sa, sb)
 }
 
 async fn enable_scim(addr: &str, token: &str) -> (String, Option<String>) {
