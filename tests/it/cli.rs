@@ -132,14 +132,8 @@ async fn first_start_prints_a_sign_in_link_that_works_and_sigterm_stops_cleanly(
         .iter()
         .find(|l| l.contains("#token="))
         .expect("a sign-in link on first start");
-    let token = sign_in.rsplit("#token=").next().unwrap().trim().to_string();
-    let listening = lines.last().unwrap();
-    let base = listening
-        .rsplit("listening on ")
-        .next()
-        .unwrap()
-        .trim()
-        .to_string();
+    let token = Server::sign_in_token(&lines).unwrap();
+    let base = Server::base_url(&lines);
     assert!(sign_in.contains(&format!("{base}/#token=")) || sign_in.contains("/#token="));
 
     let client = reqwest::Client::new();

@@ -82,15 +82,21 @@ async fn gql(
     body
 }
 
+/// How many answers had status `a` and how many `b` (any other status fails the test).
+fn tally(answers: &[(u16, Value)], a: u16, b: u16) -> (usize, usize) {
+    for (status, body) in answers {
+        assert!(*status == a || *status == b, "{status}: {body}");
+    }
+    let count = |want: u16| answers.iter().filter(|(s, _)| *s == want).count();
+    (count(a), count(b))
+}
+
 #[tokio::test]
 async fn two_processes_on_one_database_lose_no_update() {
     let (url, _db) = fresh_database().await;
     let first = Server::start(&url);
     let lines = first.read_until("listening on");
-    let token = lines
-        .iter()
-        .find_map(|l| l.rsplit_once("#token=").map(|(_, t)| t.trim().to_string()))
-        .expect("a sign-in link on first start");
+    let token = Server::sign_in_token(&lines).expect("a sign-in link on first start");
     let base_a = Server::base_url(&lines);
     let second = Server::start(&url);
     let base_b = Server::base_url(&second.read_until("listening on"));
@@ -215,19 +221,8 @@ async fn two_processes_on_one_database_lose_no_update() {
                 .await
         }
     });
-    let statuses: Vec<u16> = futures_util::future::join_all(racers)
-        .await
-        .into_iter()
-        .map(|(status, _)| status)
-        .collect();
-    assert_eq!(
-        (
-            statuses.iter().filter(|s| **s == 200).count(),
-            statuses.iter().filter(|s| **s == 412).count()
-        ),
-        (1, 7),
-        "{statuses:?}"
-    );
+    let statuses = futures_util::future::join_all(racers).await;
+    assert_eq!(tally(&statuses, 200, 412), (1, 7));
 
     // Eight creates of one userName: one 201, seven 409.
     let posts = (0..8).map(|i| {
@@ -238,19 +233,8 @@ async fn two_processes_on_one_database_lose_no_update() {
             None,
         )
     });
-    let statuses: Vec<u16> = futures_util::future::join_all(posts)
-        .await
-        .into_iter()
-        .map(|(status, _)| status)
-        .collect();
-    assert_eq!(
-        (
-            statuses.iter().filter(|s| **s == 201).count(),
-            statuses.iter().filter(|s| **s == 409).count()
-        ),
-        (1, 7),
-        "{statuses:?}"
-    );
+    let statuses = futures_util::future::join_all(posts).await;
+    assert_eq!(tally(&statuses, 201, 409), (1, 7));
     assert!(first.terminate().success());
     assert!(second.terminate().success());
 }

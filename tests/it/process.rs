@@ -69,6 +69,13 @@ impl Server {
             .to_string()
     }
 
+    /// The admin token of the sign-in link printed on a first start, if among `lines`.
+    pub fn sign_in_token(lines: &[String]) -> Option<String> {
+        lines
+            .iter()
+            .find_map(|l| l.rsplit_once("#token=").map(|(_, t)| t.trim().to_string()))
+    }
+
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
