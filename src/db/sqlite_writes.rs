@@ -16,6 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 const QUEUE: usize = 1024;
 /// Jobs committed together at most.
 const GROUP: usize = 64;
+/// Groups up to this many jobs keep their statement string prepared.
+const PREPARED_GROUP: usize = 8;
 
 /// The one-trip writer of a SQLite database.
 ///
@@ -93,7 +95,11 @@ async fn write_jobs(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
         };
         if jobs.len() > 1 {
             let all = jobs.iter().flat_map(|job| job.guarded_statements());
-            if run_batch(&mut conn, all, true).await.is_ok() {
+            // A small group's string recurs (the same few kinds of job): kept prepared. A large
+            // one is one of countless compositions: prepared for this run only (its cost is shared
+            // by many jobs), so sqlx's statement cache never holds hundreds of statements each.
+            let keep_prepared = jobs.len() <= PREPARED_GROUP;
+            if run_batch(&mut conn, all, true, keep_prepared).await.is_ok() {
                 for job in jobs {
                     let _ = job.answer.send(Ok(true));
                 }
@@ -130,7 +136,7 @@ async fn run_alone(
     statements: Vec<Statement>,
     commit: Commit,
 ) -> Result<bool, DbErr> {
-    let rows = run_batch(conn, statements, commit == Commit::Always).await?;
+    let rows = run_batch(conn, statements, commit == Commit::Always, true).await?;
     if commit == Commit::Always {
         return Ok(true);
     }
@@ -151,6 +157,7 @@ async fn run_batch(
     conn: &mut PoolConnection<Sqlite>,
     statements: impl IntoIterator<Item = Statement>,
     with_commit: bool,
+    keep_prepared: bool,
 ) -> Result<usize, DbErr> {
     let begin = std::iter::once(plain("BEGIN IMMEDIATE"));
     let commit = with_commit.then(|| plain("COMMIT"));
@@ -162,6 +169,7 @@ async fn run_batch(
         .values
         .unwrap_or(sea_orm::sea_query::Values(Vec::new()));
     match sqlx::query_with(sqlx::AssertSqlSafe(batch.sql), SqlxValues(values))
+        .persistent(keep_prepared)
         .fetch_all(&mut **conn)
         .await
     {
