@@ -593,6 +593,26 @@ async fn concurrent_creates_and_patches_lose_nothing() {
     .await;
     assert_eq!((accounts, members), (6, 12));
 
+    // Forty creates at once (SQLite commits them in groups, some larger than eight): all land.
+    let posts = (0..40).map(|i| {
+        s.call(
+            "POST",
+            "/Users",
+            Some(json!({ "userName": format!("crowd{i}@x.org"), "emails": [{ "value": format!("crowd{i}@x.org") }] })),
+        )
+    });
+    for r in futures_util::future::join_all(posts).await {
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let crowd = s
+        .call(
+            "GET",
+            "/Users?filter=userName%20sw%20%22crowd%22&count=0",
+            None,
+        )
+        .await;
+    assert_eq!(crowd.body["totalResults"], 40, "{}", crowd.body);
+
     // Twelve PATCHes of one user at once, without If-Match: each lands exactly once.
     let id = created[0].1["id"].as_str().unwrap().to_string();
     let path = format!("/Users/{id}");
