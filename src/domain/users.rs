@@ -314,13 +314,14 @@ pub async fn get(db: &impl Fetch, workspace_id: &str, id: &str) -> Result<User> 
 /// One page of the workspace's members matching the filter, in a stable order: the sort key,
 /// then creation time and id. One query for the page (a COUNT too when the page can't tell it).
 pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Result<Page<User>> {
+    // Before any SQL is built: the lookup's statement is built once.
+    if let Some(page) = identity_lookup(db, workspace_id, query).await? {
+        return Ok(page);
+    }
     let condition = match &query.filter {
         Some(filter) => Some(filter_sql::users(filter, db.backend())?),
         None => None,
     };
-    if let Some(page) = identity_lookup(db, workspace_id, query).await? {
-        return Ok(page);
-    }
     let cost = if query.start_index <= 1 && query.filter.as_ref().is_some_and(is_identity_lookup) {
         Cost::Point
     } else {
