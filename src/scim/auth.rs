@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{OriginalUri, Request, State};
+use axum::extract::{RawPathParams, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -23,28 +23,17 @@ fn presented_key(value: &str) -> &str {
     }
 }
 
-/// The `{teamId}` of `/api/teams/{teamId}/scim/v2/…` (the routes this middleware guards),
-/// percent-decoded as axum's `Path` would.
-fn workspace_in_path(path: &str) -> std::borrow::Cow<'_, str> {
-    let segment = path
-        .strip_prefix("/api/teams/")
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default();
-    percent_encoding::percent_decode_str(segment).decode_utf8_lossy()
-}
-
 pub async fn authenticate(
     State(state): State<AppState>,
+    params: RawPathParams,
     mut request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    // Inside the nest the URI has lost its `/api/teams/{teamId}/scim/v2` prefix.
-    let full_path = request
-        .extensions()
-        .get::<OriginalUri>()
-        .map_or(request.uri().path(), |uri| uri.path());
-    let workspace_id = workspace_in_path(full_path).into_owned();
+    let workspace_id = params
+        .iter()
+        .find_map(|(name, value)| (name == "teamId").then(|| value.to_string()))
+        .unwrap_or_default();
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
     let user_agent = request
@@ -175,17 +164,4 @@ fn short_path(path: &str) -> &str {
     path.find("/scim/v2")
         .map(|i| &path[i + "/scim/v2".len()..])
         .unwrap_or(path)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::workspace_in_path;
-
-    #[test]
-    fn the_workspace_is_the_segment_after_teams() {
-        assert_eq!(workspace_in_path("/api/teams/abc-1/scim/v2/Users"), "abc-1");
-        assert_eq!(workspace_in_path("/api/teams/a%20b/scim/v2"), "a b");
-        assert_eq!(workspace_in_path("/api/teams//scim/v2"), "");
-        assert_eq!(workspace_in_path("/elsewhere"), "");
-    }
 }
