@@ -885,11 +885,10 @@ async fn fairness(
     a: (&str, Option<String>),
     b: (&str, Option<String>),
     ids: Arc<Vec<String>>,
-    b_prefix: &str,
+    b_prefix: &'static str,
     b_users: usize,
     duration: Duration,
 ) -> Fairness {
-    let b_prefix = b_prefix.to_string();
     let (a_base, a_auth) = (a.0.to_string(), a.1);
     let (b_base, b_auth) = (b.0.to_string(), b.1);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -915,25 +914,16 @@ async fn fairness(
             let mut wrong = 0;
             let mut tick = tokio::time::interval(Duration::from_millis(40));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            let mut i = 0usize;
+            let mut i = 0u64;
+            let lookup = lookup_op(b_base, b_prefix, b_users);
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 tick.tick().await;
-                let k = (i * 31) % b_users;
+                let op = lookup(0, i);
                 i += 1;
                 let t = Instant::now();
-                let r = conn
-                    .send(
-                        "GET",
-                        &format!(
-                            "{b_base}/Users?filter=userName%20eq%20%22{b_prefix}{k}%40bench.test%22"
-                        ),
-                        None,
-                    )
-                    .await;
+                let r = conn.send(op.method, &op.path, None).await;
                 latencies.push(t.elapsed());
-                if r.status != 200
-                    || !memfind(&r.body, format!("{b_prefix}{k}@bench.test").as_bytes())
-                {
+                if !check(&r, &op) {
                     wrong += 1;
                 }
             }
