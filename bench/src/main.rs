@@ -108,6 +108,9 @@ impl Server {
             if done {
                 let addr = line.rsplit("http://").next().unwrap().trim().to_string();
                 tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+                if let Some(pid) = child.id() {
+                    SERVERS.lock().unwrap().push((addr.clone(), pid));
+                }
                 return Server {
                     child,
                     addr,
@@ -154,6 +157,10 @@ struct Stats {
     latencies_us: Vec<u32>,
     /// The ceiling's rate in the slices this workload alternated with, when it did.
     paired_ceiling: Option<f64>,
+    /// CPU time the server process spent meanwhile (user + system).
+    server_cpu: Duration,
+    /// CPU time this load generator spent meanwhile.
+    client_cpu: Duration,
 }
 
 impl Stats {
@@ -162,6 +169,8 @@ impl Stats {
         self.requests += other.requests;
         self.errors += other.errors;
         self.elapsed += other.elapsed;
+        self.server_cpu += other.server_cpu;
+        self.client_cpu += other.client_cpu;
         self.latencies_us.extend(other.latencies_us);
         self.latencies_us.sort_unstable();
         self
@@ -169,6 +178,10 @@ impl Stats {
 
     fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    /// CPU per request, in µs: steadier than rates on a machine whose speed drifts.
+    fn cpu_per_request(&self, cpu: Duration) -> f64 {
+        cpu.as_secs_f64() * 1e6 / self.requests.max(1) as f64
     }
     fn percentile(&self, p: f64) -> f64 {
         if self.latencies_us.is_empty() {
@@ -190,6 +203,7 @@ async fn closed_loop(
     max_per_client: u64,
     op: Workload,
 ) -> Stats {
+    let cpu_before = (server_cpu(addr), process_cpu("self"));
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
@@ -231,6 +245,8 @@ async fn closed_loop(
         elapsed: Duration::ZERO,
         latencies_us: Vec::new(),
         paired_ceiling: None,
+        server_cpu: Duration::ZERO,
+        client_cpu: Duration::ZERO,
     };
     for t in tasks {
         let (lat, errors, n) = t.await.unwrap();
@@ -239,8 +255,46 @@ async fn closed_loop(
         stats.requests += n;
     }
     stats.elapsed = start.elapsed();
+    stats.server_cpu = server_cpu(addr).saturating_sub(cpu_before.0);
+    stats.client_cpu = process_cpu("self").saturating_sub(cpu_before.1);
     stats.latencies_us.sort_unstable();
     stats
+}
+
+/// The processes this benchmark started, by the address they listen on: a workload names its
+/// server by address.
+static SERVERS: std::sync::Mutex<Vec<(String, u32)>> = std::sync::Mutex::new(Vec::new());
+
+/// User + system CPU time of the server listening on `addr` (zero if unknown).
+fn server_cpu(addr: &str) -> Duration {
+    let pid = SERVERS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(a, _)| a == addr)
+        .map(|(_, pid)| *pid);
+    pid.map_or(Duration::ZERO, |pid| process_cpu(&pid.to_string()))
+}
+
+/// User + system CPU time of a process (`self` or a pid), from /proc.
+fn process_cpu(pid: &str) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and
+    // 13th, in clock ticks of 1/100 s on Linux.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 fn check(reply: &Reply, op: &Op) -> bool {
@@ -252,7 +306,7 @@ fn check(reply: &Reply, op: &Op) -> bool {
 }
 
 fn memfind(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 fn certificate_pem() -> String {
@@ -578,12 +632,14 @@ async fn run(
         n as f64 / seed_time.as_secs_f64()
     );
     println!();
-    println!("| workload | clients | requests | rate/s | p50 ms | p99 ms | errors | vs ceiling |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| workload | clients | requests | rate/s | p50 ms | p99 ms | errors | vs ceiling | CPU µs/req server | CPU µs/req bench |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let ceiling_rate = ceiling_stats.rate();
     for s in std::iter::once(&ceiling_stats).chain(rows.iter()) {
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.2} |",
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.2} | {:.1} | {:.1} |",
             s.name,
             s.clients,
             s.requests,
@@ -591,7 +647,9 @@ async fn run(
             s.percentile(0.5),
             s.percentile(0.99),
             s.errors,
-            s.rate() / s.paired_ceiling.unwrap_or(ceiling_rate)
+            s.rate() / s.paired_ceiling.unwrap_or(ceiling_rate),
+            s.cpu_per_request(s.server_cpu),
+            s.cpu_per_request(s.client_cpu)
         );
     }
     println!();
