@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::limits::Limits;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "scim-gateway",
@@ -59,6 +61,34 @@ pub struct Cli {
     )]
     pub activity_retention_days: u32,
 
+    /// Requests per second one SCIM API key may send after its burst, per process (0: no limit).
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_SCIM_RATE_LIMIT",
+        default_value_t = Limits::default().scim_rate_per_second,
+        value_parser = rate,
+        global = true
+    )]
+    pub scim_rate_limit: f64,
+
+    /// Requests one SCIM API key may send at once before the rate limit applies.
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_SCIM_RATE_BURST",
+        default_value_t = Limits::default().scim_burst,
+        global = true
+    )]
+    pub scim_rate_burst: u32,
+
+    /// Seconds a request may run before it is stopped and answered 503.
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_REQUEST_TIMEOUT_SECS",
+        default_value_t = Limits::default().request_timeout.as_secs(),
+        global = true
+    )]
+    pub request_timeout_secs: u64,
+
     /// Log filter, as RUST_LOG (e.g. `info`, `scim_gateway=debug,tower_http=info`).
     #[arg(long, env = "SCIM_GATEWAY_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -95,12 +125,30 @@ pub enum LogFormat {
 }
 
 impl Cli {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            scim_rate_per_second: self.scim_rate_limit,
+            scim_burst: self.scim_rate_burst,
+            request_timeout: std::time::Duration::from_secs(self.request_timeout_secs.max(1)),
+        }
+    }
+
     /// The configured public URL without a trailing slash; `None` means "the bound address".
     pub fn public_url(&self) -> Option<String> {
         self.public_url
             .as_deref()
             .map(|u| u.trim().trim_end_matches('/').to_string())
             .filter(|u| !u.is_empty())
+    }
+}
+
+/// A rate: a finite number, 0 or more.
+fn rate(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        _ => Err(format!(
+            "{value:?} is not a rate (requests per second, 0 or more)"
+        )),
     }
 }
 
@@ -111,6 +159,9 @@ pub const KNOWN_ENV: &[&str] = &[
     "SCIM_GATEWAY_PUBLIC_URL",
     "SCIM_GATEWAY_WEB_DIR",
     "SCIM_GATEWAY_ACTIVITY_RETENTION_DAYS",
+    "SCIM_GATEWAY_SCIM_RATE_LIMIT",
+    "SCIM_GATEWAY_SCIM_RATE_BURST",
+    "SCIM_GATEWAY_REQUEST_TIMEOUT_SECS",
     "SCIM_GATEWAY_LOG",
     "SCIM_GATEWAY_LOG_FORMAT",
 ];

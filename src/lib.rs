@@ -6,6 +6,7 @@ pub mod db;
 pub mod domain;
 pub mod entities;
 pub mod graphql;
+pub mod limits;
 pub mod scim;
 pub mod state;
 mod web;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, State};
 use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -38,6 +40,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz));
     api.merge(scim::router(state.clone()))
         .merge(web::router(&state.settings.web_dir))
+        .layer(from_fn_with_state(state.clone(), limits::request_timeout))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 let route = request

@@ -29,6 +29,8 @@ pub struct Shared {
     pub schema: AppSchema,
     /// SCIM keys and switches, cached for a few seconds (see `domain::access`).
     pub access: Arc<crate::domain::access::AccessCache>,
+    /// Each SCIM key's request rate, in this process.
+    pub rate: crate::domain::rate_limit::RateLimiter,
 }
 
 impl AppState {
@@ -46,9 +48,13 @@ impl AppState {
             reads: crate::db::Reads::new(db.clone()),
             db,
             writer: crate::db::Writer::new(writer),
-            settings: Arc::new(settings),
             schema: crate::graphql::schema(),
             access: Arc::default(),
+            rate: crate::domain::rate_limit::RateLimiter::new(
+                settings.limits.scim_rate_per_second,
+                settings.limits.scim_burst,
+            ),
+            settings: Arc::new(settings),
         }))
     }
 }
@@ -59,6 +65,7 @@ pub struct Settings {
     pub public_url: String,
     /// The built settings page and playground (`web/dist`).
     pub web_dir: PathBuf,
+    pub limits: crate::limits::Limits,
 }
 
 impl Settings {
@@ -66,7 +73,12 @@ impl Settings {
         Settings {
             public_url: public_url.trim_end_matches('/').to_string(),
             web_dir,
+            limits: crate::limits::Limits::default(),
         }
+    }
+
+    pub fn with_limits(self, limits: crate::limits::Limits) -> Self {
+        Settings { limits, ..self }
     }
 
     /// The SCIM base URL admins paste into their IdP.

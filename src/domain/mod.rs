@@ -13,6 +13,7 @@ pub mod filter;
 pub mod filter_sql;
 pub mod groups;
 pub mod mappings;
+pub mod rate_limit;
 pub mod roles;
 pub mod saml;
 pub mod scim_settings;

@@ -12,6 +12,8 @@ pub const VALIDATION: &str = "VALIDATION";
 pub const NOT_FOUND: &str = "NOT_FOUND";
 pub const CONFLICT: &str = "CONFLICT";
 pub const INTERNAL: &str = "INTERNAL";
+/// The request ran past the server's request timeout.
+pub const TIMEOUT: &str = "TIMEOUT";
 
 pub fn code_of(err: &Error) -> &'static str {
     match err {

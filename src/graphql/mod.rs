@@ -84,6 +84,13 @@ async fn caller_for(state: &AppState, token: Option<&str>) -> Result<Caller, dom
 }
 
 /// A response made of one error, in GraphQL's own format.
+/// 503 for a request stopped by the request timeout.
+pub(crate) fn timeout_response(detail: String) -> Response {
+    let err =
+        async_graphql::Error::new(detail).extend_with(|_, ext| ext.set("code", error::TIMEOUT));
+    error_response(StatusCode::SERVICE_UNAVAILABLE, err)
+}
+
 fn error_response(status: StatusCode, err: async_graphql::Error) -> Response {
     let server_error = err.into_server_error(Default::default());
     let mut response = async_graphql::Response::from_errors(vec![server_error]);

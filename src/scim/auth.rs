@@ -5,13 +5,13 @@
 use std::time::Instant;
 
 use axum::extract::{RawPathParams, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::activity::{self, NewEntry};
 use crate::domain::api_keys::{self, RequestInfo, ScimPrincipal};
-use crate::domain::{access, workspaces};
+use crate::domain::{access, rate_limit, workspaces};
 use crate::scim::ScimError;
 use crate::state::AppState;
 
@@ -79,6 +79,10 @@ pub async fn authenticate(
             return response;
         }
     };
+    // Throttled requests are not written to the activity log: a flood must not become writes.
+    if let Err(wait) = state.rate.take(&principal.key_id, started) {
+        return too_many_requests(wait);
+    }
     let actor = principal.actor();
     match access::scim_enabled(&state.db, &state.access, &workspace_id).await {
         Ok(true) => {}
@@ -99,6 +103,21 @@ pub async fn authenticate(
     if response.status().is_client_error() || response.status().is_server_error() {
         log.failed(&state, actor, &response).await;
     }
+    response
+}
+
+/// 429 with `Retry-After` and an RFC 7644 body.
+fn too_many_requests(wait: std::time::Duration) -> Response {
+    let seconds = rate_limit::retry_after_secs(wait);
+    let mut response = ScimError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        None,
+        format!("this API key sent more requests than the gateway accepts per second; retry after {seconds} s"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     response
 }
 

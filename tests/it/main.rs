@@ -9,6 +9,7 @@ mod compat;
 mod concurrency;
 mod graphql_directory;
 mod graphql_protocol;
+mod limits;
 mod mappings;
 mod process;
 mod saml;

@@ -1,0 +1,118 @@
+//! Per-key request rate: a token bucket per SCIM API key, in this process. A key may send
+//! `burst` requests at once and `per_second` requests each second after that; beyond, it is told
+//! when to come back. With several replicas each keeps its own buckets (a key's limit is then
+//! per replica), which keeps the hot path free of shared state.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Buckets kept before idle (full) ones are dropped: a bound on memory, far above real key counts.
+const MAX_BUCKETS: usize = 10_000;
+
+pub struct RateLimiter {
+    per_second: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+#[derive(Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl RateLimiter {
+    /// `per_second` of 0 turns the limit off.
+    pub fn new(per_second: f64, burst: u32) -> Self {
+        RateLimiter {
+            per_second: per_second.max(0.0),
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn is_off(&self) -> bool {
+        self.per_second == 0.0
+    }
+
+    /// Takes one request from the key's bucket; `Err(wait)` when it is empty, with the time
+    /// until it holds one again.
+    pub fn take(&self, key_id: &str, now: Instant) -> Result<(), Duration> {
+        if self.is_off() {
+            return Ok(());
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key_id) {
+            buckets.retain(|_, b| self.refilled(*b, now).tokens < self.burst);
+        }
+        let bucket = buckets.entry(key_id.to_string()).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        *bucket = self.refilled(*bucket, now);
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - bucket.tokens) / self.per_second,
+            ))
+        }
+    }
+
+    fn refilled(&self, bucket: Bucket, now: Instant) -> Bucket {
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        Bucket {
+            tokens: (bucket.tokens + elapsed * self.per_second).min(self.burst),
+            at: now.max(bucket.at),
+        }
+    }
+}
+
+/// `Retry-After` in whole seconds, never 0 (a client told 0 would retry at once).
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_the_sustained_rate() {
+        let limiter = RateLimiter::new(2.0, 3);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.take("k", t0).is_ok());
+        }
+        let wait = limiter.take("k", t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 0.5).abs() < 1e-9, "{wait:?}");
+        // Another key has its own bucket.
+        assert!(limiter.take("other", t0).is_ok());
+        // Half a second later one request is back, and only one.
+        let t1 = t0 + Duration::from_millis(500);
+        assert!(limiter.take("k", t1).is_ok());
+        assert!(limiter.take("k", t1).is_err());
+        // A long pause refills to the burst, not beyond.
+        let t2 = t1 + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert!(limiter.take("k", t2).is_ok());
+        }
+        assert!(limiter.take("k", t2).is_err());
+    }
+
+    #[test]
+    fn zero_means_no_limit() {
+        let limiter = RateLimiter::new(0.0, 1);
+        let now = Instant::now();
+        assert!((0..10_000).all(|_| limiter.take("k", now).is_ok()));
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
+}

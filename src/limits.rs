@@ -1,0 +1,64 @@
+//! Limits every request is held to: how long it may take, and how fast one SCIM key may send.
+//! Body sizes, filter size and depth, page size, Bulk and PATCH operation counts and GraphQL
+//! depth and complexity are enforced where those requests are read.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::state::AppState;
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Requests per second one SCIM API key may send, after its burst (0: no limit).
+    pub scim_rate_per_second: f64,
+    /// Requests one SCIM API key may send at once.
+    pub scim_burst: u32,
+    /// Longest a request may run before it is answered 503.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    /// Entra sends up to 25 requests per second per workspace and Okta bursts when an admin
+    /// pushes groups: both stay well inside.
+    fn default() -> Self {
+        Limits {
+            scim_rate_per_second: 100.0,
+            scim_burst: 1000,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Answers 503 in the protocol's format when a request runs past the timeout. The handler's
+/// future is dropped: a transaction it had open rolls back; a SCIM write already queued for
+/// commit may still land, as with any timeout the client can't tell apart from a lost answer.
+pub async fn request_timeout(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = state.settings.limits.request_timeout;
+    let path = request.uri().path().to_string();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(%path, ?limit, "request timed out");
+            let detail = format!(
+                "the request did not finish within {} s and was stopped; retry it (a change it made may or may not have been applied)",
+                limit.as_secs_f64()
+            );
+            if path.contains("/scim/v2") {
+                crate::scim::ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, detail)
+                    .into_response()
+            } else if path.starts_with("/graphql") {
+                crate::graphql::timeout_response(detail)
+            } else {
+                (StatusCode::SERVICE_UNAVAILABLE, detail).into_response()
+            }
+        }
+    }
+}
