@@ -89,6 +89,16 @@ pub struct Cli {
     )]
     pub request_timeout_secs: u64,
 
+    /// Bearer token `/metrics` asks for (Prometheus' `authorization` setting); unset, `/metrics`
+    /// is off.
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_METRICS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub metrics_token: Option<String>,
+
     /// Log filter, as RUST_LOG (e.g. `info`, `scim_gateway=debug,tower_http=info`).
     #[arg(long, env = "SCIM_GATEWAY_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -162,6 +172,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "SCIM_GATEWAY_SCIM_RATE_LIMIT",
     "SCIM_GATEWAY_SCIM_RATE_BURST",
     "SCIM_GATEWAY_REQUEST_TIMEOUT_SECS",
+    "SCIM_GATEWAY_METRICS_TOKEN",
     "SCIM_GATEWAY_LOG",
     "SCIM_GATEWAY_LOG_FORMAT",
 ];

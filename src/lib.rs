@@ -7,6 +7,8 @@ pub mod domain;
 pub mod entities;
 pub mod graphql;
 pub mod limits;
+pub mod metrics;
+pub mod request_id;
 pub mod scim;
 pub mod state;
 mod web;
@@ -14,7 +16,7 @@ mod web;
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
@@ -37,20 +39,22 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::endpoint));
     api.merge(scim::router(state.clone()))
         .merge(web::router(&state.settings.web_dir))
         .layer(from_fn_with_state(state.clone(), limits::request_timeout))
+        .layer(from_fn_with_state(state.clone(), metrics::track))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                let route = request
+                let id = request
                     .extensions()
-                    .get::<MatchedPath>()
-                    .map(MatchedPath::as_str)
-                    .unwrap_or("unmatched");
-                tracing::info_span!("request", method = %request.method(), route)
+                    .get::<request_id::RequestId>()
+                    .map_or("", request_id::RequestId::as_str);
+                tracing::info_span!("request", request_id = %id, method = %request.method())
             }),
         )
+        .layer(axum::middleware::from_fn(request_id::assign))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -90,7 +90,9 @@ async fn serve(cli: &Cli) -> Result<(), String> {
     let public_url = cli
         .public_url()
         .unwrap_or_else(|| format!("http://{local}"));
-    let settings = Settings::new(&public_url, cli.web_dir.clone()).with_limits(cli.limits());
+    let settings = Settings::new(&public_url, cli.web_dir.clone())
+        .with_limits(cli.limits())
+        .with_metrics_token(cli.metrics_token.as_deref());
     if let Some(issued) = domain::workspaces::bootstrap_if_empty(&conn)
         .await
         .map_err(|e| format!("cannot create the demo workspace: {e}"))?

@@ -29,6 +29,8 @@ pub struct Shared {
     pub schema: AppSchema,
     /// SCIM keys and switches, cached for a few seconds (see `domain::access`).
     pub access: Arc<crate::domain::access::AccessCache>,
+    /// Request counts and latencies for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
     /// Each SCIM key's request rate, in this process.
     pub rate: crate::domain::rate_limit::RateLimiter,
 }
@@ -50,6 +52,7 @@ impl AppState {
             writer: crate::db::Writer::new(writer),
             schema: crate::graphql::schema(),
             access: Arc::default(),
+            metrics: crate::metrics::Metrics::default(),
             rate: crate::domain::rate_limit::RateLimiter::new(
                 settings.limits.scim_rate_per_second,
                 settings.limits.scim_burst,
@@ -66,6 +69,8 @@ pub struct Settings {
     /// The built settings page and playground (`web/dist`).
     pub web_dir: PathBuf,
     pub limits: crate::limits::Limits,
+    /// SHA-256 of the token `/metrics` asks for; no token, no metrics.
+    pub metrics_token_hash: Option<String>,
 }
 
 impl Settings {
@@ -74,6 +79,19 @@ impl Settings {
             public_url: public_url.trim_end_matches('/').to_string(),
             web_dir,
             limits: crate::limits::Limits::default(),
+            metrics_token_hash: None,
+        }
+    }
+
+    /// Serves `/metrics` to callers that present this token (only its hash is kept).
+    pub fn with_metrics_token(self, token: Option<&str>) -> Self {
+        let metrics_token_hash = token
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(crate::domain::secrets::hash);
+        Settings {
+            metrics_token_hash,
+            ..self
         }
     }
 

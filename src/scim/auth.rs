@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{RawPathParams, Request, State};
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use crate::domain::activity::{self, NewEntry};
 use crate::domain::api_keys::{self, RequestInfo, ScimPrincipal};
 use crate::domain::{access, rate_limit, workspaces};
+use crate::metrics::MatchedRoute;
 use crate::scim::ScimError;
 use crate::state::AppState;
 
@@ -26,9 +27,37 @@ fn presented_key(value: &str) -> &str {
 pub async fn authenticate(
     State(state): State<AppState>,
     params: RawPathParams,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
+    let (mut response, caller) = admit_and_run(&state, params, request, next).await;
+    if let Some(route) = route {
+        // Counted per workspace only once its key is verified: a path's workspace id alone
+        // could be anything, and each would be a new series.
+        if let Some((workspace_id, client)) = &caller {
+            state.metrics.scim_operation(
+                workspace_id,
+                client,
+                &method,
+                route.as_str(),
+                response.status().as_u16(),
+            );
+        }
+        response.extensions_mut().insert(MatchedRoute::new(route));
+    }
+    response
+}
+
+/// Verifies the key, applies its rate limit and the workspace's SCIM switch, then runs the
+/// request; also returns the verified caller's workspace and client.
+async fn admit_and_run(
+    state: &AppState,
+    params: RawPathParams,
+    mut request: Request,
+    next: Next,
+) -> (Response, Option<(String, &'static str)>) {
     let started = Instant::now();
     let workspace_id = params
         .iter()
@@ -74,14 +103,15 @@ pub async fn authenticate(
         },
         Err(e) => {
             let response = ScimError::from(e).into_response();
-            log.failed(&state, format!("unknown key ({client})"), &response)
+            log.failed(state, format!("unknown key ({client})"), &response)
                 .await;
-            return response;
+            return (response, None);
         }
     };
+    let caller = Some((principal.workspace_id.clone(), client));
     // Throttled requests are not written to the activity log: a flood must not become writes.
     if let Err(wait) = state.rate.take(&principal.key_id, started) {
-        return too_many_requests(wait);
+        return (too_many_requests(wait), caller);
     }
     let actor = principal.actor();
     match access::scim_enabled(&state.db, &state.access, &workspace_id).await {
@@ -93,17 +123,17 @@ pub async fn authenticate(
                 "SCIM provisioning is switched off for this workspace; an admin can enable it in the SAML & SCIM settings",
             )
             .into_response();
-            log.failed(&state, actor, &response).await;
-            return response;
+            log.failed(state, actor, &response).await;
+            return (response, caller);
         }
-        Err(e) => return ScimError::from(e).into_response(),
+        Err(e) => return (ScimError::from(e).into_response(), caller),
     }
     request.extensions_mut().insert(principal);
     let response = next.run(request).await;
     if response.status().is_client_error() || response.status().is_server_error() {
-        log.failed(&state, actor, &response).await;
+        log.failed(state, actor, &response).await;
     }
-    response
+    (response, caller)
 }
 
 /// 429 with `Retry-After` and an RFC 7644 body.

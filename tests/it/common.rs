@@ -2,7 +2,6 @@ use std::path::PathBuf;
 
 use reqwest::StatusCode;
 use scim_gateway::entities::{group, group_member};
-use scim_gateway::limits::Limits;
 use scim_gateway::{AppState, Settings, db, domain};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, Statement};
 use serde_json::{Value, json};
@@ -92,10 +91,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
-        Self::spawn_with(Limits::default()).await
+        Self::spawn_with(|settings| settings).await
     }
 
-    pub async fn spawn_with(limits: Limits) -> TestApp {
+    /// With settings other than the defaults (limits, a metrics token).
+    pub async fn spawn_with(configure: impl FnOnce(Settings) -> Settings) -> TestApp {
         let (db_url, database) = fresh_database().await;
         let conn = db::connect(&db_url, 4).await.expect("connect");
         db::migrate(&conn).await.expect("migrate");
@@ -106,8 +106,8 @@ impl TestApp {
         let settings = Settings::new(
             &url,
             PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/web/dist")),
-        )
-        .with_limits(limits);
+        );
+        let settings = configure(settings);
         let writer = db::connect_writer(&db_url, &conn)
             .await
             .expect("connect writer");
@@ -309,11 +309,11 @@ pub struct ScimResponse {
 
 impl Scim {
     pub async fn start() -> Scim {
-        Self::start_with(Limits::default()).await
+        Self::start_with(|settings| settings).await
     }
 
-    pub async fn start_with(limits: Limits) -> Scim {
-        let app = TestApp::spawn_with(limits).await;
+    pub async fn start_with(configure: impl FnOnce(Settings) -> Settings) -> Scim {
+        let app = TestApp::spawn_with(configure).await;
         let admin = app.admin_token("acme", "owner@acme.test").await;
         let (base, key) = enable_scim(&app, &admin).await;
         Scim {

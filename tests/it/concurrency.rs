@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{CONFIGURE_SAML, certificate_pem, fresh_database};
-use crate::process::Server;
+use crate::common::fresh_database;
+use crate::process::{Server, enable_scim, gql};
 
 const ROLE: &str = "urn:scim-gateway:schemas:extension:workspace:2.0:User";
 
@@ -61,27 +61,6 @@ fn patch(ops: Value) -> Option<Value> {
     Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops }))
 }
 
-async fn gql(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    query: &str,
-    variables: Value,
-) -> Value {
-    let body: Value = http
-        .post(format!("{base}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(body.get("errors").is_none(), "{body}");
-    body
-}
-
 /// How many answers had status `a` and how many `b` (any other status fails the test).
 fn tally(answers: &[(u16, Value)], a: u16, b: u16) -> (usize, usize) {
     for (status, body) in answers {
@@ -102,28 +81,7 @@ async fn two_processes_on_one_database_lose_no_update() {
     let base_b = Server::base_url(&second.read_until("listening on"));
 
     let http = reqwest::Client::new();
-    let saml = json!({ "input": {
-        "idpEntityId": "http://www.okta.com/exk1test",
-        "ssoUrl": "https://example.okta.com/app/sso/saml",
-        "certificatePem": certificate_pem(365),
-    }});
-    gql(&http, &base_a, &token, CONFIGURE_SAML, saml).await;
-    let body = gql(
-        &http,
-        &base_a,
-        &token,
-        "mutation { enableScim { baseUrl } generateApiKey(name: \"idp\") { secret } }",
-        json!({}),
-    )
-    .await;
-    let scim_a = body["data"]["enableScim"]["baseUrl"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let key = body["data"]["generateApiKey"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (scim_a, key) = enable_scim(&http, &base_a, &token).await;
     gql(
         &http,
         &base_b,

@@ -14,10 +14,12 @@ use crate::common::{Scim, assert_scim_error, enable_scim};
 
 #[tokio::test]
 async fn a_key_over_its_rate_waits_and_other_keys_do_not() {
-    let scim = Scim::start_with(Limits {
-        scim_rate_per_second: 1.0,
-        scim_burst: 3,
-        ..Limits::default()
+    let scim = Scim::start_with(|s| {
+        s.with_limits(Limits {
+            scim_rate_per_second: 1.0,
+            scim_burst: 3,
+            ..Limits::default()
+        })
     })
     .await;
     for _ in 0..3 {
@@ -128,9 +130,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[tokio::test]
 async fn a_request_past_the_timeout_is_stopped_with_a_protocol_error() {
-    let scim = Scim::start_with(Limits {
-        request_timeout: Duration::from_millis(300),
-        ..Limits::default()
+    let scim = Scim::start_with(|s| {
+        s.with_limits(Limits {
+            request_timeout: Duration::from_millis(300),
+            ..Limits::default()
+        })
     })
     .await;
     let scim_path = format!(

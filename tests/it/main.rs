@@ -11,6 +11,7 @@ mod graphql_directory;
 mod graphql_protocol;
 mod limits;
 mod mappings;
+mod operations;
 mod process;
 mod saml;
 mod schema_sdl;

@@ -5,6 +5,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::{Value, json};
+
+use crate::common::{CONFIGURE_SAML, certificate_pem};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_scim-gateway");
 
 pub struct Server {
@@ -15,6 +19,11 @@ pub struct Server {
 impl Server {
     /// Starts `serve` on an ephemeral port (no web build) over `database_url`.
     pub fn start(database_url: &str) -> Server {
+        Self::start_with(database_url, &[], Stdio::null())
+    }
+
+    /// With more environment (over `SCIM_GATEWAY_LOG=warn`), and its log output sent to `stderr`.
+    pub fn start_with(database_url: &str, env: &[(&str, &str)], stderr: Stdio) -> Server {
         let mut child = Command::new(BIN)
             .args([
                 "serve",
@@ -25,8 +34,9 @@ impl Server {
             ])
             .env("DATABASE_URL", database_url)
             .env("SCIM_GATEWAY_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -76,9 +86,19 @@ impl Server {
             .find_map(|l| l.rsplit_once("#token=").map(|(_, t)| t.trim().to_string()))
     }
 
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub fn terminate(self) -> std::process::ExitStatus {
+        self.send_terminate();
+        self.wait_exit()
+    }
+
+    /// SIGTERM, without waiting for the process to exit.
+    pub fn send_terminate(&self) {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    }
+
+    /// Waits up to 15 s for the process to exit.
+    pub fn wait_exit(mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -99,4 +119,50 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A GraphQL call that must succeed.
+pub async fn gql(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> Value {
+    let body: Value = http
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("errors").is_none(), "{body}");
+    body
+}
+
+/// Configures SAML, switches SCIM on and generates a key through the admin API of the server
+/// at `base`: (SCIM base URL, key secret).
+pub async fn enable_scim(http: &reqwest::Client, base: &str, token: &str) -> (String, String) {
+    let saml = json!({ "input": {
+        "idpEntityId": "http://www.okta.com/exk1test",
+        "ssoUrl": "https://example.okta.com/app/sso/saml",
+        "certificatePem": certificate_pem(365),
+    }});
+    gql(http, base, token, CONFIGURE_SAML, saml).await;
+    let body = gql(
+        http,
+        base,
+        token,
+        "mutation { enableScim { baseUrl } generateApiKey(name: \"idp\") { secret } }",
+        json!({}),
+    )
+    .await;
+    let text = |v: &Value| v.as_str().unwrap().to_string();
+    (
+        text(&body["data"]["enableScim"]["baseUrl"]),
+        text(&body["data"]["generateApiKey"]["secret"]),
+    )
 }

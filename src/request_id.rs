@@ -1,0 +1,42 @@
+//! A request id for every request: the caller's `X-Request-Id` when it is a sane token (a load
+//! balancer's or an IdP's), a new UUID otherwise. It names the request's log span and comes back
+//! in the response's `X-Request-Id`, so a support ticket can quote it.
+
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+
+pub static HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the request being served (a request extension).
+#[derive(Clone, Debug)]
+pub struct RequestId(pub HeaderValue);
+
+impl RequestId {
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or("")
+    }
+}
+
+/// Up to 128 characters of letters, digits and `-_.:`; anything else is replaced, not logged.
+fn acceptable(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 128
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+}
+
+pub async fn assign(mut request: Request, next: Next) -> Response {
+    let id = match request.headers().get(&HEADER) {
+        Some(value) if acceptable(value) => value.clone(),
+        _ => HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+    };
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(HEADER.clone(), id);
+    response
+}
