@@ -10,6 +10,7 @@ pub mod limits;
 pub mod metrics;
 pub mod request_id;
 pub mod scim;
+mod serving;
 pub mod state;
 mod web;
 
@@ -17,14 +18,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 pub use state::{AppState, Settings};
 
@@ -43,30 +42,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::endpoint));
     api.merge(scim::router(state.clone()))
         .merge(web::router(&state.settings.web_dir))
-        .layer(from_fn_with_state(state.clone(), limits::request_timeout))
-        .layer(from_fn_with_state(state.clone(), metrics::track))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                let id = request
-                    .extensions()
-                    .get::<request_id::RequestId>()
-                    .map_or("", request_id::RequestId::as_str);
-                tracing::info_span!("request", request_id = %id, method = %request.method())
-            }),
-        )
-        .layer(axum::middleware::from_fn(request_id::assign))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
+        .layer(from_fn_with_state(state.clone(), serving::every_request))
         .with_state(state)
 }
 

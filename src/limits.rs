@@ -4,12 +4,8 @@
 
 use std::time::Duration;
 
-use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
-use crate::state::AppState;
 
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -33,32 +29,19 @@ impl Default for Limits {
     }
 }
 
-/// Answers 503 in the protocol's format when a request runs past the timeout. The handler's
-/// future is dropped: a transaction it had open rolls back; a SCIM write already queued for
-/// commit may still land, as with any timeout the client can't tell apart from a lost answer.
-pub async fn request_timeout(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let limit = state.settings.limits.request_timeout;
-    let path = request.uri().path().to_string();
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(%path, ?limit, "request timed out");
-            let detail = format!(
-                "the request did not finish within {} s and was stopped; retry it (a change it made may or may not have been applied)",
-                limit.as_secs_f64()
-            );
-            if path.contains("/scim/v2") {
-                crate::scim::ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, detail)
-                    .into_response()
-            } else if path.starts_with("/graphql") {
-                crate::graphql::timeout_response(detail)
-            } else {
-                (StatusCode::SERVICE_UNAVAILABLE, detail).into_response()
-            }
-        }
+/// The 503 for a request stopped by the timeout, in its protocol's format. The handler's future
+/// was dropped: a transaction it had open rolls back; a SCIM write already queued for commit may
+/// still land, as with any timeout the client can't tell apart from a lost answer.
+pub fn timeout_response(path: &str, limit: Duration) -> Response {
+    let detail = format!(
+        "the request did not finish within {} s and was stopped; retry it (a change it made may or may not have been applied)",
+        limit.as_secs_f64()
+    );
+    if path.contains("/scim/v2") {
+        crate::scim::ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, detail).into_response()
+    } else if path.starts_with("/graphql") {
+        crate::graphql::timeout_response(detail)
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, detail).into_response()
     }
 }

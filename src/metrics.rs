@@ -7,11 +7,10 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 
@@ -21,9 +20,6 @@ use crate::state::AppState;
 const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
-
-/// Requests whose path matched no route (static files, 404s) share one label.
-const OTHER_ROUTE: &str = "other";
 
 #[derive(Default)]
 pub struct Metrics {
@@ -68,7 +64,7 @@ const SCIM_RESOURCES: [&str; 14] = [
 ];
 
 impl Metrics {
-    fn observe(&self, route: &str, method: &Method, status: u16, elapsed: Duration) {
+    pub fn observe(&self, route: &str, method: &Method, status: u16, elapsed: Duration) {
         let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         let methods = match requests.get_mut(route) {
             Some(methods) => methods,
@@ -252,34 +248,7 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Counts every request by the route it matched.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let outer_route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    // A nested router (SCIM) matches its routes below this layer and leaves them on the response.
-    let route = response
-        .extensions()
-        .get::<MatchedRoute>()
-        .map(MatchedRoute::as_str)
-        .or(outer_route.as_ref().map(MatchedPath::as_str))
-        .unwrap_or(OTHER_ROUTE);
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    state.metrics.observe(route, &method, status, elapsed);
-    // Inside the request's span, which carries its id.
-    tracing::info!(
-        %method,
-        route,
-        status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        "answered"
-    );
-    response
-}
-
-/// The route a request matched, carried out on its response for [`track`].
+/// The route a request matched, carried out on its response for `serving::every_request`.
 #[derive(Clone)]
 pub struct MatchedRoute(MatchedPath);
 
@@ -288,7 +257,7 @@ impl MatchedRoute {
         MatchedRoute(path)
     }
 
-    fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
 }

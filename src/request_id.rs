@@ -2,10 +2,7 @@
 //! balancer's or an IdP's), a new UUID otherwise. It names the request's log span and comes back
 //! in the response's `X-Request-Id`, so a support ticket can quote it.
 
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 pub static HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -29,14 +26,11 @@ fn acceptable(value: &HeaderValue) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
 }
 
-pub async fn assign(mut request: Request, next: Next) -> Response {
-    let id = match request.headers().get(&HEADER) {
+/// The caller's id when acceptable, a new one otherwise.
+pub fn of(headers: &HeaderMap) -> HeaderValue {
+    match headers.get(&HEADER) {
         Some(value) if acceptable(value) => value.clone(),
         _ => HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
-    };
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.run(request).await;
-    response.headers_mut().insert(HEADER.clone(), id);
-    response
+    }
 }

@@ -36,6 +36,15 @@ async fn metrics_count_requests_and_operations_for_the_token_holder_only() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
+    // Every answer carries the security headers and a request id, SCIM's, GraphQL's and the rest.
+    let health = http.get(format!("{}/healthz", scim.app.url)).send().await.unwrap();
+    for response in [&created, &health] {
+        let h = response.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["x-request-id"].len(), 36);
+    }
     for _ in 0..2 {
         let missing = okta(http.get(format!("{}/Users/nope", scim.base)))
             .send()
@@ -269,7 +278,18 @@ async fn json_logs_carry_request_ids_and_never_a_secret() {
             &secret[..8]
         );
     }
-    assert!(entries.len() > 20, "a debug run logs more than this: {log}");
+    // Every request answered has its line, named by its id: 3 GraphQL, 3 SCIM, /metrics.
+    let answered_lines: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["fields"]["message"] == "answered")
+        .collect();
+    assert!(answered_lines.len() >= 7, "{log}");
+    assert!(
+        answered_lines
+            .iter()
+            .all(|e| e["span"]["request_id"].as_str().is_some_and(|id| !id.is_empty())),
+        "{log}"
+    );
 }
 
 #[tokio::test]
