@@ -99,7 +99,7 @@ pub struct Cli {
     )]
     pub metrics_token: Option<String>,
 
-    /// Log filter, as RUST_LOG (e.g. `info`, `scim_gateway=debug,tower_http=info`).
+    /// Log filter, as RUST_LOG (e.g. `info`, `scim_gateway=debug,sqlx=warn`).
     #[arg(long, env = "SCIM_GATEWAY_LOG", default_value = "info", global = true)]
     pub log: String,
 
