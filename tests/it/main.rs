@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod compat;
 mod concurrency;
+mod crash;
 mod graphql_directory;
 mod graphql_protocol;
 mod limits;

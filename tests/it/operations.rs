@@ -37,7 +37,11 @@ async fn metrics_count_requests_and_operations_for_the_token_holder_only() {
         .unwrap();
     assert_eq!(created.status(), 201);
     // Every answer carries the security headers and a request id, SCIM's, GraphQL's and the rest.
-    let health = http.get(format!("{}/healthz", scim.app.url)).send().await.unwrap();
+    let health = http
+        .get(format!("{}/healthz", scim.app.url))
+        .send()
+        .await
+        .unwrap();
     for response in [&created, &health] {
         let h = response.headers();
         assert_eq!(h["x-content-type-options"], "nosniff");
@@ -285,9 +289,9 @@ async fn json_logs_carry_request_ids_and_never_a_secret() {
         .collect();
     assert!(answered_lines.len() >= 7, "{log}");
     assert!(
-        answered_lines
-            .iter()
-            .all(|e| e["span"]["request_id"].as_str().is_some_and(|id| !id.is_empty())),
+        answered_lines.iter().all(|e| e["span"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())),
         "{log}"
     );
 }

@@ -91,6 +91,12 @@ impl Server {
         self.wait_exit()
     }
 
+    /// SIGKILL: the process dies where it is, as in a crash or an OOM kill.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, without waiting for the process to exit.
     pub fn send_terminate(&self) {
         let pid = self.child.id().to_string();

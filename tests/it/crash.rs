@@ -1,0 +1,315 @@
+//! Crash safety: the gateway process killed (SIGKILL) in the middle of group pushes and of
+//! mapping edits, then started again on the same database (SQLite file or PostgreSQL). Every
+//! request is then applied entirely or not at all, every effective role agrees with the
+//! memberships and the mapping, and no row points at a missing one.
+
+use std::time::Instant;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+
+use crate::common::fresh_database;
+use crate::process::{Server, enable_scim, gql};
+
+const BATCHES: usize = 10;
+const BATCH: usize = 100;
+const SET_MAPPING: &str = "mutation($m: [GroupRoleMappingInput!]!) { setGroupRoleMappings(mappings: $m) { mappings { groupName } } }";
+
+/// A started gateway and where its SCIM routes are.
+struct Running {
+    server: Server,
+    base: String,
+    admin_token: String,
+}
+
+fn start(url: &str, admin_token: Option<&str>) -> Running {
+    let server = Server::start(url);
+    let lines = server.read_until("listening on");
+    let admin_token = admin_token
+        .map(str::to_string)
+        .or_else(|| Server::sign_in_token(&lines))
+        .expect("a sign-in link on first start");
+    Running {
+        base: Server::base_url(&lines),
+        server,
+        admin_token,
+    }
+}
+
+/// Sends each batch as one PATCH of the group, in order; stops at the first failed request.
+async fn push(
+    http: &reqwest::Client,
+    group_url: &str,
+    key: &str,
+    op: &str,
+    batches: &[Vec<String>],
+) {
+    for batch in batches {
+        let sent = http
+            .patch(group_url)
+            .bearer_auth(key)
+            .header("Content-Type", "application/scim+json")
+            .body(members_patch(op, batch))
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => {}
+            _ => return,
+        }
+    }
+}
+
+async fn set_mapping(http: &reqwest::Client, base: &str, token: &str, role: &str) {
+    gql(
+        http,
+        base,
+        token,
+        SET_MAPPING,
+        json!({ "m": [{ "groupName": "Admins", "role": role }] }),
+    )
+    .await;
+}
+
+fn members_patch(op: &str, ids: &[String]) -> String {
+    let value: Vec<Value> = ids.iter().map(|id| json!({ "value": id })).collect();
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": op, "path": "members", "value": value }]
+    })
+    .to_string()
+}
+
+async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+async fn ids(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+        .collect()
+}
+
+/// What must hold after any crash.
+async fn assert_consistent(db: &DatabaseConnection, group_id: &str, batches: &[Vec<String>]) {
+    // No orphans.
+    for (what, sql) in [
+        (
+            "memberships of missing members",
+            "SELECT COUNT(*) FROM group_members gm WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = gm.member_id)",
+        ),
+        (
+            "memberships of missing groups",
+            "SELECT COUNT(*) FROM group_members gm WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = gm.group_id)",
+        ),
+        (
+            "e-mails of missing members",
+            "SELECT COUNT(*) FROM member_emails e WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = e.member_id)",
+        ),
+        (
+            "members of missing accounts",
+            "SELECT COUNT(*) FROM members m WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = m.account_id)",
+        ),
+    ] {
+        assert_eq!(count(db, sql).await, 0, "{what}");
+    }
+    // Each PATCH carried one whole batch: the group holds all of a batch or none of it.
+    let in_group = ids(
+        db,
+        &format!("SELECT member_id FROM group_members WHERE group_id = '{group_id}'"),
+    )
+    .await;
+    for (i, batch) in batches.iter().enumerate() {
+        let held = batch.iter().filter(|id| in_group.contains(id)).count();
+        assert!(
+            held == 0 || held == batch.len(),
+            "batch {i} is half applied: {held} of {}",
+            batch.len()
+        );
+    }
+    // Roles: the owner is an admin; members of the mapped group have the mapped role; the rest,
+    // with no direct role, are labelers.
+    let mapped = ids(
+        db,
+        "SELECT role FROM group_role_mappings WHERE group_key = 'admins'",
+    )
+    .await;
+    let mapped = mapped.first().map_or("labeler", String::as_str);
+    let wrong = count(
+        db,
+        &format!(
+            "SELECT COUNT(*) FROM members m WHERE m.effective_role <> CASE \
+               WHEN m.is_owner THEN 'admin' \
+               WHEN EXISTS (SELECT 1 FROM group_members gm WHERE gm.member_id = m.id AND gm.group_id = '{group_id}') THEN '{mapped}' \
+               ELSE 'labeler' END"
+        ),
+    )
+    .await;
+    assert_eq!(
+        wrong, 0,
+        "members whose effective role disagrees (mapping {mapped})"
+    );
+}
+
+#[tokio::test]
+async fn a_killed_process_leaves_whole_requests_and_consistent_roles() {
+    let (url, _db) = fresh_database().await;
+    let http = reqwest::Client::new();
+    let mut running = start(&url, None);
+    let (scim_base, key) = enable_scim(&http, &running.base, &running.admin_token).await;
+    let scim_path = scim_base
+        .strip_prefix(running.base.as_str())
+        .unwrap()
+        .to_string();
+    gql(
+        &http,
+        &running.base,
+        &running.admin_token,
+        SET_MAPPING,
+        json!({ "m": [{ "groupName": "Admins", "role": "ADMIN" }] }),
+    )
+    .await;
+    let ops: Vec<Value> = (0..BATCHES * BATCH)
+        .map(|i| {
+            json!({ "method": "POST", "path": "/Users", "bulkId": format!("b{i}"),
+                         "data": { "userName": format!("crash{i}@acme.test") } })
+        })
+        .collect();
+    let seeded: Value = http
+        .post(format!("{scim_base}/Bulk"))
+        .bearer_auth(&key)
+        .header("Content-Type", "application/scim+json")
+        .body(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops }).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_ids: Vec<String> = seeded["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| {
+            op["location"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(user_ids.len(), BATCHES * BATCH);
+    let batches: Vec<Vec<String>> = user_ids.chunks(BATCH).map(<[String]>::to_vec).collect();
+    let group: Value = http
+        .post(format!("{scim_base}/Groups"))
+        .bearer_auth(&key)
+        .header("Content-Type", "application/scim+json")
+        .body(json!({ "displayName": "Admins" }).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let group_id = group["id"].as_str().unwrap().to_string();
+    let db = scim_gateway::db::connect(&url, 1).await.unwrap();
+
+    // How long a whole push and a whole mapping edit take here, so that kills land inside them.
+    let started = Instant::now();
+    push(
+        &http,
+        &format!("{}{scim_path}/Groups/{group_id}", running.base),
+        &key,
+        "add",
+        &batches,
+    )
+    .await;
+    let full_push = started.elapsed();
+    let started = Instant::now();
+    set_mapping(&http, &running.base, &running.admin_token, "REVIEWER").await;
+    let full_edit = started.elapsed();
+    set_mapping(&http, &running.base, &running.admin_token, "ADMIN").await;
+    push(
+        &http,
+        &format!("{}{scim_path}/Groups/{group_id}", running.base),
+        &key,
+        "remove",
+        &batches,
+    )
+    .await;
+    assert_consistent(&db, &group_id, &batches).await;
+
+    // Pushes: each round sends whole batches back to back, additions and removals (Entra's
+    // value-list form) in turn, and the process is killed a little further into it each time.
+    for round in 0..8u32 {
+        let op = if round % 2 == 0 { "add" } else { "remove" };
+        let pusher = {
+            let (http, key, batches) = (http.clone(), key.clone(), batches.clone());
+            let url = format!("{}{scim_path}/Groups/{group_id}", running.base);
+            tokio::spawn(async move { push(&http, &url, &key, op, &batches).await })
+        };
+        tokio::time::sleep(full_push * (round + 1) / 9).await;
+        running.server.kill();
+        pusher.abort();
+        assert_consistent(&db, &group_id, &batches).await;
+        running = start(&url, Some(&running.admin_token));
+    }
+
+    // Everyone into the group, then mapping edits that move every member's role, killed midway.
+    push(
+        &http,
+        &format!("{}{scim_path}/Groups/{group_id}", running.base),
+        &key,
+        "add",
+        &batches,
+    )
+    .await;
+    let in_group = count(
+        &db,
+        &format!("SELECT COUNT(*) FROM group_members WHERE group_id = '{group_id}'"),
+    )
+    .await;
+    assert_eq!(in_group as usize, BATCHES * BATCH);
+    assert_consistent(&db, &group_id, &batches).await;
+    // The commit comes near the end of an edit: the kills are spread over its second half.
+    for round in 0..14u32 {
+        let role = if round % 2 == 0 { "REVIEWER" } else { "ADMIN" };
+        let editor = {
+            let (http, base, token) = (
+                http.clone(),
+                running.base.clone(),
+                running.admin_token.clone(),
+            );
+            tokio::spawn(async move {
+                let _ = http
+                    .post(format!("{base}/graphql"))
+                    .bearer_auth(token)
+                    .json(&json!({ "query": SET_MAPPING, "variables": { "m": [{ "groupName": "Admins", "role": role }] } }))
+                    .send()
+                    .await;
+            })
+        };
+        tokio::time::sleep(full_edit * (7 + round) / 14).await;
+        running.server.kill();
+        editor.abort();
+        assert_consistent(&db, &group_id, &batches).await;
+        running = start(&url, Some(&running.admin_token));
+    }
+    // Still serving after all of it.
+    let r = http
+        .get(format!("{}{scim_path}/Groups/{group_id}", running.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
