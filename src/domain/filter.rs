@@ -207,6 +207,13 @@ fn tokenize(input: &str) -> Result<Vec<Token>> {
                 let raw: String = chars[start..i].iter().collect();
                 let value: String = serde_json::from_str(&raw)
                     .map_err(|_| invalid(format!("{raw} is not a valid JSON string")))?;
+                // An escaped NUL would end the value early in SQLite's LIKE (so `co "\u0000"`
+                // matched everyone) and is refused by PostgreSQL; no stored value holds one.
+                if value.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+                    return Err(invalid(format!(
+                        "{raw} holds control characters, which no value can contain"
+                    )));
+                }
                 tokens.push(Token::Str(value));
             }
             _ => {
@@ -601,6 +608,8 @@ mod tests {
             "userName eq \"a\" userName eq \"b\"",
             "1abc eq \"x\"",
             "userName eq \"a\u{0}\"",
+            r#"userName co "\u0000""#,
+            r#"displayName eq "a\u001b[31m""#,
         ] {
             assert!(
                 matches!(parse(bad), Err(Error::InvalidFilter(_))),

@@ -12,7 +12,9 @@ use crate::domain::filter::{CompValue, CompareOp, Filter};
 use crate::domain::groups::{self, Group, GroupChange, GroupInput};
 use crate::scim::list::{ListParams, QueryParams, list_response};
 use crate::scim::patch::{self, OpKind, PatchOp, PatchPath};
-use crate::scim::resource::{GROUP_SCHEMA, Projection, many, meta, opt_string, take};
+use crate::scim::resource::{
+    GROUP_SCHEMA, Projection, many, meta, opt_string, require_core_schema, take,
+};
 use crate::scim::{ScimBody, ScimError, ScimResult, if_match, not_modified, not_modified_response};
 use crate::state::AppState;
 
@@ -37,6 +39,7 @@ fn member_ids(value: Option<Value>) -> ScimResult<Vec<String>> {
 }
 
 pub fn parse(mut body: Map<String, Value>) -> ScimResult<GroupInput> {
+    require_core_schema(&body, GROUP_SCHEMA)?;
     let display_name = opt_string(take(&mut body, "displayName"), "displayName")?
         .filter(|d| !d.trim().is_empty())
         .ok_or_else(|| ScimError::invalid_value("displayName is required"))?;

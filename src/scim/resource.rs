@@ -34,6 +34,27 @@ pub fn meta(
 }
 
 /// The key of `map` equal to `name` ignoring case.
+/// A body's `schemas`, when sent, must name the resource's core schema: a body of another
+/// resource, or of a schema this server doesn't know, is refused rather than read as this one.
+/// Extension schemas beside the core one are fine.
+pub fn require_core_schema(body: &Map<String, Value>, core: &str) -> ScimResult<()> {
+    let Some(key) = find_key(body, "schemas") else {
+        return Ok(());
+    };
+    let names_core = |v: &Value| {
+        v.as_str()
+            .is_some_and(|s| s.trim().eq_ignore_ascii_case(core))
+    };
+    match &body[&key] {
+        Value::Null => Ok(()),
+        Value::Array(items) if items.is_empty() || items.iter().any(names_core) => Ok(()),
+        single if names_core(single) => Ok(()),
+        other => Err(crate::scim::ScimError::invalid_value(format!(
+            "schemas must include {core}, not only {other}"
+        ))),
+    }
+}
+
 pub fn find_key(map: &Map<String, Value>, name: &str) -> Option<String> {
     map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }

@@ -12,7 +12,7 @@ use crate::domain::users::{self, Email, User, UserInput};
 use crate::scim::list::{ListParams, QueryParams, list_response};
 use crate::scim::resource::{
     ENTERPRISE_USER, Projection, USER_SCHEMA, WORKSPACE_USER, find_key, many, meta, opt_bool,
-    opt_string, take,
+    opt_string, require_core_schema, take,
 };
 use crate::scim::user_json::UserJson;
 use crate::scim::{
@@ -26,6 +26,7 @@ const READ_ONLY: &[&str] = &["id", "meta", "groups", "schemas", "password"];
 /// A user from IdP JSON, leniently: keys in any case, booleans as strings, a scalar or single
 /// object where an array belongs, URN-prefixed extension keys folded into their extension.
 pub fn parse(mut body: Map<String, Value>) -> ScimResult<UserInput> {
+    require_core_schema(&body, USER_SCHEMA)?;
     let user_name = opt_string(take(&mut body, "userName"), "userName")?
         .filter(|u| !u.trim().is_empty())
         .ok_or_else(|| ScimError::invalid_value("userName is required"))?;

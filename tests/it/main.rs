@@ -10,6 +10,7 @@ mod concurrency;
 mod crash;
 mod graphql_directory;
 mod graphql_protocol;
+mod hostile;
 mod isolation;
 mod limits;
 mod mappings;
