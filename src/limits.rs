@@ -29,6 +29,20 @@ impl Default for Limits {
     }
 }
 
+/// The 500 for a request that failed in a way the server did not foresee (a bug: logged with the
+/// request's id), in its protocol's format.
+pub fn internal_error_response(path: &str) -> Response {
+    let detail =
+        "the server failed on this request; it is logged with the request id (X-Request-Id)";
+    if path.contains("/scim/v2") {
+        crate::scim::ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, None, detail).into_response()
+    } else if path.starts_with("/graphql") {
+        crate::graphql::internal_error_response(detail.to_string())
+    } else {
+        (StatusCode::INTERNAL_SERVER_ERROR, detail).into_response()
+    }
+}
+
 /// The 503 for a request stopped by the timeout, in its protocol's format. The handler's future
 /// was dropped: a transaction it had open rolls back; a SCIM write already queued for commit may
 /// still land, as with any timeout the client can't tell apart from a lost answer.

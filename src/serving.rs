@@ -2,12 +2,14 @@
 //! timeout, the metrics, one log line when it is answered, and the security headers. One layer rather than four: each
 //! layer boxes and moves the request's future, which the hot SCIM reads feel.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use futures_util::FutureExt;
 use tracing::Instrument;
 
 use crate::limits;
@@ -31,14 +33,24 @@ pub async fn every_request(
     request.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = id.to_str().unwrap_or(""), %method);
     let limit = state.settings.limits.request_timeout;
-    let mut response =
-        match tokio::time::timeout(limit, next.run(request).instrument(span.clone())).await {
-            Ok(response) => response,
-            Err(_) => {
-                span.in_scope(|| tracing::warn!(path = uri.path(), ?limit, "request timed out"));
-                limits::timeout_response(uri.path(), limit)
-            }
-        };
+    // A panic answers 500 in the request's protocol instead of dropping the connection.
+    let served = AssertUnwindSafe(next.run(request).instrument(span.clone())).catch_unwind();
+    let mut response = match tokio::time::timeout(limit, served).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(panic)) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            span.in_scope(|| tracing::error!(path = uri.path(), %message, "a request panicked"));
+            limits::internal_error_response(uri.path())
+        }
+        Err(_) => {
+            span.in_scope(|| tracing::warn!(path = uri.path(), ?limit, "request timed out"));
+            limits::timeout_response(uri.path(), limit)
+        }
+    };
     // A nested router (SCIM) matches its routes below this layer and leaves them on the response.
     let route = response
         .extensions()

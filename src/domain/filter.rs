@@ -23,7 +23,7 @@ pub struct AttrPath {
 impl AttrPath {
     /// Parses `name`, `name.sub`, `urn:…:name` or `urn:…:name.sub`.
     pub fn parse(text: &str) -> Option<AttrPath> {
-        let (urn, rest) = if text.len() > 4 && text[..4].eq_ignore_ascii_case("urn:") {
+        let (urn, rest) = if text.len() > 4 && super::starts_with_ignore_case(text, "urn:") {
             let i = text.rfind(':')?;
             (Some(text[..i].to_string()), &text[i + 1..])
         } else {
@@ -609,6 +609,10 @@ mod tests {
             "1abc eq \"x\"",
             "userName eq \"a\u{0}\"",
             r#"userName co "\u0000""#,
+            // Multi-byte characters across the 4th byte, where `urn:` is looked for (a panic
+            // the fuzzer found).
+            "H\u{5f6}\u{5b7}\ni",
+            "Hé€ eq \"x\"",
             r#"displayName eq "a\u001b[31m""#,
         ] {
             assert!(

@@ -37,6 +37,13 @@ pub fn now() -> DateTime<Utc> {
         .unwrap_or(now)
 }
 
+/// `text` starts with `prefix`, ASCII case-insensitively. Safe on any text: slicing `text` at
+/// `prefix.len()` would panic inside a multi-byte character (found by fuzzing the filter parser).
+pub fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
 /// Normalised form used for case-insensitive uniqueness of e-mails and user names.
 pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()

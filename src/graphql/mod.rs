@@ -84,6 +84,13 @@ async fn caller_for(state: &AppState, token: Option<&str>) -> Result<Caller, dom
 }
 
 /// A response made of one error, in GraphQL's own format.
+/// 500 for a request whose handler failed unforeseen (a panic).
+pub(crate) fn internal_error_response(detail: String) -> Response {
+    let err =
+        async_graphql::Error::new(detail).extend_with(|_, ext| ext.set("code", error::INTERNAL));
+    error_response(StatusCode::INTERNAL_SERVER_ERROR, err)
+}
+
 /// 503 for a request stopped by the request timeout.
 pub(crate) fn timeout_response(detail: String) -> Response {
     let err =

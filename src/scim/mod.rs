@@ -5,7 +5,8 @@ mod auth;
 pub(crate) mod bulk;
 mod discovery;
 pub(crate) mod error;
-mod groups;
+#[doc(hidden)]
+pub mod groups;
 mod list;
 /// Public for the micro-benchmarks in `benches/`.
 #[doc(hidden)]

@@ -5,6 +5,7 @@
 //! path-less value, booleans as strings. A value filter is evaluated on the one resource's
 //! multi-valued attribute, never on a workspace.
 
+use crate::domain::starts_with_ignore_case;
 use serde_json::{Map, Value};
 
 use crate::domain::filter::{self, AttrPath, CompValue, CompareOp, Filter};
@@ -59,7 +60,7 @@ impl PatchPath {
             });
         }
         let (urn, rest) = split_urn(text);
-        if urn.is_none() && rest.len() > 4 && rest[..4].eq_ignore_ascii_case("urn:") {
+        if urn.is_none() && rest.len() > 4 && starts_with_ignore_case(rest, "urn:") {
             // The whole extension object, e.g. `urn:…:enterprise:2.0:User`.
             return Ok(PatchPath {
                 urn: None,

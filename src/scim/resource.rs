@@ -1,6 +1,7 @@
 //! Shared pieces of the SCIM wire format: schema URNs, `meta`, lenient reading of IdP JSON
 //! (case-insensitive keys, booleans as strings), and `attributes`/`excludedAttributes`.
 
+use crate::domain::starts_with_ignore_case;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
@@ -185,7 +186,7 @@ fn top_level(path: &str) -> &str {
 
 /// `urn:…:Resource:attr.sub` → (Some(urn), "attr.sub"); a plain path → (None, path).
 pub fn split_urn(path: &str) -> (Option<&str>, &str) {
-    if path.len() > 4 && path[..4].eq_ignore_ascii_case("urn:") {
+    if path.len() > 4 && starts_with_ignore_case(path, "urn:") {
         match path.rfind(':') {
             Some(i) => {
                 let (urn, rest) = (&path[..i], &path[i + 1..]);
@@ -205,7 +206,7 @@ pub fn split_urn(path: &str) -> (Option<&str>, &str) {
 
 /// `name.sub` → ("name", Some("sub")); a bare URN (which has dots in its version) is one name.
 fn split_sub(path: &str) -> (&str, Option<&str>) {
-    if path.len() > 4 && path[..4].eq_ignore_ascii_case("urn:") {
+    if path.len() > 4 && starts_with_ignore_case(path, "urn:") {
         return (path, None);
     }
     match path.split_once('.') {

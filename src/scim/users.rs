@@ -1,5 +1,6 @@
 //! `/Users`: SCIM users are the workspace's members.
 
+use crate::domain::starts_with_ignore_case;
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -117,8 +118,7 @@ pub fn parse(mut body: Map<String, Value>) -> ScimResult<UserInput> {
     let prefixed: Vec<String> = body
         .keys()
         .filter(|k| {
-            k.len() > ENTERPRISE_USER.len() + 1
-                && k[..ENTERPRISE_USER.len()].eq_ignore_ascii_case(ENTERPRISE_USER)
+            k.len() > ENTERPRISE_USER.len() + 1 && starts_with_ignore_case(k, ENTERPRISE_USER)
         })
         .cloned()
         .collect();
