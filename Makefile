@@ -1,7 +1,7 @@
 # The two commands: `make run` (the service on SQLite, web page and playground included) and
 # `make test` (every test, on SQLite and PostgreSQL).
 
-.PHONY: run test web clean bench
+.PHONY: run test web clean bench fuzz
 
 run: web
 	cargo run --release -- serve
@@ -21,3 +21,7 @@ bench:
 	cargo build --release -p scim-gateway -p scim-bench
 	target/release/scim-bench run $(BENCH_ARGS)
 	cargo bench --bench scim
+
+# Long fuzzing runs (FUZZ_SECONDS per target, default 600): filter, PATCH paths, SCIM bodies.
+fuzz:
+	scripts/fuzz.sh

@@ -3,6 +3,7 @@
 
 mod activity;
 mod api_keys;
+mod backup;
 mod cli;
 mod common;
 mod compat;
