@@ -376,7 +376,20 @@ fn translate(scope: Scope, filter: &Filter, backend: DbBackend) -> Result<Simple
     match filter {
         Filter::And(a, b) => Ok(translate(scope, a, backend)?.and(translate(scope, b, backend)?)),
         Filter::Or(a, b) => Ok(translate(scope, a, backend)?.or(translate(scope, b, backend)?)),
-        Filter::Not(a) => Ok(translate(scope, a, backend)?.not()),
+        // `NOT x` is NULL where x is (a comparison with a missing attribute), which would leave
+        // such rows out of both `x` and `not x`; `x IS NOT TRUE` keeps them in the negation,
+        // so `not (displayName eq "a")` selects what `displayName ne "a"` does.
+        Filter::Not(a) => {
+            // The builders' placeholder for a sub-expression in custom SQL differs by backend.
+            let is_not_true = match backend {
+                DbBackend::Postgres => "($1) IS NOT TRUE",
+                _ => "(?) IS NOT TRUE",
+            };
+            Ok(Expr::cust_with_expr(
+                is_not_true,
+                translate(scope, a, backend)?,
+            ))
+        }
         Filter::ValuePath { path, filter } => {
             let Some(child) = multi_valued(scope, path) else {
                 return Err(invalid(format!(

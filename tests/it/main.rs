@@ -9,6 +9,7 @@ mod common;
 mod compat;
 mod concurrency;
 mod crash;
+mod filter_property;
 mod graphql_directory;
 mod graphql_protocol;
 mod hostile;
