@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::common::{TestDb, fresh_database};
-use crate::process::{Server, enable_scim};
+use crate::process::{Server, enable_scim, scim_post};
 
 async fn get(http: &reqwest::Client, url: &str, key: &str) -> Value {
     let response = http.get(url).bearer_auth(key).send().await.unwrap();
@@ -26,28 +26,14 @@ async fn a_backup_taken_while_serving_restores_everything() {
     let scim_path = scim_base.strip_prefix(base.as_str()).unwrap().to_string();
     let mut ids = Vec::new();
     for i in 0..5 {
-        let created: Value = http
-            .post(format!("{scim_base}/Users"))
-            .bearer_auth(&key)
-            .header("Content-Type", "application/scim+json")
-            .body(json!({ "userName": format!("b{i}@acme.test") }).to_string())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let user = json!({ "userName": format!("b{i}@acme.test") });
+        let (status, created) = scim_post(&http, &format!("{scim_base}/Users"), &key, &user).await;
+        assert_eq!(status, 201, "{created}");
         ids.push(json!({ "value": created["id"] }));
     }
-    let group = http
-        .post(format!("{scim_base}/Groups"))
-        .bearer_auth(&key)
-        .header("Content-Type", "application/scim+json")
-        .body(json!({ "displayName": "Backed up", "members": ids }).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(group.status(), 201);
+    let group = json!({ "displayName": "Backed up", "members": ids });
+    let (status, _) = scim_post(&http, &format!("{scim_base}/Groups"), &key, &group).await;
+    assert_eq!(status, 201);
     let users_before = get(&http, &format!("{scim_base}/Users"), &key).await;
     let groups_before = get(&http, &format!("{scim_base}/Groups"), &key).await;
 

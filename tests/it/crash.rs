@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
 use crate::common::fresh_database;
-use crate::process::{Server, enable_scim, gql};
+use crate::process::{Server, enable_scim, gql, scim_post};
 
 const BATCHES: usize = 10;
 const BATCH: usize = 100;
@@ -182,17 +182,9 @@ async fn a_killed_process_leaves_whole_requests_and_consistent_roles() {
                          "data": { "userName": format!("crash{i}@acme.test") } })
         })
         .collect();
-    let seeded: Value = http
-        .post(format!("{scim_base}/Bulk"))
-        .bearer_auth(&key)
-        .header("Content-Type", "application/scim+json")
-        .body(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops }).to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bulk = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops });
+    let (status, seeded) = scim_post(&http, &format!("{scim_base}/Bulk"), &key, &bulk).await;
+    assert_eq!(status, 200, "{seeded}");
     let user_ids: Vec<String> = seeded["Operations"]
         .as_array()
         .unwrap()
@@ -209,17 +201,14 @@ async fn a_killed_process_leaves_whole_requests_and_consistent_roles() {
         .collect();
     assert_eq!(user_ids.len(), BATCHES * BATCH);
     let batches: Vec<Vec<String>> = user_ids.chunks(BATCH).map(<[String]>::to_vec).collect();
-    let group: Value = http
-        .post(format!("{scim_base}/Groups"))
-        .bearer_auth(&key)
-        .header("Content-Type", "application/scim+json")
-        .body(json!({ "displayName": "Admins" }).to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, group) = scim_post(
+        &http,
+        &format!("{scim_base}/Groups"),
+        &key,
+        &json!({ "displayName": "Admins" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{group}");
     let group_id = group["id"].as_str().unwrap().to_string();
     let db = scim_gateway::db::connect(&url, 1).await.unwrap();
 

@@ -127,6 +127,20 @@ impl Drop for Server {
     }
 }
 
+/// POST of a SCIM JSON body with the key: (status, answer).
+pub async fn scim_post(http: &reqwest::Client, url: &str, key: &str, body: &Value) -> (u16, Value) {
+    let response = http
+        .post(url)
+        .bearer_auth(key)
+        .header("Content-Type", "application/scim+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// A GraphQL call that must succeed.
 pub async fn gql(
     http: &reqwest::Client,
