@@ -13,7 +13,9 @@ cargo fuzz build --sanitizer none -O
 for target in "${targets[@]}"; do
   echo "== fuzzing $target for ${seconds}s"
   mkdir -p "corpus/$target"
-  cargo fuzz run --sanitizer none -O "$target" -- -max_total_time="$seconds" -max_len=8192 2>&1 |
+  # New inputs go to corpus/ (not committed); seeds/ holds committed IdP-shaped starting points.
+  cargo fuzz run --sanitizer none -O "$target" "corpus/$target" "seeds/$target" -- \
+    -max_total_time="$seconds" -max_len=8192 2>&1 |
     grep -E "^(#[0-9]+\s+DONE|Done|INFO: -max_total_time|==[0-9]+== ERROR|SUMMARY)|panicked" || true
   if ls "artifacts/$target"/crash-* >/dev/null 2>&1; then
     echo "crash inputs in fuzz/artifacts/$target" >&2

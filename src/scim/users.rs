@@ -115,16 +115,17 @@ pub fn parse(mut body: Map<String, Value>) -> ScimResult<UserInput> {
         }
     }
     // `urn:…:enterprise:2.0:User:department` at the top level belongs in the extension object.
-    let prefixed: Vec<String> = body
+    // (`get` and `strip_prefix`, not slicing: any key may hold multi-byte characters there.)
+    let prefixed: Vec<(String, String)> = body
         .keys()
-        .filter(|k| {
-            k.len() > ENTERPRISE_USER.len() + 1 && starts_with_ignore_case(k, ENTERPRISE_USER)
+        .filter(|k| starts_with_ignore_case(k, ENTERPRISE_USER))
+        .filter_map(|k| {
+            let attr = k.get(ENTERPRISE_USER.len()..)?.strip_prefix(':')?;
+            (!attr.is_empty()).then(|| (k.clone(), attr.to_string()))
         })
-        .cloned()
         .collect();
-    for key in prefixed {
+    for (key, attr) in prefixed {
         let value = body.remove(&key).unwrap_or(Value::Null);
-        let attr = key[ENTERPRISE_USER.len() + 1..].to_string();
         let ext_key =
             find_key(&body, ENTERPRISE_USER).unwrap_or_else(|| ENTERPRISE_USER.to_string());
         let ext = body.entry(ext_key).or_insert_with(|| json!({}));
