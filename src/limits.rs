@@ -32,15 +32,13 @@ impl Default for Limits {
 /// The 500 for a request that failed in a way the server did not foresee (a bug: logged with the
 /// request's id), in its protocol's format.
 pub fn internal_error_response(path: &str) -> Response {
-    let detail =
-        "the server failed on this request; it is logged with the request id (X-Request-Id)";
-    if path.contains("/scim/v2") {
-        crate::scim::ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, None, detail).into_response()
-    } else if path.starts_with("/graphql") {
-        crate::graphql::internal_error_response(detail.to_string())
-    } else {
-        (StatusCode::INTERNAL_SERVER_ERROR, detail).into_response()
-    }
+    protocol_error(
+        path,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        crate::graphql::error::INTERNAL,
+        "the server failed on this request; it is logged with the request id (X-Request-Id)"
+            .to_string(),
+    )
 }
 
 /// The 503 for a request stopped by the timeout, in its protocol's format. The handler's future
@@ -51,11 +49,22 @@ pub fn timeout_response(path: &str, limit: Duration) -> Response {
         "the request did not finish within {} s and was stopped; retry it (a change it made may or may not have been applied)",
         limit.as_secs_f64()
     );
+    protocol_error(
+        path,
+        StatusCode::SERVICE_UNAVAILABLE,
+        crate::graphql::error::TIMEOUT,
+        detail,
+    )
+}
+
+/// An error the serving layer answers itself: an RFC 7644 body on SCIM routes, a GraphQL error
+/// with `extensions.code` on `/graphql`, plain text elsewhere.
+fn protocol_error(path: &str, status: StatusCode, graphql_code: &str, detail: String) -> Response {
     if path.contains("/scim/v2") {
-        crate::scim::ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, detail).into_response()
+        crate::scim::ScimError::new(status, None, detail).into_response()
     } else if path.starts_with("/graphql") {
-        crate::graphql::timeout_response(detail)
+        crate::graphql::coded_error_response(status, graphql_code, detail)
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, detail).into_response()
+        (status, detail).into_response()
     }
 }

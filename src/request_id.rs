@@ -6,16 +6,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 pub static HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The id of the request being served (a request extension).
-#[derive(Clone, Debug)]
-pub struct RequestId(pub HeaderValue);
-
-impl RequestId {
-    pub fn as_str(&self) -> &str {
-        self.0.to_str().unwrap_or("")
-    }
-}
-
 /// Up to 128 characters of letters, digits and `-_.:`; anything else is replaced, not logged.
 fn acceptable(value: &HeaderValue) -> bool {
     let bytes = value.as_bytes();

@@ -1,6 +1,7 @@
 //! What every request goes through, in one layer: an id, a log span named by it, the request
-//! timeout, the metrics, one log line when it is answered, and the security headers. One layer rather than four: each
-//! layer boxes and moves the request's future, which the hot SCIM reads feel.
+//! timeout, a guard against panics, the metrics, one log line when it is answered, and the
+//! security headers. One layer rather than one each: every layer boxes and moves the request's
+//! future, which the hot SCIM reads feel.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -14,7 +15,7 @@ use tracing::Instrument;
 
 use crate::limits;
 use crate::metrics::MatchedRoute;
-use crate::request_id::{self, RequestId};
+use crate::request_id;
 use crate::state::AppState;
 
 /// Requests whose path matched no route (static files, 404s) share one label.
@@ -22,7 +23,7 @@ const OTHER_ROUTE: &str = "other";
 
 pub async fn every_request(
     State(state): State<AppState>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
@@ -30,7 +31,6 @@ pub async fn every_request(
     let method = request.method().clone();
     let uri = request.uri().clone();
     let outer_route = request.extensions().get::<MatchedPath>().cloned();
-    request.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = id.to_str().unwrap_or(""), %method);
     let limit = state.settings.limits.request_timeout;
     // A panic answers 500 in the request's protocol instead of dropping the connection.

@@ -3,7 +3,7 @@
 //! they take the principal from the request, call the domain, and map the result.
 
 mod directory;
-mod error;
+pub(crate) mod error;
 mod mutation;
 mod query;
 mod types;
@@ -83,21 +83,14 @@ async fn caller_for(state: &AppState, token: Option<&str>) -> Result<Caller, dom
     }
 }
 
+/// One error with this `extensions.code`, for answers the serving layer gives itself (a timeout,
+/// a panic).
+pub(crate) fn coded_error_response(status: StatusCode, code: &str, detail: String) -> Response {
+    let err = async_graphql::Error::new(detail).extend_with(|_, ext| ext.set("code", code));
+    error_response(status, err)
+}
+
 /// A response made of one error, in GraphQL's own format.
-/// 500 for a request whose handler failed unforeseen (a panic).
-pub(crate) fn internal_error_response(detail: String) -> Response {
-    let err =
-        async_graphql::Error::new(detail).extend_with(|_, ext| ext.set("code", error::INTERNAL));
-    error_response(StatusCode::INTERNAL_SERVER_ERROR, err)
-}
-
-/// 503 for a request stopped by the request timeout.
-pub(crate) fn timeout_response(detail: String) -> Response {
-    let err =
-        async_graphql::Error::new(detail).extend_with(|_, ext| ext.set("code", error::TIMEOUT));
-    error_response(StatusCode::SERVICE_UNAVAILABLE, err)
-}
-
 fn error_response(status: StatusCode, err: async_graphql::Error) -> Response {
     let server_error = err.into_server_error(Default::default());
     let mut response = async_graphql::Response::from_errors(vec![server_error]);
