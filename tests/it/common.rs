@@ -399,21 +399,24 @@ impl Scim {
     }
 }
 
+/// Switches SCIM on and generates a key; [`scim_credentials`] reads the answer.
+pub const ENABLE_SCIM_WITH_KEY: &str =
+    "mutation { enableScim { baseUrl } generateApiKey(name: \"idp\") { secret } }";
+
+/// (SCIM base URL, key secret) from the answer to [`ENABLE_SCIM_WITH_KEY`].
+pub fn scim_credentials(answer: &Value) -> (String, String) {
+    let text = |v: &Value| v.as_str().unwrap().to_string();
+    (
+        text(&answer["data"]["enableScim"]["baseUrl"]),
+        text(&answer["data"]["generateApiKey"]["secret"]),
+    )
+}
+
 /// Configures SAML and SCIM for the admin's workspace and generates a key: (base URL, secret).
 pub async fn enable_scim(app: &TestApp, admin: &str) -> (String, String) {
     configure_saml(app, admin).await;
-    let body = app
-        .gql(
-            Some(admin),
-            "mutation { enableScim { baseUrl } generateApiKey(name: \"idp\") { secret } }",
-            json!({}),
-        )
-        .await;
-    let text = |v: &Value| v.as_str().unwrap().to_string();
-    (
-        text(&body["data"]["enableScim"]["baseUrl"]),
-        text(&body["data"]["generateApiKey"]["secret"]),
-    )
+    let answer = app.gql(Some(admin), ENABLE_SCIM_WITH_KEY, json!({})).await;
+    scim_credentials(&answer)
 }
 
 /// Asserts an RFC 7644 error body with this status (and scimType, when given).

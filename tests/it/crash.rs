@@ -211,30 +211,18 @@ async fn a_killed_process_leaves_whole_requests_and_consistent_roles() {
     assert_eq!(status, 201, "{group}");
     let group_id = group["id"].as_str().unwrap().to_string();
     let db = scim_gateway::db::connect(&url, 1).await.unwrap();
+    // The group's address at whichever port the running process listens on.
+    let group_url = |running: &Running| format!("{}{scim_path}/Groups/{group_id}", running.base);
 
     // How long a whole push and a whole mapping edit take here, so that kills land inside them.
     let started = Instant::now();
-    push(
-        &http,
-        &format!("{}{scim_path}/Groups/{group_id}", running.base),
-        &key,
-        "add",
-        &batches,
-    )
-    .await;
+    push(&http, &group_url(&running), &key, "add", &batches).await;
     let full_push = started.elapsed();
     let started = Instant::now();
     set_mapping(&http, &running.base, &running.admin_token, "REVIEWER").await;
     let full_edit = started.elapsed();
     set_mapping(&http, &running.base, &running.admin_token, "ADMIN").await;
-    push(
-        &http,
-        &format!("{}{scim_path}/Groups/{group_id}", running.base),
-        &key,
-        "remove",
-        &batches,
-    )
-    .await;
+    push(&http, &group_url(&running), &key, "remove", &batches).await;
     assert_consistent(&db, &group_id, &batches).await;
 
     // Pushes: each round sends whole batches back to back, additions and removals (Entra's
@@ -243,7 +231,7 @@ async fn a_killed_process_leaves_whole_requests_and_consistent_roles() {
         let op = if round % 2 == 0 { "add" } else { "remove" };
         let pusher = {
             let (http, key, batches) = (http.clone(), key.clone(), batches.clone());
-            let url = format!("{}{scim_path}/Groups/{group_id}", running.base);
+            let url = group_url(&running);
             tokio::spawn(async move { push(&http, &url, &key, op, &batches).await })
         };
         tokio::time::sleep(full_push * (round + 1) / 9).await;
@@ -254,14 +242,7 @@ async fn a_killed_process_leaves_whole_requests_and_consistent_roles() {
     }
 
     // Everyone into the group, then mapping edits that move every member's role, killed midway.
-    push(
-        &http,
-        &format!("{}{scim_path}/Groups/{group_id}", running.base),
-        &key,
-        "add",
-        &batches,
-    )
-    .await;
+    push(&http, &group_url(&running), &key, "add", &batches).await;
     let in_group = count(
         &db,
         &format!("SELECT COUNT(*) FROM group_members WHERE group_id = '{group_id}'"),

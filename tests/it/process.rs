@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{CONFIGURE_SAML, certificate_pem};
+use crate::common::{CONFIGURE_SAML, ENABLE_SCIM_WITH_KEY, certificate_pem, scim_credentials};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_scim-gateway");
 
@@ -172,17 +172,6 @@ pub async fn enable_scim(http: &reqwest::Client, base: &str, token: &str) -> (St
         "certificatePem": certificate_pem(365),
     }});
     gql(http, base, token, CONFIGURE_SAML, saml).await;
-    let body = gql(
-        http,
-        base,
-        token,
-        "mutation { enableScim { baseUrl } generateApiKey(name: \"idp\") { secret } }",
-        json!({}),
-    )
-    .await;
-    let text = |v: &Value| v.as_str().unwrap().to_string();
-    (
-        text(&body["data"]["enableScim"]["baseUrl"]),
-        text(&body["data"]["generateApiKey"]["secret"]),
-    )
+    let answer = gql(http, base, token, ENABLE_SCIM_WITH_KEY, json!({})).await;
+    scim_credentials(&answer)
 }
