@@ -4,8 +4,9 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, RawPathParams, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -32,11 +33,15 @@ pub async fn authenticate(
 ) -> Response {
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
-    let (mut response, caller) = admit_and_run(&state, params, request, next).await;
+    let workspace_id = params
+        .iter()
+        .find_map(|(name, value)| (name == "teamId").then_some(value))
+        .unwrap_or_default();
+    let (mut response, client) = admit_and_run(&state, workspace_id, request, next).await;
     if let Some(route) = route {
         // Counted per workspace only once its key is verified: a path's workspace id alone
         // could be anything, and each would be a new series.
-        if let Some((workspace_id, client)) = &caller {
+        if let Some(client) = client {
             state.metrics.scim_operation(
                 workspace_id,
                 client,
@@ -50,57 +55,41 @@ pub async fn authenticate(
     response
 }
 
-/// Verifies the key, applies its rate limit and the workspace's SCIM switch, then runs the
-/// request; also returns the verified caller's workspace and client.
+/// Verifies the key of `workspace_id` (the path's), applies its rate limit and the workspace's
+/// SCIM switch, then runs the request; also returns the verified caller's client.
 async fn admit_and_run(
     state: &AppState,
-    params: RawPathParams,
+    workspace_id: &str,
     mut request: Request,
     next: Next,
-) -> (Response, Option<(String, &'static str)>) {
+) -> (Response, Option<&'static str>) {
     let started = Instant::now();
-    let workspace_id = params
-        .iter()
-        .find_map(|(name, value)| (name == "teamId").then(|| value.to_string()))
-        .unwrap_or_default();
-    let method = request.method().to_string();
-    let path = request.uri().path().to_string();
-    let user_agent = request
-        .headers()
+    let headers = request.headers();
+    let user_agent = headers
         .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let client = api_keys::client_from_user_agent(user_agent.as_deref());
-    let key = request
-        .headers()
+        .and_then(|v| v.to_str().ok());
+    let client = api_keys::client_from_user_agent(user_agent);
+    let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(presented_key)
-        .unwrap_or("")
-        .to_string();
+        .unwrap_or("");
     let log = RequestLog {
-        workspace_id: workspace_id.clone(),
-        method: method.clone(),
-        path: path.clone(),
+        workspace_id,
+        method: request.method().clone(),
+        path: request.uri().path().into(),
         started,
     };
-    let principal = match access::scim_key(
+    let key = match access::scim_key(
         &state.db,
         &state.access,
-        &workspace_id,
-        &key,
-        user_agent.as_deref(),
+        workspace_id,
+        presented,
+        user_agent,
     )
     .await
     {
-        Ok(key) => ScimPrincipal {
-            request: Some(RequestInfo {
-                method: method.clone(),
-                path: path.clone(),
-                started,
-            }),
-            ..ScimPrincipal::from_key(&key, client)
-        },
+        Ok(key) => key,
         Err(e) => {
             let response = ScimError::from(e).into_response();
             log.failed(state, format!("unknown key ({client})"), &response)
@@ -108,13 +97,19 @@ async fn admit_and_run(
             return (response, None);
         }
     };
-    let caller = Some((principal.workspace_id.clone(), client));
     // Throttled requests are not written to the activity log: a flood must not become writes.
-    if let Err(wait) = state.rate.take(&principal.key_id, started) {
-        return (too_many_requests(wait), caller);
+    if let Err(wait) = state.rate.take(&key.id, started) {
+        return (too_many_requests(wait), Some(client));
     }
-    let actor = principal.actor();
-    match access::scim_enabled(&state.db, &state.access, &workspace_id).await {
+    let principal = ScimPrincipal {
+        request: Some(RequestInfo {
+            method: log.method.to_string(),
+            path: log.path.to_string(),
+            started,
+        }),
+        ..ScimPrincipal::from_key(&key, client)
+    };
+    match access::scim_enabled(&state.db, &state.access, workspace_id).await {
         Ok(true) => {}
         Ok(false) => {
             let response = ScimError::new(
@@ -123,17 +118,35 @@ async fn admit_and_run(
                 "SCIM provisioning is switched off for this workspace; an admin can enable it in the SAML & SCIM settings",
             )
             .into_response();
-            log.failed(state, actor, &response).await;
-            return (response, caller);
+            log.failed(state, principal.actor(), &response).await;
+            return (response, Some(client));
         }
-        Err(e) => return (ScimError::from(e).into_response(), caller),
+        Err(e) => return (ScimError::from(e).into_response(), Some(client)),
     }
+    // Kept for the log: the handler takes the principal out of the request.
+    let actor = || ScimPrincipal::from_key(&key, client).actor();
     request.extensions_mut().insert(principal);
     let response = next.run(request).await;
     if response.status().is_client_error() || response.status().is_server_error() {
-        log.failed(state, actor, &response).await;
+        log.failed(state, actor(), &response).await;
     }
-    (response, caller)
+    (response, Some(client))
+}
+
+/// The verified caller of a SCIM handler, taken out of the request the auth layer admitted
+/// (not cloned: a handler is its one reader).
+pub struct Caller(pub ScimPrincipal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .remove::<ScimPrincipal>()
+            .map(Caller)
+            .ok_or_else(|| ScimError::from(crate::domain::Error::Unauthenticated))
+    }
 }
 
 /// 429 with `Retry-After` and an RFC 7644 body.
@@ -152,14 +165,14 @@ fn too_many_requests(wait: std::time::Duration) -> Response {
 }
 
 /// What the activity log needs to know about the request being served.
-struct RequestLog {
-    workspace_id: String,
-    method: String,
-    path: String,
+struct RequestLog<'a> {
+    workspace_id: &'a str,
+    method: Method,
+    path: Box<str>,
     started: Instant,
 }
 
-impl RequestLog {
+impl RequestLog<'_> {
     /// Records a failed request for the workspace in the path, when there is such a workspace.
     /// Status and detail are read before the first await, so the future holds no response.
     fn failed<'a>(
@@ -175,14 +188,11 @@ impl RequestLog {
             .map(|e| e.detail.clone())
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
         async move {
-            if workspaces::get(&state.db, &self.workspace_id)
-                .await
-                .is_err()
-            {
+            if workspaces::get(&state.db, self.workspace_id).await.is_err() {
                 return;
             }
             let entry = NewEntry {
-                workspace_id: self.workspace_id.clone(),
+                workspace_id: self.workspace_id.to_string(),
                 actor,
                 action: "scim.request_failed".into(),
                 summary: format!(
@@ -193,8 +203,8 @@ impl RequestLog {
                 ),
                 status: i32::from(status.as_u16()),
                 succeeded: false,
-                method: Some(self.method.clone()),
-                path: Some(self.path.clone()),
+                method: Some(self.method.to_string()),
+                path: Some(self.path.to_string()),
                 latency_ms: Some(
                     i32::try_from(self.started.elapsed().as_millis()).unwrap_or(i32::MAX),
                 ),

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use axum::Extension;
+use crate::scim::auth::Caller;
 use axum::body::Body;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
@@ -13,7 +13,6 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 
-use crate::domain::api_keys::ScimPrincipal;
 use crate::scim::resource::{find_key, take};
 use crate::scim::{ScimBody, ScimError, ScimResult, respond};
 use crate::state::AppState;
@@ -77,7 +76,7 @@ fn op_error(status: StatusCode, scim_type: Option<&str>, detail: String) -> Valu
 
 pub async fn bulk(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     ScimBody(mut body): ScimBody,

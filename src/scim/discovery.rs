@@ -1,13 +1,12 @@
 //! `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` (RFC 7643 §5–7): exactly what this
 //! server supports, nothing more.
 
-use axum::Extension;
+use crate::scim::auth::Caller;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::users;
 use crate::scim::resource::{
     ENTERPRISE_USER, GROUP_SCHEMA, LIST_RESPONSE, USER_SCHEMA, WORKSPACE_USER,
@@ -19,10 +18,7 @@ const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderC
 const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
-pub async fn service_provider_config(
-    State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
-) -> Response {
+pub async fn service_provider_config(State(state): State<AppState>, Caller(p): Caller) -> Response {
     let base = state.settings.scim_base_url(&p.workspace_id);
     let body = json!({
         "schemas": [SPC_SCHEMA],
@@ -77,10 +73,7 @@ fn list(resources: Vec<Value>) -> Response {
     )
 }
 
-pub async fn resource_types(
-    State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
-) -> Response {
+pub async fn resource_types(State(state): State<AppState>, Caller(p): Caller) -> Response {
     list(resource_type_list(
         &state.settings.scim_base_url(&p.workspace_id),
     ))
@@ -88,7 +81,7 @@ pub async fn resource_types(
 
 pub async fn resource_type(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     Path((_, name)): Path<(String, String)>,
 ) -> ScimResult<Response> {
     by_id(
@@ -531,16 +524,13 @@ fn schema_list(base: &str) -> Vec<Value> {
     ]
 }
 
-pub async fn schemas(
-    State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
-) -> Response {
+pub async fn schemas(State(state): State<AppState>, Caller(p): Caller) -> Response {
     list(schema_list(&state.settings.scim_base_url(&p.workspace_id)))
 }
 
 pub async fn schema(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     Path((_, urn)): Path<(String, String)>,
 ) -> ScimResult<Response> {
     by_id(

@@ -1,7 +1,7 @@
 //! `/Groups`: push groups. Member changes go to the domain as set operations on the members
 //! named, so a 100-member PATCH costs the same in a group of 10 or of 100,000.
 
-use axum::Extension;
+use crate::scim::auth::Caller;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -122,7 +122,7 @@ fn resource_response(
 
 pub async fn list(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     axum::extract::Query(query): QueryParams,
 ) -> ScimResult<Response> {
     run_list(&state, &p, ListParams::from_query(&query)?).await
@@ -130,7 +130,7 @@ pub async fn list(
 
 pub async fn search(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
     run_list(&state, &p, ListParams::from_body(&body)?).await
@@ -150,7 +150,7 @@ async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> Sc
 
 pub async fn get(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
     axum::extract::Query(query): QueryParams,
@@ -171,7 +171,7 @@ pub async fn get(
 
 pub async fn create(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
     let group = groups::create(state.writer.pool(), &p, parse(body)?).await?;
@@ -187,7 +187,7 @@ pub async fn create(
 /// PUT: the full state, members included; the member list is applied as a difference.
 pub async fn replace(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
     ScimBody(body): ScimBody,
@@ -331,7 +331,7 @@ fn changes(ops: Vec<PatchOp>) -> ScimResult<Vec<GroupChange>> {
 
 pub async fn patch(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
     axum::extract::Query(query): QueryParams,
@@ -369,7 +369,7 @@ pub async fn patch(
 
 pub async fn delete(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ScimResult<Response> {

@@ -4,14 +4,13 @@
 
 use std::collections::HashMap;
 
-use axum::Extension;
+use crate::scim::auth::Caller;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::filter::{self, AttrPath};
 use crate::domain::users::{DEFAULT_PAGE, ListQuery, MAX_PAGE};
 use crate::domain::{self, groups, users};
@@ -170,7 +169,7 @@ pub fn list_response<T: Serialize>(total: u64, query: &ListQuery, resources: Vec
 /// `POST /.search`: users and groups together, users first.
 pub async fn search_all(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
     let params = ListParams::from_body(&body)?;

@@ -23,7 +23,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, any, get, post};
 use serde_json::Value;
 
 pub use error::{ScimError, ScimResult};
@@ -34,49 +34,59 @@ pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 /// Largest SCIM request body; advertised in ServiceProviderConfig (`bulk.maxPayloadSize`).
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// Where the SCIM routes of a workspace live.
+const BASE: &str = "/api/teams/{teamId}/scim/v2";
+
+/// The SCIM routes, each at its full path: not a nested router, which would strip the prefix and
+/// route every request twice.
 pub fn router(state: AppState) -> Router<AppState> {
     let with_405 =
         |m: MethodRouter<AppState>| m.fallback(|| async { ScimError::method_not_allowed() });
-    let routes = Router::new()
-        .route("/Users", with_405(get(users::list).post(users::create)))
-        .route("/Users/.search", with_405(post(users::search)))
-        .route(
+    let routes: [(&str, MethodRouter<AppState>); 13] = [
+        ("/Users", get(users::list).post(users::create)),
+        ("/Users/.search", post(users::search)),
+        (
             "/Users/{id}",
-            with_405(
-                get(users::get)
-                    .put(users::replace)
-                    .patch(users::patch)
-                    .delete(users::delete),
-            ),
-        )
-        .route("/Groups", with_405(get(groups::list).post(groups::create)))
-        .route("/Groups/.search", with_405(post(groups::search)))
-        .route(
+            get(users::get)
+                .put(users::replace)
+                .patch(users::patch)
+                .delete(users::delete),
+        ),
+        ("/Groups", get(groups::list).post(groups::create)),
+        ("/Groups/.search", post(groups::search)),
+        (
             "/Groups/{id}",
-            with_405(
-                get(groups::get)
-                    .put(groups::replace)
-                    .patch(groups::patch)
-                    .delete(groups::delete),
-            ),
-        )
-        .route("/.search", with_405(post(list::search_all)))
-        .route("/Bulk", with_405(post(bulk::bulk)))
-        .route(
+            get(groups::get)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete),
+        ),
+        ("/.search", post(list::search_all)),
+        ("/Bulk", post(bulk::bulk)),
+        (
             "/ServiceProviderConfig",
-            with_405(get(discovery::service_provider_config)),
-        )
-        .route("/ResourceTypes", with_405(get(discovery::resource_types)))
-        .route(
-            "/ResourceTypes/{name}",
-            with_405(get(discovery::resource_type)),
-        )
-        .route("/Schemas", with_405(get(discovery::schemas)))
-        .route("/Schemas/{urn}", with_405(get(discovery::schema)))
-        .fallback(|| async { ScimError::not_found("no such SCIM endpoint") })
+            get(discovery::service_provider_config),
+        ),
+        ("/ResourceTypes", get(discovery::resource_types)),
+        ("/ResourceTypes/{name}", get(discovery::resource_type)),
+        ("/Schemas", get(discovery::schemas)),
+        ("/Schemas/{urn}", get(discovery::schema)),
+    ];
+    let mut router = Router::new();
+    for (path, methods) in routes {
+        router = router.route(&format!("{BASE}{path}"), with_405(methods));
+    }
+    router
         .route_layer(from_fn_with_state(state, auth::authenticate))
-        .layer(DefaultBodyLimit::max(MAX_BODY));
-    Router::new().nest("/api/teams/{teamId}/scim/v2", routes)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        // Any other path below the base, before a key is checked (as a nested router's fallback
+        // would answer it).
+        .route(BASE, any(not_found))
+        .route(&format!("{BASE}/{{*rest}}"), any(not_found))
+}
+
+async fn not_found() -> ScimError {
+    ScimError::not_found("no such SCIM endpoint")
 }
 
 /// A JSON object body sent as `application/scim+json` or `application/json` (or with no
@@ -158,7 +168,7 @@ pub fn respond(status: StatusCode, body: impl serde::Serialize, headers: HeaderM
 
 /// `W/"<version>"`.
 pub fn etag(version: i64) -> String {
-    format!("W/\"{version}\"")
+    resource::ETag(version).to_string()
 }
 
 /// The version an `If-Match` / `If-None-Match` header names; `*` and unparsable values are

@@ -2,7 +2,10 @@
 //! (case-insensitive keys, booleans as strings), and `attributes`/`excludedAttributes`.
 
 use crate::domain::starts_with_ignore_case;
-use chrono::{DateTime, SecondsFormat, Utc};
+use std::fmt;
+
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::scim::{ScimError, ScimResult, etag};
@@ -15,7 +18,78 @@ pub const WORKSPACE_USER: &str = "urn:scim-gateway:schemas:extension:workspace:2
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 pub fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+    Timestamp(at).to_string()
+}
+
+/// A time as SCIM `meta` writes it, `2026-01-23T04:56:22.123Z` (RFC 3339, milliseconds, UTC),
+/// written where it goes: every rendered resource has two.
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = self.0;
+        let (year, nanos) = (at.year(), at.nanosecond());
+        // Years of other than four digits and leap seconds: as chrono writes them.
+        if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+            return f.write_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true));
+        }
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |end: usize, mut n: u32| {
+            let mut i = end;
+            while n > 0 {
+                i -= 1;
+                out[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(4, year.unsigned_abs());
+        put(7, at.month());
+        put(10, at.day());
+        put(13, at.hour());
+        put(16, at.minute());
+        put(19, at.second());
+        put(23, nanos / 1_000_000);
+        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A resource's weak ETag, `W/"3"`, written where it goes.
+pub struct ETag(pub i64);
+
+impl fmt::Display for ETag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "W/\"{}\"", self.0)
+    }
+}
+
+impl Serialize for ETag {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A resource's URL, `{base}{collection}{id}` (`…/scim/v2` + `/Users/` + id), written where it
+/// goes.
+pub struct Url<'a>(pub &'a str, pub &'static str, pub &'a str);
+
+impl fmt::Display for Url<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)?;
+        f.write_str(self.1)?;
+        f.write_str(self.2)
+    }
+}
+
+impl Serialize for Url<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 pub fn meta(
@@ -343,5 +417,47 @@ mod tests {
             Some("42".into())
         );
         assert_eq!(many(Some(json!("a@x"))), vec![json!("a@x")]);
+    }
+
+    /// The hand-written timestamp equals chrono's RFC 3339 with milliseconds, over 40,000 times
+    /// spread from year 0 to 9999 (and out of that range, where chrono writes it).
+    #[test]
+    fn timestamps_are_written_as_chrono_writes_them() {
+        use chrono::{DateTime, SecondsFormat};
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let earliest = -62_167_219_200_i64; // 0000-01-01
+        let latest = 253_402_300_799_i64; // 9999-12-31T23:59:59
+        let mut times: Vec<(i64, u32)> = (0..40_000)
+            .map(|_| {
+                let secs = earliest + (next() % (latest - earliest) as u64) as i64;
+                (secs, (next() % 1_000_000_000) as u32)
+            })
+            .collect();
+        times.extend([
+            (0, 0),
+            (earliest, 0),
+            (latest, 999_999_999),
+            (latest + 1, 0),
+            (earliest - 1, 5),
+        ]);
+        for (secs, nanos) in times {
+            let at = DateTime::from_timestamp(secs, nanos).unwrap();
+            assert_eq!(
+                Timestamp(at).to_string(),
+                at.to_rfc3339_opts(SecondsFormat::Millis, true),
+                "{secs} s {nanos} ns"
+            );
+        }
+        assert_eq!(ETag(42).to_string(), "W/\"42\"");
+        assert_eq!(
+            Url("https://x/scim/v2", "/Users/", "u1").to_string(),
+            "https://x/scim/v2/Users/u1"
+        );
     }
 }

@@ -8,9 +8,9 @@ use serde_json::{Map, Value};
 
 use crate::domain::users::User;
 use crate::scim::resource::{
-    ENTERPRISE_USER, Projection, USER_SCHEMA, WORKSPACE_USER, find_key, timestamp,
+    ENTERPRISE_USER, ETag, Projection, Timestamp, USER_SCHEMA, Url, WORKSPACE_USER, find_key,
 };
-use crate::scim::{etag, users};
+use crate::scim::users;
 
 pub struct UserJson<'a> {
     pub user: &'a User,
@@ -41,7 +41,6 @@ impl Serialize for UserJson<'_> {
             .and_then(|k| attributes.get(k))
             .and_then(Value::as_object)
             .filter(|kept| !kept.is_empty());
-        let location = users::location(self.base, &user.id);
 
         let mut map = serializer.serialize_map(None)?;
         let mut schemas = vec![USER_SCHEMA];
@@ -104,10 +103,10 @@ impl Serialize for UserJson<'_> {
             "meta",
             &Meta {
                 resource_type: "User",
-                created: timestamp(user.created_at),
-                last_modified: timestamp(user.updated_at),
-                location,
-                version: etag(user.version),
+                created: Timestamp(user.created_at),
+                last_modified: Timestamp(user.updated_at),
+                location: Url(self.base, "/Users/", &user.id),
+                version: ETag(user.version),
             },
         )?;
         map.end()
@@ -197,7 +196,7 @@ impl Serialize for Groups<'_> {
         serializer.collect_seq(self.user.groups.iter().map(|g| GroupRef {
             value: &g.id,
             display: &g.display_name,
-            reference: format!("{}/Groups/{}", self.base, g.id),
+            reference: Url(self.base, "/Groups/", &g.id),
         }))
     }
 }
@@ -207,17 +206,17 @@ struct GroupRef<'a> {
     value: &'a str,
     display: &'a str,
     #[serde(rename = "$ref")]
-    reference: String,
+    reference: Url<'a>,
 }
 
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Meta {
+struct Meta<'a> {
     resource_type: &'static str,
-    created: String,
-    last_modified: String,
-    location: String,
-    version: String,
+    created: Timestamp,
+    last_modified: Timestamp,
+    location: Url<'a>,
+    version: ETag,
 }
 
 #[cfg(test)]

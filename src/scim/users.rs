@@ -1,7 +1,7 @@
 //! `/Users`: SCIM users are the workspace's members.
 
 use crate::domain::starts_with_ignore_case;
-use axum::Extension;
+use crate::scim::auth::Caller;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -287,7 +287,7 @@ fn resource_response(
 
 pub async fn list(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     axum::extract::Query(query): QueryParams,
 ) -> ScimResult<Response> {
     let params = ListParams::from_query(&query)?;
@@ -296,7 +296,7 @@ pub async fn list(
 
 pub async fn search(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
     let params = ListParams::from_body(&body)?;
@@ -324,7 +324,7 @@ async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> Sc
 
 pub async fn get(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
     axum::extract::Query(query): QueryParams,
@@ -340,7 +340,7 @@ pub async fn get(
 
 pub async fn create(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     axum::extract::Query(query): QueryParams,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
@@ -357,7 +357,7 @@ pub async fn create(
 
 pub async fn replace(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
     axum::extract::Query(query): QueryParams,
@@ -376,7 +376,7 @@ pub async fn replace(
 
 pub async fn patch(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
     axum::extract::Query(query): QueryParams,
@@ -400,7 +400,7 @@ pub async fn patch(
 
 pub async fn delete(
     State(state): State<AppState>,
-    Extension(p): Extension<ScimPrincipal>,
+    Caller(p): Caller,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ScimResult<Response> {
