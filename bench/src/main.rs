@@ -3,6 +3,7 @@
 //! and prints one table. `make bench` runs it; `--postgres URL` runs it on PostgreSQL.
 
 mod http;
+mod instructions;
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -51,6 +52,16 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000)]
         fairness: usize,
     },
+    /// User-space instructions per lookup and GET, counted by valgrind's callgrind: the same
+    /// figure run after run, for comparing a change to the request path.
+    Instructions {
+        /// The gateway binary (built with --release).
+        #[arg(long, default_value = "target/release/scim-gateway")]
+        gateway: String,
+        /// Requests counted per workload.
+        #[arg(long, default_value_t = 400)]
+        requests: u64,
+    },
 }
 
 const USER_JSON: &str = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"2819c223-7f76-453a-919d-413861904646","externalId":"bjensen","userName":"bjensen@example.com","name":{"givenName":"Barbara","familyName":"Jensen"},"displayName":"Babs Jensen","active":true,"emails":[{"value":"bjensen@example.com","type":"work","primary":true}],"meta":{"resourceType":"User","created":"2026-01-23T04:56:22.000Z","lastModified":"2026-05-13T04:42:34.000Z","location":"http://localhost/scim/v2/Users/2819c223-7f76-453a-919d-413861904646","version":"W/\"3\""}}"#;
@@ -67,6 +78,7 @@ async fn main() {
             big,
             fairness,
         } => run(&gateway, postgres, seconds, members, big, fairness).await,
+        Cmd::Instructions { gateway, requests } => instructions::run(&gateway, requests).await,
     }
 }
 
