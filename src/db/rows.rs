@@ -14,6 +14,12 @@ pub trait Cells {
     fn int(&self, i: usize) -> Result<i64, DbErr>;
     fn flag(&self, i: usize) -> Result<bool, DbErr>;
     fn time(&self, i: usize) -> Result<DateTime<Utc>, DbErr>;
+
+    /// A text cell (NULL reads as ""), read in place where the driver allows it rather than
+    /// copied into a String first: JSON columns and role names are parsed, not kept.
+    fn read_text<R>(&self, i: usize, read: impl FnOnce(&str) -> R) -> Result<R, DbErr> {
+        Ok(read(&self.opt_text(i)?.unwrap_or_default()))
+    }
 }
 
 /// A row shape with one decoder for every driver.

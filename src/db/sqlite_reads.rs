@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::Value as Sql;
+use rusqlite::types::{Value as Sql, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row};
 use sea_orm::sea_query::Value;
 use sea_orm::{DbErr, Statement};
@@ -204,10 +204,23 @@ impl Cells for Row<'_> {
         self.get(i).map_err(db_err)
     }
     fn time(&self, i: usize) -> Result<DateTime<Utc>, DbErr> {
-        let text: String = self.get(i).map_err(db_err)?;
-        DateTime::parse_from_rfc3339(&text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| DbErr::Custom(format!("stored time {text:?}: {e}")))
+        self.read_text(i, |text| {
+            DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| DbErr::Custom(format!("stored time {text:?}: {e}")))
+        })?
+    }
+    fn read_text<R>(&self, i: usize, read: impl FnOnce(&str) -> R) -> Result<R, DbErr> {
+        match self.get_ref(i).map_err(db_err)? {
+            ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+                .map(read)
+                .map_err(|e| DbErr::Custom(format!("SQLite read: column {i}: {e}"))),
+            ValueRef::Null => Ok(read("")),
+            other => Err(DbErr::Custom(format!(
+                "SQLite read: column {i} is {:?}, not text",
+                other.data_type()
+            ))),
+        }
     }
 }
 

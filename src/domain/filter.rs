@@ -242,8 +242,12 @@ impl Parser {
         self.tokens.get(self.pos)
     }
 
+    /// Takes the next token: the parser never goes back, so it is moved out, not cloned.
     fn next(&mut self) -> Option<Token> {
-        let t = self.tokens.get(self.pos).cloned();
+        let t = self
+            .tokens
+            .get_mut(self.pos)
+            .map(|t| std::mem::replace(t, Token::Open));
         self.pos += 1;
         t
     }

@@ -241,11 +241,13 @@ impl FromCells for UserRow {
     fn from_cells(r: &impl Cells) -> std::result::Result<Self, DbErr> {
         let stored =
             |what: &str, e: serde_json::Error| DbErr::Custom(format!("stored {what}: {e}"));
-        let mut emails: Vec<(i64, String, Option<String>, Value)> =
-            serde_json::from_str(&r.text(16)?).map_err(|e| stored("e-mails", e))?;
+        let mut emails: Vec<(i64, String, Option<String>, Value)> = r
+            .read_text(16, |t| serde_json::from_str(t))?
+            .map_err(|e| stored("e-mails", e))?;
         emails.sort_unstable_by_key(|e| e.0);
-        let mut groups: Vec<(String, String)> =
-            serde_json::from_str(&r.text(17)?).map_err(|e| stored("groups", e))?;
+        let mut groups: Vec<(String, String)> = r
+            .read_text(17, |t| serde_json::from_str(t))?
+            .map_err(|e| stored("groups", e))?;
         groups.sort_unstable_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
         Ok(UserRow(User {
             id: r.text(0)?,
@@ -255,10 +257,12 @@ impl FromCells for UserRow {
             external_id: r.opt_text(4)?,
             display_name: r.opt_text(5)?,
             active: r.flag(6)?,
-            direct_role: r.opt_text(7)?.as_deref().and_then(Role::parse),
-            effective_role: Role::from_stored(&r.text(8)?),
+            direct_role: r.read_text(7, Role::parse)?,
+            effective_role: r.read_text(8, Role::from_stored)?,
             is_owner: r.flag(9)?,
-            attributes: serde_json::from_str(&r.text(10)?).unwrap_or_default(),
+            attributes: r
+                .read_text(10, |t| serde_json::from_str(t))?
+                .unwrap_or_default(),
             version: r.int(11)?,
             created_at: r.time(12)?,
             updated_at: r.time(13)?,

@@ -2,8 +2,6 @@
 //! `attributes`, `excludedAttributes`, from the query string (GET) or a SearchRequest body
 //! (POST …/.search), and the ListResponse they answer with.
 
-use std::collections::HashMap;
-
 use crate::scim::auth::Caller;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -81,11 +79,12 @@ impl ListParams {
     }
 
     /// From a GET query string; parameter names are matched case-insensitively.
-    pub fn from_query(params: &HashMap<String, String>) -> ScimResult<ListParams> {
+    pub fn from_query(params: &[(String, String)]) -> ScimResult<ListParams> {
+        // The last of repeated parameters wins.
         let get = |name: &str| {
             params
                 .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .rfind(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.as_str())
         };
         ListParams::build(
@@ -230,4 +229,5 @@ pub async fn search_all(
     Ok(list_response(users_total + groups_total, q, resources))
 }
 
-pub type QueryParams = Query<HashMap<String, String>>;
+/// Query parameters in the order sent (a list: no hashing for the two or three a request has).
+pub type QueryParams = Query<Vec<(String, String)>>;
