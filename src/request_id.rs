@@ -20,7 +20,10 @@ fn acceptable(value: &HeaderValue) -> bool {
 pub fn of(headers: &HeaderMap) -> HeaderValue {
     match headers.get(&HEADER) {
         Some(value) if acceptable(value) => value.clone(),
-        _ => HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-            .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+        _ => {
+            let mut buf = uuid::Uuid::encode_buffer();
+            HeaderValue::from_str(uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf))
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+        }
     }
 }
