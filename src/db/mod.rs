@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 pub mod rows;
+mod sqlite_checkpoints;
 mod sqlite_reads;
 mod sqlite_writes;
 
@@ -22,6 +23,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/scim-gateway.db?mode=rwc";
 /// (the hot SCIM reads have their own readers); the writer keeps SQLite's default.
 const READ_CACHE_KIB: u32 = 1024;
 const WRITE_CACHE_KIB: u32 = 2000;
+/// WAL pages at which a committing connection checkpoints by itself: a backstop, 10 times
+/// SQLite's default, as `sqlite_checkpoints` does the checkpoints beside the writer.
+const AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
 /// Opens a pool. SQLite runs in WAL mode with foreign keys on and a busy timeout, so readers
 /// never wait for the writer and writers wait for each other instead of failing.
@@ -52,6 +56,7 @@ async fn open(
                 // LIKE compares as PostgreSQL does, so SCIM filters behave the same on both.
                 .pragma("case_sensitive_like", "ON")
                 .pragma("cache_size", format!("-{cache_kib}"))
+                .pragma("wal_autocheckpoint", AUTOCHECKPOINT_PAGES.to_string())
         });
     }
     Database::connect(options).await
@@ -143,6 +148,7 @@ impl Reads {
 pub struct Writer {
     pool: DatabaseConnection,
     sqlite: Option<SqliteWrites>,
+    _checkpoints: Option<std::sync::Arc<sqlite_checkpoints::SqliteCheckpoints>>,
 }
 
 impl Writer {
@@ -150,7 +156,19 @@ impl Writer {
     /// the transaction path).
     pub fn new(pool: DatabaseConnection) -> Self {
         let sqlite = SqliteWrites::of(&pool);
-        Writer { pool, sqlite }
+        let checkpoints = match pool.get_database_backend() {
+            DatabaseBackend::Sqlite => {
+                let options = pool.get_sqlite_connection_pool().connect_options();
+                sqlite_checkpoints::SqliteCheckpoints::for_file(options.get_filename())
+                    .map(std::sync::Arc::new)
+            }
+            _ => None,
+        };
+        Writer {
+            pool,
+            sqlite,
+            _checkpoints: checkpoints,
+        }
     }
 
     pub fn pool(&self) -> &DatabaseConnection {

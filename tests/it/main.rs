@@ -4,6 +4,7 @@
 mod activity;
 mod api_keys;
 mod backup;
+mod checkpoints;
 mod cli;
 mod common;
 mod compat;
