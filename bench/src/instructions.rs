@@ -9,7 +9,7 @@ use std::process::Stdio;
 use tokio::process::Command;
 
 use crate::http::Conn;
-use crate::{Op, Server, Workload, check, enable_scim, get_op, lookup_op, seed};
+use crate::{Op, Server, Workload, check, enable_scim, get_op, lookup_op, seed, serve};
 
 /// Members seeded: enough for distinct lookups, few enough to seed in a moment.
 const MEMBERS: usize = 200;
@@ -26,13 +26,7 @@ pub async fn run(gateway: &str, requests: u64) {
 
     // Seeded by the gateway running natively, then served again under callgrind.
     let mut server = Server::start(serve(Command::new(gateway), &database_url)).await;
-    let token = server
-        .first_lines
-        .iter()
-        .find_map(|l| l.split("#token=").nth(1))
-        .expect("sign-in link on first start")
-        .trim()
-        .to_string();
+    let token = server.sign_in_token();
     let (base, auth) = enable_scim(&server.addr, &token).await;
     let mut conn = Conn::open(&server.addr, auth.clone()).await;
     let ids = std::sync::Arc::new(seed(&mut conn, &base, "u", 0, MEMBERS).await);
@@ -79,21 +73,6 @@ pub async fn run(gateway: &str, requests: u64) {
         );
     }
     println!();
-}
-
-fn serve(mut command: Command, database_url: &str) -> Command {
-    command
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--web-dir",
-            "/nonexistent",
-        ])
-        .env("DATABASE_URL", database_url)
-        .env("SCIM_GATEWAY_LOG", "warn")
-        .env("SCIM_GATEWAY_SCIM_RATE_LIMIT", "1000000000");
-    command
 }
 
 async fn send_checked(conn: &mut Conn, op: &Op) {

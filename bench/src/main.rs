@@ -93,6 +93,23 @@ async fn ceiling(bind: &str) {
     axum::serve(listener, app).await.unwrap();
 }
 
+/// `command` (the gateway, or a wrapper given its path) serving `database_url` on a free port.
+fn serve(mut command: Command, database_url: &str) -> Command {
+    command
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--web-dir",
+            "/nonexistent",
+        ])
+        .env("DATABASE_URL", database_url)
+        .env("SCIM_GATEWAY_LOG", "warn")
+        // Far above any workload here: the per-key check still runs on every request.
+        .env("SCIM_GATEWAY_SCIM_RATE_LIMIT", "1000000000");
+    command
+}
+
 /// A started server process and the address it listens on.
 struct Server {
     child: Child,
@@ -130,6 +147,16 @@ impl Server {
                 };
             }
         }
+    }
+
+    /// The admin token of the sign-in link a first start prints.
+    fn sign_in_token(&self) -> String {
+        self.first_lines
+            .iter()
+            .find_map(|l| l.split("#token=").nth(1))
+            .expect("sign-in link on first start")
+            .trim()
+            .to_string()
     }
 
     /// Peak and current resident memory in MiB, from /proc.
@@ -451,26 +478,8 @@ async fn run(
             None,
         ),
     };
-    let mut cmd = Command::new(gateway);
-    cmd.args([
-        "serve",
-        "--bind",
-        "127.0.0.1:0",
-        "--web-dir",
-        "/nonexistent",
-    ])
-    .env("DATABASE_URL", &database_url)
-    .env("SCIM_GATEWAY_LOG", "warn")
-    // Far above any workload here: the per-key check still runs on every request.
-    .env("SCIM_GATEWAY_SCIM_RATE_LIMIT", "1000000000");
-    let server = Server::start(cmd).await;
-    let token = server
-        .first_lines
-        .iter()
-        .find_map(|l| l.split("#token=").nth(1))
-        .expect("sign-in link on first start")
-        .trim()
-        .to_string();
+    let server = Server::start(serve(Command::new(gateway), &database_url)).await;
+    let token = server.sign_in_token();
     let addr = server.addr.clone();
     let (base, auth) = enable_scim(&addr, &token).await;
     let mut admin_conn = Conn::open(&addr, auth.clone()).await;
@@ -846,8 +855,6 @@ async fn run(
     }
 }
 
-/// SAML, SCIM on and an API key for the workspace of this admin token: its SCIM base path and
-/// the Authorization header of the key.
 /// A second workspace (made with the `admin-token` command) with SCIM on: its base and key.
 async fn another_workspace(
     gateway: &str,
@@ -922,6 +929,8 @@ async fn alternating(a: Side<'_>, b: Side<'_>, slice: Duration) -> (Stats, Stats
     (sa, sb)
 }
 
+/// SAML, SCIM on and an API key for the workspace of this admin token: its SCIM base path and
+/// the Authorization header of the key.
 async fn enable_scim(addr: &str, token: &str) -> (String, Option<String>) {
     graphql(addr, token, "mutation($i: SamlInput!) { configureSaml(input: $i) { configured } }", json!({ "i": { "idpEntityId": "https://idp.bench", "ssoUrl": "https://idp.bench/sso", "certificatePem": certificate_pem() } })).await;
     let data = graphql(

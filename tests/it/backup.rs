@@ -6,13 +6,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::common::{TestDb, fresh_database};
-use crate::process::{Server, enable_scim, scim_post};
-
-async fn get(http: &reqwest::Client, url: &str, key: &str) -> Value {
-    let response = http.get(url).bearer_auth(key).send().await.unwrap();
-    assert_eq!(response.status(), 200, "{url}");
-    response.json().await.unwrap()
-}
+use crate::process::{Server, enable_scim, scim_get, scim_post};
 
 #[tokio::test]
 async fn a_backup_taken_while_serving_restores_everything() {
@@ -34,8 +28,8 @@ async fn a_backup_taken_while_serving_restores_everything() {
     let group = json!({ "displayName": "Backed up", "members": ids });
     let (status, _) = scim_post(&http, &format!("{scim_base}/Groups"), &key, &group).await;
     assert_eq!(status, 201);
-    let users_before = get(&http, &format!("{scim_base}/Users"), &key).await;
-    let groups_before = get(&http, &format!("{scim_base}/Groups"), &key).await;
+    let users_before = scim_get(&http, &format!("{scim_base}/Users"), &key).await;
+    let groups_before = scim_get(&http, &format!("{scim_base}/Groups"), &key).await;
 
     // The copy, taken while the server runs.
     let dir = tempfile::tempdir().unwrap();
@@ -83,10 +77,10 @@ async fn a_backup_taken_while_serving_restores_everything() {
     let scim_base = format!("{new_base}{scim_path}");
     // The same resources; only the address in their locations moved.
     let moved = |v: &Value| v.to_string().replace(&base, &new_base);
-    let users = get(&http, &format!("{scim_base}/Users"), &key).await;
+    let users = scim_get(&http, &format!("{scim_base}/Users"), &key).await;
     assert_eq!(users.to_string(), moved(&users_before));
     assert_eq!(users["totalResults"], 6, "the owner and five users");
-    let groups = get(&http, &format!("{scim_base}/Groups"), &key).await;
+    let groups = scim_get(&http, &format!("{scim_base}/Groups"), &key).await;
     assert_eq!(groups.to_string(), moved(&groups_before));
     assert!(restored.terminate().success());
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::process::{Server, enable_scim, scim_post};
+use crate::process::{Server, enable_scim, scim_get, scim_post};
 
 #[tokio::test]
 async fn the_wal_is_checkpointed_beside_the_writer() {
@@ -73,14 +73,6 @@ async fn the_wal_is_checkpointed_beside_the_writer() {
             .map(|(_, p)| format!("/api/{p}"))
             .unwrap()
     );
-    let page: serde_json::Value = http
-        .get(format!("{scim_base}/Users?count=0"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = scim_get(&http, &format!("{scim_base}/Users?count=0"), &key).await;
     assert_eq!(page["totalResults"], 101, "{page}");
 }

@@ -127,6 +127,13 @@ impl Drop for Server {
     }
 }
 
+/// GET of a SCIM URL with the key, which must answer 200: the answer.
+pub async fn scim_get(http: &reqwest::Client, url: &str, key: &str) -> Value {
+    let response = http.get(url).bearer_auth(key).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.json().await.unwrap()
+}
+
 /// POST of a SCIM JSON body with the key: (status, answer).
 pub async fn scim_post(http: &reqwest::Client, url: &str, key: &str, body: &Value) -> (u16, Value) {
     let response = http
