@@ -47,6 +47,7 @@ impl SqliteCheckpoints {
 
 fn run(conn: &Connection, wal: &Path, stopped: &mpsc::Receiver<()>) {
     let mut checkpointed_at = None;
+    let mut failing = false;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(POLL) {
         // The WAL file's modification time tells, without a lock, whether anything committed.
         let written_at = std::fs::metadata(wal).and_then(|m| m.modified()).ok();
@@ -56,10 +57,17 @@ fn run(conn: &Connection, wal: &Path, stopped: &mpsc::Receiver<()>) {
         // PASSIVE: copies what no reader still needs and never waits for the writer, which
         // starts the WAL over once a checkpoint has copied all of it.
         match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            Ok(()) => checkpointed_at = written_at,
-            Err(e) => {
-                tracing::warn!(error = %e, "SQLite checkpoint failed; the connections' own checkpoints take over");
+            Ok(()) => {
+                checkpointed_at = written_at;
+                failing = false;
             }
+            // Logged once per run of failures, not every 100 ms; meanwhile the connections'
+            // own checkpoints take over past their threshold.
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
+            }
+            Err(_) => {}
         }
     }
 }
