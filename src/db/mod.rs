@@ -26,6 +26,9 @@ const WRITE_CACHE_KIB: u32 = 2000;
 /// WAL pages at which a committing connection checkpoints by itself: a backstop, 10 times
 /// SQLite's default, as `sqlite_checkpoints` does the checkpoints beside the writer.
 const AUTOCHECKPOINT_PAGES: u32 = 10_000;
+/// Bytes the WAL file keeps when SQLite starts it over after a checkpoint: a burst (a large
+/// push, a restore) does not leave a large file behind.
+const WAL_KEPT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Opens a pool. SQLite runs in WAL mode with foreign keys on and a busy timeout, so readers
 /// never wait for the writer and writers wait for each other instead of failing.
@@ -57,6 +60,7 @@ async fn open(
                 .pragma("case_sensitive_like", "ON")
                 .pragma("cache_size", format!("-{cache_kib}"))
                 .pragma("wal_autocheckpoint", AUTOCHECKPOINT_PAGES.to_string())
+                .pragma("journal_size_limit", WAL_KEPT_BYTES.to_string())
         });
     }
     Database::connect(options).await
