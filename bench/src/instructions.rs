@@ -1,7 +1,8 @@
-//! `scim-bench instructions`: user-space instructions per request of the hot reads, counted by
-//! valgrind's callgrind. Rates on a shared 2-core machine drift by a third within minutes; this
-//! count is the same run after run, so a change to the request path can be compared before and
-//! after to the percent. It leaves out the kernel (TCP, scheduling), which the rate table shows.
+//! `scim-bench instructions`: user-space instructions per request of the hot reads (a lookup, a
+//! GET, a page of 100 users), counted by valgrind's callgrind. Rates on a shared 2-core machine
+//! drift by a third within minutes; this count is the same run after run, so a change to the
+//! request path can be compared before and after to the percent. It leaves out the kernel (TCP,
+//! scheduling), which the rate table shows.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -9,7 +10,7 @@ use std::process::Stdio;
 use tokio::process::Command;
 
 use crate::http::Conn;
-use crate::{Op, Server, Workload, check, enable_scim, get_op, lookup_op, seed, serve};
+use crate::{Op, Server, Workload, check, enable_scim, get_op, list_op, lookup_op, seed, serve};
 
 /// Members seeded: enough for distinct lookups, few enough to seed in a moment.
 const MEMBERS: usize = 200;
@@ -44,12 +45,16 @@ pub async fn run(gateway: &str, requests: u64) {
     let server = Server::start(serve(valgrind, &database_url)).await;
     let pid = server.child.id().expect("gateway pid").to_string();
     let mut conn = Conn::open(&server.addr, auth).await;
-    let workloads: [(&str, Workload); 2] = [
+    let workloads: [(&str, Workload); 3] = [
         (
             "lookup filter=userName eq",
             lookup_op(base.clone(), "u", MEMBERS),
         ),
         ("GET /Users/{id}", get_op(base.clone(), ids)),
+        (
+            "list 100 users per page",
+            list_op(base.clone(), MEMBERS / 100),
+        ),
     ];
     println!(
         "\nscim-gateway user-space instructions per request (valgrind callgrind, SQLite, {MEMBERS} members)\n"

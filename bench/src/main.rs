@@ -525,16 +525,7 @@ async fn run(
             8,
             duration,
             u64::MAX,
-            Arc::new(move |c, i| {
-                let page = (c + i as usize) % pages;
-                Op {
-                    method: "GET",
-                    path: format!("{b}/Users?startIndex={}&count=100", page * 100 + 1),
-                    body: None,
-                    status: 200,
-                    contains: Some("\"itemsPerPage\":100".into()),
-                }
-            }),
+            list_op(b, pages),
         )
         .await,
     );
@@ -894,6 +885,20 @@ fn lookup_op(base: String, prefix: &'static str, n: usize) -> Workload {
             body: None,
             status: 200,
             contains: Some(format!("\"userName\":\"{prefix}{k}@bench.test\"")),
+        }
+    })
+}
+
+/// One of the first `pages` full pages of 100 users.
+fn list_op(base: String, pages: usize) -> Workload {
+    Arc::new(move |c, i| {
+        let page = (c + i as usize) % pages;
+        Op {
+            method: "GET",
+            path: format!("{base}/Users?startIndex={}&count=100", page * 100 + 1),
+            body: None,
+            status: 200,
+            contains: Some("\"itemsPerPage\":100".into()),
         }
     })
 }
