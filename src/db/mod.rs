@@ -117,6 +117,19 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.ping().await
 }
 
+/// The file of a SQLite pool; `None` on PostgreSQL and for an in-memory database (only its pool
+/// sees it, so neither the fast readers nor the checkpoint thread can open it).
+fn sqlite_file(pool: &DatabaseConnection) -> Option<std::path::PathBuf> {
+    if pool.get_database_backend() != DatabaseBackend::Sqlite {
+        return None;
+    }
+    let options = pool.get_sqlite_connection_pool().connect_options();
+    let path = options.get_filename();
+    let name = path.to_string_lossy();
+    let in_memory = name.is_empty() || name.starts_with(":memory:") || name.starts_with("file:");
+    (!in_memory).then(|| path.to_path_buf())
+}
+
 /// The pool for reads outside transactions, with SQLite's fast readers when the database is a
 /// file (see `sqlite_reads`).
 #[derive(Clone)]
@@ -127,13 +140,9 @@ pub struct Reads {
 
 impl Reads {
     pub fn new(pool: DatabaseConnection) -> Self {
-        let sqlite = match pool.get_database_backend() {
-            DatabaseBackend::Sqlite => {
-                let options = pool.get_sqlite_connection_pool().connect_options();
-                SqliteReads::for_file(options.get_filename()).map(std::sync::Arc::new)
-            }
-            _ => None,
-        };
+        let sqlite = sqlite_file(&pool)
+            .and_then(|file| SqliteReads::for_file(&file))
+            .map(std::sync::Arc::new);
         Reads { pool, sqlite }
     }
 
@@ -160,14 +169,9 @@ impl Writer {
     /// the transaction path).
     pub fn new(pool: DatabaseConnection) -> Self {
         let sqlite = SqliteWrites::of(&pool);
-        let checkpoints = match pool.get_database_backend() {
-            DatabaseBackend::Sqlite => {
-                let options = pool.get_sqlite_connection_pool().connect_options();
-                sqlite_checkpoints::SqliteCheckpoints::for_file(options.get_filename())
-                    .map(std::sync::Arc::new)
-            }
-            _ => None,
-        };
+        let checkpoints = sqlite_file(&pool)
+            .and_then(|file| sqlite_checkpoints::SqliteCheckpoints::for_file(&file))
+            .map(std::sync::Arc::new);
         Writer {
             pool,
             sqlite,

@@ -20,13 +20,9 @@ pub struct SqliteCheckpoints {
 }
 
 impl SqliteCheckpoints {
-    /// Starts checkpointing a database file; `None` for an in-memory database, or when the file
-    /// can't be opened (the backstop then does the work).
+    /// Starts checkpointing a database file; `None` when it can't be opened (the backstop then
+    /// does the work).
     pub fn for_file(path: &Path) -> Option<Self> {
-        let name = path.to_string_lossy();
-        if name.is_empty() || name.starts_with(":memory:") || name.starts_with("file:") {
-            return None;
-        }
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,

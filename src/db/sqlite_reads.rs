@@ -50,12 +50,8 @@ struct Database {
 }
 
 impl SqliteReads {
-    /// Readers for a database file; `None` for an in-memory database (only its pool sees it).
+    /// Readers for a database file; `None` when their threads can't start.
     pub fn for_file(path: &Path) -> Option<Self> {
-        let name = path.to_string_lossy();
-        if name.is_empty() || name.starts_with(":memory:") || name.starts_with("file:") {
-            return None;
-        }
         let (scans, jobs) = mpsc::channel::<Job>();
         let jobs = Arc::new(Mutex::new(jobs));
         for i in 0..SCAN_THREADS {
