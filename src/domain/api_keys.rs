@@ -384,6 +384,11 @@ impl ScimPrincipal {
 
     /// How the activity log names this caller: `key scim_AbCdEfG (Okta)`.
     pub fn actor(&self) -> String {
-        format!("key {} ({})", self.key_prefix, self.client)
+        Self::actor_of(&self.key_prefix, self.client)
+    }
+
+    /// The same name from a key's prefix and client, before a principal exists.
+    pub fn actor_of(key_prefix: &str, client: &str) -> String {
+        format!("key {key_prefix} ({client})")
     }
 }

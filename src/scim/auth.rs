@@ -101,14 +101,7 @@ async fn admit_and_run(
     if let Err(wait) = state.rate.take(&key.id, started) {
         return (too_many_requests(wait), Some(client));
     }
-    let principal = ScimPrincipal {
-        request: Some(RequestInfo {
-            method: log.method.to_string(),
-            path: log.path.to_string(),
-            started,
-        }),
-        ..ScimPrincipal::from_key(&key, client)
-    };
+    let actor = || ScimPrincipal::actor_of(&key.prefix, client);
     match access::scim_enabled(&state.db, &state.access, workspace_id).await {
         Ok(true) => {}
         Ok(false) => {
@@ -118,14 +111,20 @@ async fn admit_and_run(
                 "SCIM provisioning is switched off for this workspace; an admin can enable it in the SAML & SCIM settings",
             )
             .into_response();
-            log.failed(state, principal.actor(), &response).await;
+            log.failed(state, actor(), &response).await;
             return (response, Some(client));
         }
         Err(e) => return (ScimError::from(e).into_response(), Some(client)),
     }
-    // Kept for the log: the handler takes the principal out of the request.
-    let actor = || ScimPrincipal::from_key(&key, client).actor();
-    request.extensions_mut().insert(principal);
+    // The handler takes the principal out of the request (`Caller`).
+    request.extensions_mut().insert(ScimPrincipal {
+        request: Some(RequestInfo {
+            method: log.method.to_string(),
+            path: log.path.to_string(),
+            started,
+        }),
+        ..ScimPrincipal::from_key(&key, client)
+    });
     let response = next.run(request).await;
     if response.status().is_client_error() || response.status().is_server_error() {
         log.failed(state, actor(), &response).await;
