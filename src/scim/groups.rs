@@ -2,6 +2,7 @@
 //! named, so a 100-member PATCH costs the same in a group of 10 or of 100,000.
 
 use crate::scim::auth::Caller;
+use crate::scim::resource::Url;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -57,7 +58,7 @@ pub fn parse(mut body: Map<String, Value>) -> ScimResult<GroupInput> {
 }
 
 pub fn location(base: &str, id: &str) -> String {
-    format!("{base}/Groups/{id}")
+    Url::group(base, id).to_string()
 }
 
 /// The group as a response shows it: members' `display` (returned on request) only when
@@ -93,7 +94,7 @@ pub fn render(group: &Group, base: &str) -> Value {
     if let Some(members) = &group.members {
         let list: Vec<Value> = members
             .iter()
-            .map(|m| json!({ "value": m.id, "type": "User", "$ref": format!("{base}/Users/{}", m.id) }))
+            .map(|m| json!({ "value": m.id, "type": "User", "$ref": Url::user(base, &m.id).to_string() }))
             .collect();
         out.insert("members".into(), Value::Array(list));
     }

@@ -78,6 +78,16 @@ impl Serialize for ETag {
 /// goes.
 pub struct Url<'a>(pub &'a str, pub &'static str, pub &'a str);
 
+impl<'a> Url<'a> {
+    pub fn user(base: &'a str, id: &'a str) -> Self {
+        Url(base, "/Users/", id)
+    }
+
+    pub fn group(base: &'a str, id: &'a str) -> Self {
+        Url(base, "/Groups/", id)
+    }
+}
+
 impl fmt::Display for Url<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0)?;
@@ -456,7 +466,7 @@ mod tests {
         }
         assert_eq!(ETag(42).to_string(), "W/\"42\"");
         assert_eq!(
-            Url("https://x/scim/v2", "/Users/", "u1").to_string(),
+            Url::user("https://x/scim/v2", "u1").to_string(),
             "https://x/scim/v2/Users/u1"
         );
     }

@@ -105,7 +105,7 @@ impl Serialize for UserJson<'_> {
                 resource_type: "User",
                 created: Timestamp(user.created_at),
                 last_modified: Timestamp(user.updated_at),
-                location: Url(self.base, "/Users/", &user.id),
+                location: Url::user(self.base, &user.id),
                 version: ETag(user.version),
             },
         )?;
@@ -196,7 +196,7 @@ impl Serialize for Groups<'_> {
         serializer.collect_seq(self.user.groups.iter().map(|g| GroupRef {
             value: &g.id,
             display: &g.display_name,
-            reference: Url(self.base, "/Groups/", &g.id),
+            reference: Url::group(self.base, &g.id),
         }))
     }
 }

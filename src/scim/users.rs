@@ -2,6 +2,7 @@
 
 use crate::domain::starts_with_ignore_case;
 use crate::scim::auth::Caller;
+use crate::scim::resource::Url;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -154,7 +155,7 @@ pub fn parse(mut body: Map<String, Value>) -> ScimResult<UserInput> {
 }
 
 pub fn location(base: &str, id: &str) -> String {
-    format!("{base}/Users/{id}")
+    Url::user(base, id).to_string()
 }
 
 /// The SCIM representation of a user.
@@ -217,7 +218,7 @@ pub fn render(user: &User, base: &str) -> Value {
         let groups: Vec<Value> = user
             .groups
             .iter()
-            .map(|g| json!({ "value": g.id, "display": g.display_name, "$ref": format!("{base}/Groups/{}", g.id) }))
+            .map(|g| json!({ "value": g.id, "display": g.display_name, "$ref": Url::group(base, &g.id).to_string() }))
             .collect();
         out.insert("groups".into(), Value::Array(groups));
     }
