@@ -6,17 +6,18 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::common::{TestDb, fresh_database};
-use crate::process::{Server, enable_scim, scim_get, scim_post};
+use crate::process::{ScimGateway, Server, scim_get, scim_post, start_with_scim};
 
 #[tokio::test]
 async fn a_backup_taken_while_serving_restores_everything() {
     let (url, db) = fresh_database().await;
-    let server = Server::start(&url);
-    let lines = server.read_until("listening on");
-    let token = Server::sign_in_token(&lines).expect("a sign-in link on first start");
-    let base = Server::base_url(&lines);
-    let http = reqwest::Client::new();
-    let (scim_base, key) = enable_scim(&http, &base, &token).await;
+    let ScimGateway {
+        server,
+        http,
+        base,
+        scim_base,
+        key,
+    } = start_with_scim(&url).await;
     let scim_path = scim_base.strip_prefix(base.as_str()).unwrap().to_string();
     let mut ids = Vec::new();
     for i in 0..5 {

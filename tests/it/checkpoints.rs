@@ -7,19 +7,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::process::{Server, enable_scim, scim_get, scim_post};
+use crate::process::{ScimGateway, Server, scim_get, scim_post, start_with_scim};
 
 #[tokio::test]
 async fn the_wal_is_checkpointed_beside_the_writer() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("gateway.db");
     let url = format!("sqlite://{}?mode=rwc", file.display());
-    let server = Server::start(&url);
-    let lines = server.read_until("listening on");
-    let token = Server::sign_in_token(&lines).expect("a sign-in link on first start");
-    let base = Server::base_url(&lines);
-    let http = reqwest::Client::new();
-    let (scim_base, key) = enable_scim(&http, &base, &token).await;
+    let ScimGateway {
+        server,
+        http,
+        scim_base,
+        key,
+        ..
+    } = start_with_scim(&url).await;
 
     // Whatever start-up wrote is copied first, so the file's size is settled before the burst.
     let settled = |wait: Duration| async move {

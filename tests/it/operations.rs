@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{Scim, TestApp, enable_scim, fresh_database};
-use crate::process::{Server, enable_scim as enable_scim_over_http, gql};
+use crate::process::{
+    ScimGateway, Server, enable_scim as enable_scim_over_http, gql, start_with_scim,
+};
 
 const METRICS_TOKEN: &str = "metrics-test-token-4f1c";
 
@@ -299,12 +301,13 @@ async fn json_logs_carry_request_ids_and_never_a_secret() {
 #[tokio::test]
 async fn sigterm_lets_an_in_flight_request_finish() {
     let (url, _db) = fresh_database().await;
-    let server = Server::start(&url);
-    let lines = server.read_until("listening on");
-    let token = Server::sign_in_token(&lines).expect("a sign-in link on first start");
-    let base = Server::base_url(&lines);
-    let http = reqwest::Client::new();
-    let (scim_base, key) = enable_scim_over_http(&http, &base, &token).await;
+    let ScimGateway {
+        server,
+        http,
+        base,
+        scim_base,
+        key,
+    } = start_with_scim(&url).await;
     let addr = base.trim_start_matches("http://").to_string();
     let path = scim_base.trim_start_matches(base.as_str()).to_string() + "/Users";
 

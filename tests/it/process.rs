@@ -170,6 +170,33 @@ pub async fn gql(
     body
 }
 
+/// A gateway started for the first time on a database, with SAML configured, SCIM on and a key.
+pub struct ScimGateway {
+    pub server: Server,
+    pub http: reqwest::Client,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    pub scim_base: String,
+    pub key: String,
+}
+
+/// Starts a gateway on a new database and switches SCIM on with the first start's sign-in link.
+pub async fn start_with_scim(database_url: &str) -> ScimGateway {
+    let server = Server::start(database_url);
+    let lines = server.read_until("listening on");
+    let token = Server::sign_in_token(&lines).expect("a sign-in link on first start");
+    let base = Server::base_url(&lines);
+    let http = reqwest::Client::new();
+    let (scim_base, key) = enable_scim(&http, &base, &token).await;
+    ScimGateway {
+        server,
+        http,
+        base,
+        scim_base,
+        key,
+    }
+}
+
 /// Configures SAML, switches SCIM on and generates a key through the admin API of the server
 /// at `base`: (SCIM base URL, key secret).
 pub async fn enable_scim(http: &reqwest::Client, base: &str, token: &str) -> (String, String) {
