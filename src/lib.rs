@@ -14,15 +14,19 @@ mod serving;
 pub mod state;
 mod web;
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures_util::future::Either;
 use tokio::net::TcpListener;
 
 pub use state::{AppState, Settings};
@@ -30,7 +34,52 @@ pub use state::{AppState, Settings};
 /// Largest GraphQL request body: room for 1 MiB of IdP metadata XML.
 pub const GRAPHQL_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
-pub fn app(state: AppState) -> Router {
+/// The whole service: SCIM's routes are matched by `scim::routes` (the IdPs' calls, the hot
+/// path), everything else by an axum router; both go through `serving`.
+#[derive(Clone)]
+pub struct App {
+    state: AppState,
+    router: Router,
+}
+
+impl tower::Service<Request> for App {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<
+        Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>,
+        <Router as tower::Service<Request>>::Future,
+    >;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        match scim::routes::parse(request.uri().path()) {
+            Some(path) => {
+                let state = self.state.clone();
+                Either::Left(Box::pin(async move {
+                    let inner = state.clone();
+                    Ok(serving::around(state, request, move |request| {
+                        scim::routes::serve(inner, path, request)
+                    })
+                    .await)
+                }))
+            }
+            None => Either::Right(self.router.call(request)),
+        }
+    }
+}
+
+pub fn app(state: AppState) -> App {
+    App {
+        router: router(state.clone()),
+        state,
+    }
+}
+
+/// The routes other than SCIM's.
+fn router(state: AppState) -> Router {
     let api = Router::new()
         .route(
             "/graphql",
@@ -40,8 +89,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::endpoint));
-    api.merge(scim::router(state.clone()))
-        .merge(web::router(&state.settings.web_dir))
+    api.merge(web::router(&state.settings.web_dir))
         .layer(from_fn_with_state(state.clone(), serving::every_request))
         .with_state(state)
 }
@@ -80,7 +128,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    axum::serve(listener, tower::make::Shared::new(app(state)))
         .with_graceful_shutdown(shutdown)
         .await
 }

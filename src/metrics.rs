@@ -4,16 +4,18 @@
 //! workspace's counts, so it answers only with `SCIM_GATEWAY_METRICS_TOKEN` (and not at all
 //! without one).
 
-use std::collections::HashMap;
+// A fast hasher for the maps every request touches (keys are bounded, and seeded per process).
+use foldhash::HashMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 
+use crate::scim::routes::Endpoint;
 use crate::state::AppState;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -44,24 +46,6 @@ struct ScimOperation {
     resource: &'static str,
     status: u16,
 }
-
-/// The SCIM routes, as operations are labelled (a fixed set, so labels stay few).
-const SCIM_RESOURCES: [&str; 14] = [
-    "/Users",
-    "/Users/.search",
-    "/Users/{id}",
-    "/Groups",
-    "/Groups/.search",
-    "/Groups/{id}",
-    "/.search",
-    "/Bulk",
-    "/ServiceProviderConfig",
-    "/ResourceTypes",
-    "/ResourceTypes/{name}",
-    "/Schemas",
-    "/Schemas/{urn}",
-    "other",
-];
 
 impl Metrics {
     pub fn observe(&self, route: &str, method: &Method, status: u16, elapsed: Duration) {
@@ -96,19 +80,13 @@ impl Metrics {
         workspace_id: &str,
         client: &'static str,
         method: &Method,
-        route: &str,
+        endpoint: Endpoint,
         status: u16,
     ) {
-        let below_base = route.split_once("/scim/v2").map_or("", |(_, rest)| rest);
-        let resource = SCIM_RESOURCES
-            .iter()
-            .find(|r| **r == below_base)
-            .copied()
-            .unwrap_or("other");
         let operation = ScimOperation {
             client,
             method: method.clone(),
-            resource,
+            resource: endpoint.resource(),
             status,
         };
         let mut scim = self.scim.lock().unwrap_or_else(|e| e.into_inner());
@@ -250,15 +228,15 @@ fn escape(value: &str) -> String {
 
 /// The route a request matched, carried out on its response for `serving::every_request`.
 #[derive(Clone)]
-pub struct MatchedRoute(MatchedPath);
+pub struct MatchedRoute(&'static str);
 
 impl MatchedRoute {
-    pub fn new(path: MatchedPath) -> Self {
-        MatchedRoute(path)
+    pub fn new(route: &'static str) -> Self {
+        MatchedRoute(route)
     }
 
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        self.0
     }
 }
 

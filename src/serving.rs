@@ -3,6 +3,7 @@
 //! security headers. One layer rather than one each: every layer boxes and moves the request's
 //! future, which the hot SCIM reads feel.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
@@ -21,11 +22,21 @@ use crate::state::AppState;
 /// Requests whose path matched no route (static files, 404s) share one label.
 const OTHER_ROUTE: &str = "other";
 
+/// The layer of the axum routes (all but SCIM's, which `around` wraps directly).
 pub async fn every_request(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
+    around(state, request, |request| next.run(request)).await
+}
+
+/// Serves `request` with `inner`, and does for it what every request gets.
+pub async fn around<F, Fut>(state: AppState, request: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let started = Instant::now();
     let id = request_id::of(request.headers());
     let method = request.method().clone();
@@ -34,7 +45,7 @@ pub async fn every_request(
     let span = tracing::info_span!("request", request_id = id.to_str().unwrap_or(""), %method);
     let limit = state.settings.limits.request_timeout;
     // A panic answers 500 in the request's protocol instead of dropping the connection.
-    let served = AssertUnwindSafe(next.run(request).instrument(span.clone())).catch_unwind();
+    let served = AssertUnwindSafe(inner(request).instrument(span.clone())).catch_unwind();
     let mut response = match tokio::time::timeout(limit, served).await {
         Ok(Ok(response)) => response,
         Ok(Err(panic)) => {
@@ -51,7 +62,7 @@ pub async fn every_request(
             limits::timeout_response(uri.path(), limit)
         }
     };
-    // A nested router (SCIM) matches its routes below this layer and leaves them on the response.
+    // SCIM's routes are matched below this and named on the response.
     let route = response
         .extensions()
         .get::<MatchedRoute>()

@@ -17,7 +17,7 @@ const MEMBERS: usize = 200;
 /// Requests before counting starts: caches, prepared statements and pools warm.
 const WARM_UP: u64 = 50;
 
-pub async fn run(gateway: &str, requests: u64) {
+pub async fn run(gateway: &str, requests: u64, keep: Option<&Path>) {
     assert!(
         which("callgrind_control"),
         "callgrind_control not found: install valgrind (Debian package `valgrind`)"
@@ -78,6 +78,15 @@ pub async fn run(gateway: &str, requests: u64) {
         );
     }
     println!();
+    if let Some(keep) = keep {
+        std::fs::create_dir_all(keep).expect("create the folder for the dumps");
+        for (dump, name) in ["lookup", "get", "list"].into_iter().enumerate() {
+            let from = format!("{}.{}", out.display(), dump + 1);
+            let to = keep.join(format!("callgrind.{name}"));
+            std::fs::copy(&from, &to).expect("keep a callgrind dump");
+            println!("kept {}", to.display());
+        }
+    }
 }
 
 async fn send_checked(conn: &mut Conn, op: &Op) {

@@ -61,6 +61,9 @@ enum Cmd {
         /// Requests counted per workload.
         #[arg(long, default_value_t = 400)]
         requests: u64,
+        /// Keep callgrind's dumps (one per workload) in this folder, for `callgrind_annotate`.
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
     },
 }
 
@@ -78,7 +81,11 @@ async fn main() {
             big,
             fairness,
         } => run(&gateway, postgres, seconds, members, big, fairness).await,
-        Cmd::Instructions { gateway, requests } => instructions::run(&gateway, requests).await,
+        Cmd::Instructions {
+            gateway,
+            requests,
+            keep,
+        } => instructions::run(&gateway, requests, keep.as_deref()).await,
     }
 }
 

@@ -3,7 +3,8 @@
 //! turned off takes effect at once on the replica that did it and within `ACCESS_TTL` on the
 //! others. Only hashes of secrets are kept in memory.
 
-use std::collections::HashMap;
+// A fast hasher for the maps every request touches (keys are bounded, and seeded per process).
+use foldhash::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,7 @@ struct Ttl<V> {
 impl<V: Clone> Ttl<V> {
     fn new() -> Self {
         Ttl {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(HashMap::default()),
         }
     }
 

@@ -3,7 +3,8 @@
 //! when to come back. With several replicas each keeps its own buckets (a key's limit is then
 //! per replica), which keeps the hot path free of shared state.
 
-use std::collections::HashMap;
+// A fast hasher for the maps every request touches (keys are bounded, and seeded per process).
+use foldhash::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,7 @@ impl RateLimiter {
         RateLimiter {
             per_second: per_second.max(0.0),
             burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(HashMap::default()),
         }
     }
 

@@ -4,10 +4,11 @@
 
 use std::time::Instant;
 
-use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use std::future::Future;
+
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::activity::{self, NewEntry};
@@ -15,6 +16,7 @@ use crate::domain::api_keys::{self, RequestInfo, ScimPrincipal};
 use crate::domain::{access, rate_limit, workspaces};
 use crate::metrics::MatchedRoute;
 use crate::scim::ScimError;
+use crate::scim::routes::Endpoint;
 use crate::state::AppState;
 
 fn presented_key(value: &str) -> &str {
@@ -25,44 +27,50 @@ fn presented_key(value: &str) -> &str {
     }
 }
 
-pub async fn authenticate(
-    State(state): State<AppState>,
-    params: RawPathParams,
+/// Admits a request to `endpoint` of `workspace_id` (see `admit_and_run`), runs it, and counts
+/// it for the workspace's metrics.
+pub async fn authenticate<F, Fut>(
+    state: &AppState,
+    workspace_id: &str,
+    endpoint: Endpoint,
     request: Request,
-    next: Next,
-) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
+    run: F,
+) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let method = request.method().clone();
-    let workspace_id = params
-        .iter()
-        .find_map(|(name, value)| (name == "teamId").then_some(value))
-        .unwrap_or_default();
-    let (mut response, client) = admit_and_run(&state, workspace_id, request, next).await;
-    if let Some(route) = route {
-        // Counted per workspace only once its key is verified: a path's workspace id alone
-        // could be anything, and each would be a new series.
-        if let Some(client) = client {
-            state.metrics.scim_operation(
-                workspace_id,
-                client,
-                &method,
-                route.as_str(),
-                response.status().as_u16(),
-            );
-        }
-        response.extensions_mut().insert(MatchedRoute::new(route));
+    let (mut response, client) = admit_and_run(state, workspace_id, request, run).await;
+    // Counted per workspace only once its key is verified: a path's workspace id alone could be
+    // anything, and each would be a new series.
+    if let Some(client) = client {
+        state.metrics.scim_operation(
+            workspace_id,
+            client,
+            &method,
+            endpoint,
+            response.status().as_u16(),
+        );
     }
+    response
+        .extensions_mut()
+        .insert(MatchedRoute::new(endpoint.template()));
     response
 }
 
 /// Verifies the key of `workspace_id` (the path's), applies its rate limit and the workspace's
 /// SCIM switch, then runs the request; also returns the verified caller's client.
-async fn admit_and_run(
+async fn admit_and_run<F, Fut>(
     state: &AppState,
     workspace_id: &str,
     mut request: Request,
-    next: Next,
-) -> (Response, Option<&'static str>) {
+    run: F,
+) -> (Response, Option<&'static str>)
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let started = Instant::now();
     let headers = request.headers();
     let user_agent = headers
@@ -125,7 +133,7 @@ async fn admit_and_run(
         }),
         ..ScimPrincipal::from_key(&key, client)
     });
-    let response = next.run(request).await;
+    let response = run(request).await;
     if response.status().is_client_error() || response.status().is_server_error() {
         log.failed(state, actor(), &response).await;
     }

@@ -11,7 +11,6 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
-use tower::ServiceExt;
 
 use crate::scim::resource::{find_key, take};
 use crate::scim::{ScimBody, ScimError, ScimResult, respond};
@@ -107,7 +106,6 @@ pub async fn bulk(
     }
     // Operations go through the same routes as single requests.
     let base_path = uri.path().trim_end_matches("/Bulk").to_string();
-    let router = crate::scim::router(state.clone()).with_state(state.clone());
     let authorization = headers.get(header::AUTHORIZATION).cloned();
     let user_agent = headers.get(header::USER_AGENT).cloned();
     let mut ids: HashMap<String, String> = HashMap::new();
@@ -223,10 +221,7 @@ pub async fn bulk(
                 "operation {i}: the path is not a valid URI"
             )));
         };
-        let response = match router.clone().oneshot(request).await {
-            Ok(r) => r,
-            Err(infallible) => match infallible {},
-        };
+        let response = crate::scim::routes::serve_one(state.clone(), request).await;
         let status = response.status();
         entry.insert("status".into(), json!(status.as_u16().to_string()));
         if let Some(location) = response

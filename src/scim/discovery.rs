@@ -2,7 +2,9 @@
 //! server supports, nothing more.
 
 use crate::scim::auth::Caller;
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::scim::routes::ResourceId;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -82,7 +84,7 @@ pub async fn resource_types(State(state): State<AppState>, Caller(p): Caller) ->
 pub async fn resource_type(
     State(state): State<AppState>,
     Caller(p): Caller,
-    Path((_, name)): Path<(String, String)>,
+    ResourceId(name): ResourceId,
 ) -> ScimResult<Response> {
     by_id(
         resource_type_list(&state.settings.scim_base_url(&p.workspace_id)),
@@ -531,7 +533,7 @@ pub async fn schemas(State(state): State<AppState>, Caller(p): Caller) -> Respon
 pub async fn schema(
     State(state): State<AppState>,
     Caller(p): Caller,
-    Path((_, urn)): Path<(String, String)>,
+    ResourceId(urn): ResourceId,
 ) -> ScimResult<Response> {
     by_id(
         schema_list(&state.settings.scim_base_url(&p.workspace_id)),

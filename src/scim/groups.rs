@@ -3,7 +3,9 @@
 
 use crate::scim::auth::Caller;
 use crate::scim::resource::Url;
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::scim::routes::ResourceId;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -16,7 +18,7 @@ use crate::scim::patch::{self, OpKind, PatchOp, PatchPath};
 use crate::scim::resource::{
     GROUP_SCHEMA, Projection, many, meta, opt_string, require_core_schema, take,
 };
-use crate::scim::{ScimBody, ScimError, ScimResult, if_match, not_modified, not_modified_response};
+use crate::scim::{IfNoneMatch, ScimBody, ScimError, ScimResult, if_match, not_modified_response};
 use crate::state::AppState;
 
 const READ_ONLY: &[&str] = &["id", "meta", "schemas"];
@@ -152,13 +154,13 @@ async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> Sc
 pub async fn get(
     State(state): State<AppState>,
     Caller(p): Caller,
-    Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    ResourceId(id): ResourceId,
+    if_none_match: IfNoneMatch,
     axum::extract::Query(query): QueryParams,
 ) -> ScimResult<Response> {
     let projection = ListParams::from_query(&query)?.projection;
     let group = groups::get(&state.db, &p.workspace_id, &id, projection.wants("members")).await?;
-    if not_modified(&headers, group.version) {
+    if if_none_match.names(group.version) {
         return Ok(not_modified_response(group.version));
     }
     let base = state.settings.scim_base_url(&p.workspace_id);
@@ -189,7 +191,7 @@ pub async fn create(
 pub async fn replace(
     State(state): State<AppState>,
     Caller(p): Caller,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
@@ -333,7 +335,7 @@ fn changes(ops: Vec<PatchOp>) -> ScimResult<Vec<GroupChange>> {
 pub async fn patch(
     State(state): State<AppState>,
     Caller(p): Caller,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
     headers: HeaderMap,
     axum::extract::Query(query): QueryParams,
     ScimBody(body): ScimBody,
@@ -371,7 +373,7 @@ pub async fn patch(
 pub async fn delete(
     State(state): State<AppState>,
     Caller(p): Caller,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
     headers: HeaderMap,
 ) -> ScimResult<Response> {
     groups::delete(state.writer.pool(), &p, &id, if_match(&headers)?).await?;

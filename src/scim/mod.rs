@@ -12,82 +12,23 @@ mod list;
 #[doc(hidden)]
 pub mod patch;
 mod resource;
+pub(crate) mod routes;
 pub mod user_json;
 #[doc(hidden)]
 pub mod users;
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, any, get, post};
 use serde_json::Value;
 
 pub use error::{ScimError, ScimResult};
 
-use crate::state::AppState;
-
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 /// Largest SCIM request body; advertised in ServiceProviderConfig (`bulk.maxPayloadSize`).
 pub const MAX_BODY: usize = 1024 * 1024;
-
-/// Where the SCIM routes of a workspace live.
-const BASE: &str = "/api/teams/{teamId}/scim/v2";
-
-/// The SCIM routes, each at its full path: not a nested router, which would strip the prefix and
-/// route every request twice.
-pub fn router(state: AppState) -> Router<AppState> {
-    let with_405 =
-        |m: MethodRouter<AppState>| m.fallback(|| async { ScimError::method_not_allowed() });
-    let routes: [(&str, MethodRouter<AppState>); 13] = [
-        ("/Users", get(users::list).post(users::create)),
-        ("/Users/.search", post(users::search)),
-        (
-            "/Users/{id}",
-            get(users::get)
-                .put(users::replace)
-                .patch(users::patch)
-                .delete(users::delete),
-        ),
-        ("/Groups", get(groups::list).post(groups::create)),
-        ("/Groups/.search", post(groups::search)),
-        (
-            "/Groups/{id}",
-            get(groups::get)
-                .put(groups::replace)
-                .patch(groups::patch)
-                .delete(groups::delete),
-        ),
-        ("/.search", post(list::search_all)),
-        ("/Bulk", post(bulk::bulk)),
-        (
-            "/ServiceProviderConfig",
-            get(discovery::service_provider_config),
-        ),
-        ("/ResourceTypes", get(discovery::resource_types)),
-        ("/ResourceTypes/{name}", get(discovery::resource_type)),
-        ("/Schemas", get(discovery::schemas)),
-        ("/Schemas/{urn}", get(discovery::schema)),
-    ];
-    let mut router = Router::new();
-    for (path, methods) in routes {
-        router = router.route(&format!("{BASE}{path}"), with_405(methods));
-    }
-    router
-        .route_layer(from_fn_with_state(state, auth::authenticate))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        // Any other path below the base, before a key is checked (as a nested router's fallback
-        // would answer it).
-        .route(BASE, any(not_found))
-        .route(&format!("{BASE}/{{*rest}}"), any(not_found))
-}
-
-async fn not_found() -> ScimError {
-    ScimError::not_found("no such SCIM endpoint")
-}
 
 /// A JSON object body sent as `application/scim+json` or `application/json` (or with no
 /// Content-Type, as some clients do).
@@ -96,7 +37,7 @@ pub struct ScimBody(pub serde_json::Map<String, Value>);
 impl<S: Send + Sync> FromRequest<S> for ScimBody {
     type Rejection = ScimError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
             let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
             let essence = ct.split(';').next().unwrap_or("").trim();
@@ -113,9 +54,11 @@ impl<S: Send + Sync> FromRequest<S> for ScimBody {
                 ));
             }
         }
-        let bytes = match Bytes::from_request(req, state).await {
+        // The limit is applied here rather than by a layer on every SCIM route, which each
+        // request would pay for.
+        let bytes = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
             Ok(bytes) => bytes,
-            Err(rejection) => return Err(body_rejection(rejection)),
+            Err(e) => return Err(body_error(&e)),
         };
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ScimError::invalid_syntax(
@@ -132,20 +75,26 @@ impl<S: Send + Sync> FromRequest<S> for ScimBody {
     }
 }
 
-fn body_rejection(rejection: BytesRejection) -> ScimError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+fn body_error(e: &axum::Error) -> ScimError {
+    let too_large = std::iter::successors(Some(e as &dyn std::error::Error), |e| e.source())
+        .any(|e| e.is::<http_body_util::LengthLimitError>());
+    if too_large {
         ScimError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             None,
             format!("the request body is larger than {MAX_BODY} bytes"),
         )
     } else {
-        ScimError::invalid_syntax(rejection.body_text())
+        ScimError::invalid_syntax(format!("the request body could not be read: {e}"))
     }
 }
 
 /// A SCIM JSON response with its status and headers.
-pub fn respond(status: StatusCode, body: impl serde::Serialize, headers: HeaderMap) -> Response {
+pub fn respond(
+    status: StatusCode,
+    body: impl serde::Serialize,
+    mut headers: HeaderMap,
+) -> Response {
     // Room for one resource up front: growing from serde_json's 128 bytes copies it 3 times.
     let mut out = Vec::with_capacity(1024);
     let body = match serde_json::to_writer(&mut out, &body) {
@@ -160,13 +109,24 @@ pub fn respond(status: StatusCode, body: impl serde::Serialize, headers: HeaderM
             .into_response();
         }
     };
-    let mut response = (status, headers, body).into_response();
-    response.headers_mut().insert(
+    // Room for every header the answer will carry (its own, these two, and the serving
+    // layer's four) so the map is not grown along the way; a known length spares the router
+    // and hyper from working it out.
+    headers.reserve(ANSWER_HEADERS);
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(SCIM_CONTENT_TYPE),
     );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
     response
 }
+
+/// Headers a SCIM answer usually carries: ETag, Location, Content-Type, Content-Length, and the
+/// serving layer's request id and three security headers.
+const ANSWER_HEADERS: usize = 8;
 
 /// `W/"<version>"`.
 pub fn etag(version: i64) -> String {
@@ -182,7 +142,11 @@ pub enum Precondition {
 }
 
 pub fn precondition(headers: &HeaderMap, name: header::HeaderName) -> Option<Precondition> {
-    let value = headers.get(name)?.to_str().ok()?.trim();
+    parse_precondition(headers.get(name)?)
+}
+
+fn parse_precondition(value: &HeaderValue) -> Option<Precondition> {
+    let value = value.to_str().ok()?.trim();
     if value == "*" {
         return Some(Precondition::Any);
     }
@@ -213,12 +177,28 @@ pub fn if_match(headers: &HeaderMap) -> ScimResult<Option<i64>> {
     }
 }
 
-/// True when `If-None-Match` names the current version (or `*`): answer 304.
-pub fn not_modified(headers: &HeaderMap, version: i64) -> bool {
-    match precondition(headers, header::IF_NONE_MATCH) {
-        Some(Precondition::Any) => true,
-        Some(Precondition::Versions(v)) => v.contains(&version),
-        None => false,
+/// A GET's `If-None-Match` header: the one header a read looks at, taken without copying the
+/// others.
+pub struct IfNoneMatch(Option<HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(IfNoneMatch(
+            parts.headers.get(header::IF_NONE_MATCH).cloned(),
+        ))
+    }
+}
+
+impl IfNoneMatch {
+    /// True when it names the current version (or `*`): answer 304.
+    pub fn names(&self, version: i64) -> bool {
+        match self.0.as_ref().and_then(parse_precondition) {
+            Some(Precondition::Any) => true,
+            Some(Precondition::Versions(v)) => v.contains(&version),
+            None => false,
+        }
     }
 }
 
@@ -242,7 +222,7 @@ pub fn resource_response(
     version: i64,
     location: &str,
 ) -> Response {
-    let mut headers = HeaderMap::new();
+    let mut headers = HeaderMap::with_capacity(ANSWER_HEADERS);
     if let Ok(v) = HeaderValue::from_str(&etag(version)) {
         headers.insert(header::ETAG, v);
     }

@@ -3,7 +3,9 @@
 use crate::domain::starts_with_ignore_case;
 use crate::scim::auth::Caller;
 use crate::scim::resource::Url;
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::scim::routes::ResourceId;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -18,7 +20,7 @@ use crate::scim::resource::{
 };
 use crate::scim::user_json::UserJson;
 use crate::scim::{
-    ScimBody, ScimError, ScimResult, if_match, not_modified, not_modified_response, patch,
+    IfNoneMatch, ScimBody, ScimError, ScimResult, if_match, not_modified_response, patch,
 };
 use crate::state::AppState;
 
@@ -326,12 +328,12 @@ async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> Sc
 pub async fn get(
     State(state): State<AppState>,
     Caller(p): Caller,
-    Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    ResourceId(id): ResourceId,
+    if_none_match: IfNoneMatch,
     axum::extract::Query(query): QueryParams,
 ) -> ScimResult<Response> {
     let user = users::get(&state.reads, &p.workspace_id, &id).await?;
-    if not_modified(&headers, user.version) {
+    if if_none_match.names(user.version) {
         return Ok(not_modified_response(user.version));
     }
     let projection = ListParams::from_query(&query)?.projection;
@@ -359,7 +361,7 @@ pub async fn create(
 pub async fn replace(
     State(state): State<AppState>,
     Caller(p): Caller,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
     headers: HeaderMap,
     axum::extract::Query(query): QueryParams,
     ScimBody(body): ScimBody,
@@ -378,7 +380,7 @@ pub async fn replace(
 pub async fn patch(
     State(state): State<AppState>,
     Caller(p): Caller,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
     headers: HeaderMap,
     axum::extract::Query(query): QueryParams,
     ScimBody(body): ScimBody,
@@ -402,7 +404,7 @@ pub async fn patch(
 pub async fn delete(
     State(state): State<AppState>,
     Caller(p): Caller,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
     headers: HeaderMap,
 ) -> ScimResult<Response> {
     users::delete(state.writer.pool(), &p, &id, if_match(&headers)?).await?;

@@ -106,6 +106,59 @@ async fn scim_switched_off_is_403_and_keeps_data() {
     assert_eq!(r.body["userName"], "jane@x.org");
 }
 
+/// SCIM's routes are matched by hand (`scim::routes`): HEAD, percent-encoded segments, unknown
+/// paths below the base (404 before any key is asked for) and the metrics' route names.
+#[tokio::test]
+async fn hand_matched_routes_behave_as_a_router_would() {
+    let s = Scim::start().await;
+    let id = s.create_user("head@x.org", "Head", "Case").await;
+
+    let r = s.call("HEAD", &format!("/Users/{id}"), None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, Value::Null, "HEAD answers without a body");
+    assert!(r.headers.get("etag").is_some());
+
+    // Each character of the id percent-encoded names the same user.
+    let encoded: String = id.bytes().map(|b| format!("%{b:02X}")).collect();
+    let r = s.call("GET", &format!("/Users/{encoded}"), None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["id"], id.as_str());
+    let r = s
+        .call(
+            "GET",
+            "/Schemas/urn%3Aietf%3Aparams%3Ascim%3Aschemas%3Acore%3A2.0%3AUser",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["id"], "urn:ietf:params:scim:schemas:core:2.0:User");
+
+    // Unknown paths below the base: SCIM's 404, with or without a key.
+    for path in ["", "/", "/Users/", "/users", "/Users/a/b", "/Users/%FF"] {
+        let r = s.call("GET", path, None).await;
+        assert_scim_error(&r, 404, None);
+        let anonymous = s
+            .app
+            .client
+            .get(format!("{}{path}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 404, "{path}");
+        let body: Value = anonymous.json().await.unwrap();
+        assert_eq!(body["status"], "404", "{path}");
+    }
+    // A known endpoint asks for the key first.
+    let anonymous = s
+        .app
+        .client
+        .get(format!("{}/Users", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
 #[tokio::test]
 async fn bad_requests_get_rfc_errors() {
     let s = Scim::start().await;

@@ -1,0 +1,314 @@
+//! The SCIM routes, matched by hand below `/api/teams/{teamId}/scim/v2`. SCIM's paths are a
+//! small fixed set, and an axum router cost a lookup, percent-decoded parameters and a boxed
+//! service per layer on every request; reads are the IdPs' most frequent calls.
+
+use axum::extract::{FromRequestParts, Request};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use percent_encoding::percent_decode_str;
+
+use crate::scim::{ScimError, auth, bulk, discovery, groups, list, users};
+use crate::state::AppState;
+
+const TEAMS: &str = "/api/teams/";
+const SCIM_V2: &str = "/scim/v2";
+
+/// An endpoint below the SCIM base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Users,
+    UsersSearch,
+    User,
+    Groups,
+    GroupsSearch,
+    Group,
+    Search,
+    Bulk,
+    ServiceProviderConfig,
+    ResourceTypes,
+    ResourceType,
+    Schemas,
+    Schema,
+}
+
+impl Endpoint {
+    /// The route as metrics and logs name it.
+    pub fn template(self) -> &'static str {
+        macro_rules! base {
+            ($rest:literal) => {
+                concat!("/api/teams/{teamId}/scim/v2", $rest)
+            };
+        }
+        match self {
+            Endpoint::Users => base!("/Users"),
+            Endpoint::UsersSearch => base!("/Users/.search"),
+            Endpoint::User => base!("/Users/{id}"),
+            Endpoint::Groups => base!("/Groups"),
+            Endpoint::GroupsSearch => base!("/Groups/.search"),
+            Endpoint::Group => base!("/Groups/{id}"),
+            Endpoint::Search => base!("/.search"),
+            Endpoint::Bulk => base!("/Bulk"),
+            Endpoint::ServiceProviderConfig => base!("/ServiceProviderConfig"),
+            Endpoint::ResourceTypes => base!("/ResourceTypes"),
+            Endpoint::ResourceType => base!("/ResourceTypes/{name}"),
+            Endpoint::Schemas => base!("/Schemas"),
+            Endpoint::Schema => base!("/Schemas/{urn}"),
+        }
+    }
+
+    /// The route below the base (`/Users/{id}`), as SCIM operations are labelled.
+    pub fn resource(self) -> &'static str {
+        &self.template()["/api/teams/{teamId}/scim/v2".len()..]
+    }
+}
+
+/// A request's place below a SCIM base.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ScimPath {
+    /// A known endpoint of a workspace; `id` is its last segment when it names one resource.
+    Endpoint {
+        workspace_id: String,
+        endpoint: Endpoint,
+        id: Option<String>,
+    },
+    /// Below a SCIM base, but no endpoint: answered 404 before any key is checked.
+    Unknown,
+}
+
+/// Where a path lands below `/api/teams/{teamId}/scim/v2`; `None` when it is not below one.
+pub fn parse(path: &str) -> Option<ScimPath> {
+    let rest = path.strip_prefix(TEAMS)?;
+    let (team, rest) = rest.split_once('/')?;
+    let rest = rest.strip_prefix(&SCIM_V2[1..])?;
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None;
+    }
+    let Some(workspace_id) = decode(team) else {
+        return Some(ScimPath::Unknown);
+    };
+    let mut segments = rest.split('/').skip(1);
+    let (first, second) = (segments.next(), segments.next());
+    if segments.next().is_some() {
+        return Some(ScimPath::Unknown);
+    }
+    let found = match (first, second) {
+        (Some("Users"), None) => Some((Endpoint::Users, None)),
+        (Some("Users"), Some(".search")) => Some((Endpoint::UsersSearch, None)),
+        (Some("Users"), Some(id)) => Some((Endpoint::User, Some(id))),
+        (Some("Groups"), None) => Some((Endpoint::Groups, None)),
+        (Some("Groups"), Some(".search")) => Some((Endpoint::GroupsSearch, None)),
+        (Some("Groups"), Some(id)) => Some((Endpoint::Group, Some(id))),
+        (Some(".search"), None) => Some((Endpoint::Search, None)),
+        (Some("Bulk"), None) => Some((Endpoint::Bulk, None)),
+        (Some("ServiceProviderConfig"), None) => Some((Endpoint::ServiceProviderConfig, None)),
+        (Some("ResourceTypes"), None) => Some((Endpoint::ResourceTypes, None)),
+        (Some("ResourceTypes"), Some(name)) => Some((Endpoint::ResourceType, Some(name))),
+        (Some("Schemas"), None) => Some((Endpoint::Schemas, None)),
+        (Some("Schemas"), Some(urn)) => Some((Endpoint::Schema, Some(urn))),
+        _ => None,
+    };
+    let Some((endpoint, id)) = found else {
+        return Some(ScimPath::Unknown);
+    };
+    let id = match id {
+        None => None,
+        Some(segment) => match decode(segment) {
+            Some(id) => Some(id),
+            None => return Some(ScimPath::Unknown),
+        },
+    };
+    Some(ScimPath::Endpoint {
+        workspace_id,
+        endpoint,
+        id,
+    })
+}
+
+/// A non-empty path segment, percent-decoded to UTF-8.
+fn decode(segment: &str) -> Option<String> {
+    if segment.is_empty() {
+        return None;
+    }
+    percent_decode_str(segment)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// Serves a request whose path `parse` placed below a SCIM base: the key, then the handler.
+pub async fn serve(state: AppState, path: ScimPath, request: Request) -> Response {
+    let ScimPath::Endpoint {
+        workspace_id,
+        endpoint,
+        id,
+    } = path
+    else {
+        return ScimError::not_found("no such SCIM endpoint").into_response();
+    };
+    let handler_state = state.clone();
+    auth::authenticate(
+        &state,
+        &workspace_id,
+        endpoint,
+        request,
+        move |mut request| {
+            if let Some(id) = id {
+                request.extensions_mut().insert(ResourceId(id));
+            }
+            call(handler_state, endpoint, request)
+        },
+    )
+    .await
+}
+
+/// Serves a request of a bulk operation, as if it had come on its own.
+pub async fn serve_one(state: AppState, request: Request) -> Response {
+    match parse(request.uri().path()) {
+        Some(path) => serve(state, path, request).await,
+        None => ScimError::not_found("no such SCIM endpoint").into_response(),
+    }
+}
+
+type HandlerFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+
+/// The handler of an endpoint and method (HEAD as GET; hyper leaves out the body).
+fn call(state: AppState, endpoint: Endpoint, request: Request) -> HandlerFuture {
+    use Endpoint as E;
+    let method = request.method().clone();
+    let get = method == Method::GET || method == Method::HEAD;
+    macro_rules! run {
+        ($handler:expr) => {
+            Handler::call($handler, request, state)
+        };
+    }
+    match (endpoint, method) {
+        (E::Users, _) if get => run!(users::list),
+        (E::Users, Method::POST) => run!(users::create),
+        (E::UsersSearch, Method::POST) => run!(users::search),
+        (E::User, _) if get => run!(users::get),
+        (E::User, Method::PUT) => run!(users::replace),
+        (E::User, Method::PATCH) => run!(users::patch),
+        (E::User, Method::DELETE) => run!(users::delete),
+        (E::Groups, _) if get => run!(groups::list),
+        (E::Groups, Method::POST) => run!(groups::create),
+        (E::GroupsSearch, Method::POST) => run!(groups::search),
+        (E::Group, _) if get => run!(groups::get),
+        (E::Group, Method::PUT) => run!(groups::replace),
+        (E::Group, Method::PATCH) => run!(groups::patch),
+        (E::Group, Method::DELETE) => run!(groups::delete),
+        (E::Search, Method::POST) => run!(list::search_all),
+        (E::Bulk, Method::POST) => run!(bulk::bulk),
+        (E::ServiceProviderConfig, _) if get => run!(discovery::service_provider_config),
+        (E::ResourceTypes, _) if get => run!(discovery::resource_types),
+        (E::ResourceType, _) if get => run!(discovery::resource_type),
+        (E::Schemas, _) if get => run!(discovery::schemas),
+        (E::Schema, _) if get => run!(discovery::schema),
+        _ => Box::pin(async { ScimError::method_not_allowed().into_response() }),
+    }
+}
+
+/// The last path segment of an endpoint that names one resource (a user's or group's id, a
+/// resource type's name, a schema's URN), percent-decoded.
+#[derive(Clone)]
+pub struct ResourceId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ResourceId {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .remove::<ResourceId>()
+            .ok_or_else(|| ScimError::not_found("no such SCIM endpoint"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(path: &str) -> Option<(String, Endpoint, Option<String>)> {
+        match parse(path)? {
+            ScimPath::Endpoint {
+                workspace_id,
+                endpoint,
+                id,
+            } => Some((workspace_id, endpoint, id)),
+            ScimPath::Unknown => None,
+        }
+    }
+
+    #[test]
+    fn known_endpoints_and_their_ids() {
+        let base = "/api/teams/ws-1/scim/v2";
+        let cases = [
+            ("/Users", Endpoint::Users, None),
+            ("/Users/.search", Endpoint::UsersSearch, None),
+            ("/Users/u-1", Endpoint::User, Some("u-1")),
+            ("/Groups", Endpoint::Groups, None),
+            ("/Groups/.search", Endpoint::GroupsSearch, None),
+            ("/Groups/g%201", Endpoint::Group, Some("g 1")),
+            ("/.search", Endpoint::Search, None),
+            ("/Bulk", Endpoint::Bulk, None),
+            (
+                "/ServiceProviderConfig",
+                Endpoint::ServiceProviderConfig,
+                None,
+            ),
+            ("/ResourceTypes", Endpoint::ResourceTypes, None),
+            ("/ResourceTypes/User", Endpoint::ResourceType, Some("User")),
+            ("/Schemas", Endpoint::Schemas, None),
+            (
+                "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+                Endpoint::Schema,
+                Some("urn:ietf:params:scim:schemas:core:2.0:User"),
+            ),
+        ];
+        for (rest, expected, id) in cases {
+            let path = format!("{base}{rest}");
+            assert_eq!(
+                endpoint(&path),
+                Some(("ws-1".to_string(), expected, id.map(str::to_string))),
+                "{path}"
+            );
+            // The template names the same path shape.
+            assert!(
+                expected
+                    .template()
+                    .starts_with("/api/teams/{teamId}/scim/v2/")
+            );
+        }
+        assert_eq!(
+            endpoint("/api/teams/ws%2D1/scim/v2/Users").map(|e| e.0),
+            Some("ws-1".to_string())
+        );
+    }
+
+    #[test]
+    fn other_paths_below_a_base_are_unknown_and_the_rest_are_not_scim() {
+        for path in [
+            "/api/teams/ws-1/scim/v2",
+            "/api/teams/ws-1/scim/v2/",
+            "/api/teams/ws-1/scim/v2/users",
+            "/api/teams/ws-1/scim/v2/Users/",
+            "/api/teams/ws-1/scim/v2/Users/a/b",
+            "/api/teams/ws-1/scim/v2/Nope",
+            "/api/teams//scim/v2/Users",
+            "/api/teams/ws-1/scim/v2/Users/%FF",
+        ] {
+            assert_eq!(parse(path), Some(ScimPath::Unknown), "{path}");
+        }
+        for path in [
+            "/",
+            "/graphql",
+            "/api/teams/ws-1",
+            "/api/teams/ws-1/scim/v2x/Users",
+            "/api/teams/ws-1/scim/v1/Users",
+            "/api/teams/ws-1/scimx",
+        ] {
+            assert_eq!(parse(path), None, "{path}");
+        }
+    }
+}
