@@ -147,14 +147,15 @@ fn invalid(reason: impl Into<String>) -> Error {
     Error::InvalidFilter(reason.into())
 }
 
+/// Splits a filter into tokens, slicing the input where it can: every delimiter is ASCII, so a
+/// byte index that stops at one is always on a character boundary.
 fn tokenize(input: &str) -> Result<Vec<Token>> {
-    let mut tokens = Vec::new();
-    let chars: Vec<char> = input.chars().collect();
+    let bytes = input.as_bytes();
+    let mut tokens = Vec::with_capacity(8);
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
+    while let Some(c) = input[i..].chars().next() {
         match c {
-            c if c.is_whitespace() => i += 1,
+            c if c.is_whitespace() => i += c.len_utf8(),
             '(' => {
                 tokens.push(Token::Open);
                 i += 1;
@@ -170,18 +171,20 @@ fn tokenize(input: &str) -> Result<Vec<Token>> {
             ']' => {
                 i += 1;
                 let mut sub = None;
-                if i < chars.len() && chars[i] == '.' {
+                if bytes.get(i) == Some(&b'.') {
                     let start = i + 1;
                     i = start;
-                    while i < chars.len()
-                        && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '-')
+                    while i < bytes.len()
+                        && (bytes[i].is_ascii_alphanumeric()
+                            || bytes[i] == b'_'
+                            || bytes[i] == b'-')
                     {
                         i += 1;
                     }
                     if i == start {
                         return Err(invalid("expected a sub-attribute name after \"].\""));
                     }
-                    sub = Some(chars[start..i].iter().collect());
+                    sub = Some(input[start..i].to_string());
                 }
                 tokens.push(Token::CloseBracket(sub));
             }
@@ -190,10 +193,10 @@ fn tokenize(input: &str) -> Result<Vec<Token>> {
                 let start = i;
                 i += 1;
                 let mut closed = false;
-                while i < chars.len() {
-                    match chars[i] {
-                        '\\' => i += 2,
-                        '"' => {
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'\\' => i += 2,
+                        b'"' => {
                             closed = true;
                             i += 1;
                             break;
@@ -204,9 +207,15 @@ fn tokenize(input: &str) -> Result<Vec<Token>> {
                 if !closed {
                     return Err(invalid("a string value is not closed with \""));
                 }
-                let raw: String = chars[start..i].iter().collect();
-                let value: String = serde_json::from_str(&raw)
-                    .map_err(|_| invalid(format!("{raw} is not a valid JSON string")))?;
+                let raw = &input[start..i];
+                let inner = &raw[1..raw.len() - 1];
+                // Without escapes or raw control characters a JSON string is its own text.
+                let value = if inner.bytes().all(|b| b != b'\\' && b >= 0x20) {
+                    inner.to_string()
+                } else {
+                    serde_json::from_str::<String>(raw)
+                        .map_err(|_| invalid(format!("{raw} is not a valid JSON string")))?
+                };
                 // An escaped NUL would end the value early in SQLite's LIKE (so `co "\u0000"`
                 // matched everyone) and is refused by PostgreSQL; no stored value holds one.
                 if value.chars().any(|c| c.is_control() && !c.is_whitespace()) {
@@ -218,13 +227,12 @@ fn tokenize(input: &str) -> Result<Vec<Token>> {
             }
             _ => {
                 let start = i;
-                while i < chars.len()
-                    && !chars[i].is_whitespace()
-                    && !matches!(chars[i], '(' | ')' | '[' | ']' | '"')
-                {
-                    i += 1;
-                }
-                tokens.push(Token::Word(chars[start..i].iter().collect()));
+                let end = input[start..]
+                    .char_indices()
+                    .find(|&(_, c)| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | '"'))
+                    .map_or(input.len(), |(offset, _)| start + offset);
+                tokens.push(Token::Word(input[start..end].to_string()));
+                i = end;
             }
         }
     }

@@ -131,6 +131,9 @@ fn decode(segment: &str) -> Option<String> {
     if segment.is_empty() {
         return None;
     }
+    if !segment.contains('%') {
+        return Some(segment.to_string());
+    }
     percent_decode_str(segment)
         .decode_utf8()
         .ok()
