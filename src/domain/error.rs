@@ -35,6 +35,26 @@ impl Error {
     }
 }
 
+impl Error {
+    /// PostgreSQL gave up one of two transactions waiting on each other's rows (40P01), or one
+    /// that could not be serialised (40001): the operation can simply run again.
+    pub fn is_retryable(&self) -> bool {
+        use sea_orm::RuntimeErr;
+        let Error::Internal(
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)),
+        ) = self
+        else {
+            return false;
+        };
+        match e.as_ref() {
+            sea_orm::sqlx::Error::Database(e) => {
+                matches!(e.code().as_deref(), Some("40P01" | "40001"))
+            }
+            _ => false,
+        }
+    }
+}
+
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
         match err.sql_err() {

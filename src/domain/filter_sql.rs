@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, DbBackend, EntityName};
 
 use crate::domain::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::domain::{Error, Result};
-use crate::entities::{account, group, group_member, member, member_email};
+use crate::entities::{group, group_member, member, member_email};
 
 /// The SCIM core and extension schema URNs an attribute path may be prefixed with.
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -218,9 +218,9 @@ fn field(scope: Scope, path: &AttrPath) -> Option<Field> {
             } else if is("active", None) {
                 Field::Bool(col(member::Column::Active))
             } else if is("name", Some("givenName")) {
-                Field::Folded(col(account::Column::GivenName))
+                Field::Folded(col(member::Column::GivenName))
             } else if is("name", Some("familyName")) {
-                Field::Folded(col(account::Column::FamilyName))
+                Field::Folded(col(member::Column::FamilyName))
             } else if is("meta", Some("created")) {
                 Field::Time(col(member::Column::CreatedAt))
             } else if is("meta", Some("lastModified")) {
@@ -471,7 +471,7 @@ fn translate(scope: Scope, filter: &Filter, backend: DbBackend) -> Result<Simple
     }
 }
 
-/// The condition selecting the members a filter matches (the query joins `accounts`).
+/// The condition selecting the members a filter matches.
 pub fn users(filter: &Filter, backend: DbBackend) -> Result<SimpleExpr> {
     translate(Scope::User, filter, backend)
 }

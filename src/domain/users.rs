@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
-    JoinType, QueryFilter, QuerySelect, QueryTrait, RelationTrait, Statement, TransactionSession,
+    JoinType, QueryFilter, QuerySelect, QueryTrait, Statement, TransactionSession,
     TransactionTrait,
 };
 use serde_json::{Map, Value};
@@ -180,25 +180,22 @@ fn account_email(input: &UserInput) -> String {
         .unwrap_or_else(|| input.user_name.trim().to_string())
 }
 
-/// The columns of a user: the member, its account's names, and its e-mails and groups as JSON
-/// arrays aggregated in the same statement, so a page of any size is one query.
+/// The columns of a user: the member (with its copies of the account's names and of its
+/// e-mails) and its groups as a JSON array aggregated in the same statement, so a page of any size
+/// is one query.
 fn user_select(backend: DbBackend) -> SelectStatement {
     use member::Column as M;
-    // Unordered aggregates (an ORDER BY inside one costs SQLite a sorter per row); the rows
-    // carry their sort keys and are ordered when decoded.
-    let (emails, groups) = match backend {
-        DbBackend::Postgres => (
-            "(SELECT COALESCE(json_agg(json_build_array(e.id, e.value, e.kind, e.is_primary)), '[]')::text \
-             FROM member_emails e WHERE e.member_id = members.id)",
+    // An unordered aggregate (an ORDER BY inside one costs SQLite a sorter per row); the groups
+    // are ordered when decoded.
+    let groups = match backend {
+        DbBackend::Postgres => {
             "(SELECT COALESCE(json_agg(json_build_array(g.id, g.display_name)), '[]')::text \
-             FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = members.id)",
-        ),
-        _ => (
-            "(SELECT json_group_array(json_array(e.id, e.value, e.kind, e.is_primary)) \
-             FROM member_emails e WHERE e.member_id = members.id)",
+             FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = members.id)"
+        }
+        _ => {
             "(SELECT json_group_array(json_array(g.id, g.display_name)) \
-             FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = members.id)",
-        ),
+             FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = members.id)"
+        }
     };
     Query::select()
         .columns(
@@ -217,22 +214,24 @@ fn user_select(backend: DbBackend) -> SelectStatement {
                 M::Version,
                 M::CreatedAt,
                 M::UpdatedAt,
+                M::GivenName,
+                M::FamilyName,
+                M::Emails,
             ]
             .map(|c| (member::Entity, c)),
         )
-        .columns([
-            (account::Entity, account::Column::GivenName),
-            (account::Entity, account::Column::FamilyName),
-        ])
-        .expr(Expr::cust(emails))
         .expr(Expr::cust(groups))
         .from(member::Entity)
-        .left_join(
-            account::Entity,
-            Expr::col((account::Entity, account::Column::Id))
-                .equals((member::Entity, member::Column::AccountId)),
-        )
         .to_owned()
+}
+
+/// A member's `emails` column: `[[value, type, primary], ...]` in the order given.
+fn emails_json(emails: &[Email]) -> String {
+    let rows: Vec<(&str, Option<&str>, bool)> = emails
+        .iter()
+        .map(|e| (e.value.as_str(), e.kind.as_deref(), e.primary))
+        .collect();
+    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into())
 }
 
 struct UserRow(User);
@@ -241,10 +240,9 @@ impl FromCells for UserRow {
     fn from_cells(r: &impl Cells) -> std::result::Result<Self, DbErr> {
         let stored =
             |what: &str, e: serde_json::Error| DbErr::Custom(format!("stored {what}: {e}"));
-        let mut emails: Vec<(i64, String, Option<String>, Value)> = r
+        let emails: Vec<(String, Option<String>, bool)> = r
             .read_text(16, |t| serde_json::from_str(t))?
             .map_err(|e| stored("e-mails", e))?;
-        emails.sort_unstable_by_key(|e| e.0);
         let mut groups: Vec<(String, String)> = r
             .read_text(17, |t| serde_json::from_str(t))?
             .map_err(|e| stored("groups", e))?;
@@ -270,13 +268,10 @@ impl FromCells for UserRow {
             family_name: r.opt_text(15)?,
             emails: emails
                 .into_iter()
-                .map(|(_, value, kind, primary)| Email {
+                .map(|(value, kind, primary)| Email {
                     value,
                     kind,
-                    // A boolean on PostgreSQL, 0/1 on SQLite.
-                    primary: primary
-                        .as_bool()
-                        .unwrap_or_else(|| primary.as_i64() == Some(1)),
+                    primary,
                 })
                 .collect(),
             groups: groups
@@ -332,16 +327,13 @@ pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Res
         Cost::Scan
     };
     let count = || async {
-        // A plain COUNT over the workspace index, not over a subquery of every joined row;
-        // accounts are joined only when a filter may name their columns.
+        // A plain COUNT over the workspace index, not over a subquery of every joined row.
         let mut counting = member::Entity::find()
             .select_only()
             .column_as(Expr::col((member::Entity, member::Column::Id)).count(), "n")
             .filter(member::Column::WorkspaceId.eq(workspace_id));
         if let Some(condition) = &condition {
-            counting = counting
-                .join(JoinType::LeftJoin, member::Relation::Account.def())
-                .filter(condition.clone());
+            counting = counting.filter(condition.clone());
         }
         let rows = db
             .fetch::<Count>(db.backend().build(counting.as_query()), cost)
@@ -381,9 +373,6 @@ pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Res
             .select_only()
             .column_as(member::Column::Id, PAGE_ID)
             .filter(member::Column::WorkspaceId.eq(workspace_id));
-        if query.filter.is_some() || query.sort_by.is_some() {
-            page_ids = page_ids.join(JoinType::LeftJoin, member::Relation::Account.def());
-        }
         if let Some(condition) = &condition {
             page_ids = page_ids.filter(condition.clone());
         }
@@ -601,6 +590,21 @@ fn account_name_update(
     Some(update.build(backend))
 }
 
+/// Copies the account's names onto every member of it (in every workspace), in the transaction
+/// that changed them: members are read without joining accounts.
+fn member_names_sync(backend: DbBackend, account_id: &str) -> Statement {
+    let name = |column: &str| {
+        Expr::cust(format!(
+            "(SELECT a.{column} FROM accounts a WHERE a.id = members.account_id)"
+        ))
+    };
+    member::Entity::update_many()
+        .col_expr(member::Column::GivenName, name("given_name"))
+        .col_expr(member::Column::FamilyName, name("family_name"))
+        .filter(member::Column::AccountId.eq(account_id))
+        .build(backend)
+}
+
 fn conflict_user_name(user_name: &str) -> impl Fn(Error) -> Error + '_ {
     move |e| match e {
         Error::Conflict(_) => Error::Conflict(format!(
@@ -676,7 +680,9 @@ fn creation(
             account
         }
     };
-    writes.extend(account_name_update(backend, &account.id, input, false));
+    let names_given = account_name_update(backend, &account.id, input, false);
+    let sync_names = existed || names_given.is_some();
+    writes.extend(names_given);
     let at = now();
     let effective = roles::resolve(false, input.direct_role, &[]).role;
     let model = member::Model {
@@ -692,12 +698,19 @@ fn creation(
         effective_role: effective.as_str().to_string(),
         is_owner: false,
         attributes: Value::Object(input.attributes.clone()).to_string(),
+        given_name: input.given_name.clone().or(account.given_name.clone()),
+        family_name: input.family_name.clone().or(account.family_name.clone()),
+        emails: emails_json(&input.emails),
         version: 1,
         created_at: at,
         updated_at: at,
     };
     writes
         .push(member::Entity::insert(model.clone().into_active_model().reset_all()).build(backend));
+    if sync_names {
+        // The account was read before this transaction: its names as they are now.
+        writes.push(member_names_sync(backend, &account.id));
+    }
     writes.extend(emails_insert(
         backend,
         &p.workspace_id,
@@ -712,8 +725,8 @@ fn creation(
         user_name: model.user_name,
         external_id: model.external_id,
         display_name: model.display_name,
-        given_name: input.given_name.clone().or(account.given_name),
-        family_name: input.family_name.clone().or(account.family_name),
+        given_name: model.given_name,
+        family_name: model.family_name,
         active: model.active,
         direct_role: input.direct_role,
         effective_role: effective,
@@ -829,9 +842,15 @@ where
             // Nothing changes: no write, no new version.
             return Ok(current);
         };
-        let matched = crate::domain::write_returning(&txn, plan.update, plan.writes)
-            .await
-            .map_err(|e| E::from(conflict_user_name(&plan.user.user_name)(e)))?;
+        let matched = match crate::domain::write_returning(&txn, plan.update, plan.writes).await {
+            Ok(matched) => matched,
+            // Renaming one person in two workspaces at once: each waits on the other's members.
+            Err(e) if e.is_retryable() => {
+                txn.rollback().await.map_err(Error::from)?;
+                continue;
+            }
+            Err(e) => return Err(E::from(conflict_user_name(&plan.user.user_name)(e))),
+        };
         if matched == 0 {
             txn.rollback().await.map_err(Error::from)?;
             if if_match.is_some() {
@@ -926,6 +945,10 @@ where
             Expr::value(Value::Object(input.attributes.clone()).to_string()),
         )
         .col_expr(
+            member::Column::Emails,
+            Expr::value(emails_json(&input.emails)),
+        )
+        .col_expr(
             member::Column::Version,
             Expr::col(member::Column::Version).add(1),
         )
@@ -952,6 +975,7 @@ where
             &input,
             true,
         ));
+        writes.push(member_names_sync(backend, &current.account_id));
     }
     // Only the direct role and deactivation of a user's own attributes reach its role: when
     // neither changes, the activity row goes with the update.

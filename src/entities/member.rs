@@ -21,6 +21,14 @@ pub struct Model {
     /// Other attributes the IdP sent (enterprise extension, phone numbers, ...), as a JSON object.
     #[sea_orm(column_type = "Text")]
     pub attributes: String,
+    /// The account's names, copied so a user is read from this row alone (kept in step with
+    /// `accounts` by the domain layer, in the transaction that writes them).
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// The e-mails in the order given, as `[[value, type, primary], ...]` (a copy of
+    /// `member_emails`, which filters and keys use).
+    #[sea_orm(column_type = "Text")]
+    pub emails: String,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

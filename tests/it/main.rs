@@ -17,6 +17,7 @@ mod hostile;
 mod isolation;
 mod limits;
 mod mappings;
+mod member_copies;
 mod operations;
 mod process;
 mod saml;

@@ -1,0 +1,216 @@
+//! A member keeps copies of its account's names and of its e-mails (read without joins): the
+//! copies follow every write, across workspaces, and the migration that added them filled them
+//! from the rows that were there.
+
+use migration::{Migrator, MigratorTrait};
+use scim_gateway::{db, domain};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::common::{Scim, enable_scim, fresh_database};
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+async fn call(
+    s: &Scim,
+    base: &str,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = s
+        .app
+        .client
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(key);
+    if let Some(body) = body {
+        request = request
+            .header("Content-Type", "application/scim+json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn names_follow_the_account_into_every_workspace() {
+    let a = Scim::start().await;
+    let admin_b = a.app.admin_token("globex", "owner@globex.test").await;
+    let (base_b, key_b) = enable_scim(&a.app, &admin_b).await;
+    let (base_a, key_a) = (a.base.clone(), a.key.clone());
+
+    let (status, in_a) = call(
+        &a,
+        &base_a,
+        &key_a,
+        "POST",
+        "/Users",
+        Some(json!({ "schemas": [USER], "userName": "pat@x.org", "name": { "givenName": "Pat", "familyName": "Lee" },
+            "emails": [{ "value": "pat@x.org", "type": "work", "primary": true }, { "value": "pat@home.example", "type": "home" }] })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let id_a = in_a["id"].as_str().unwrap().to_string();
+    // B links the same account without naming it: it shows the account's names.
+    let (status, in_b) = call(
+        &a,
+        &base_b,
+        &key_b,
+        "POST",
+        "/Users",
+        Some(json!({ "schemas": [USER], "userName": "pat@x.org" })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        in_b["name"],
+        json!({ "givenName": "Pat", "familyName": "Lee" })
+    );
+    let id_b = in_b["id"].as_str().unwrap().to_string();
+    let (_, read_b) = call(&a, &base_b, &key_b, "GET", &format!("/Users/{id_b}"), None).await;
+    assert_eq!(
+        read_b["name"],
+        json!({ "givenName": "Pat", "familyName": "Lee" })
+    );
+    assert!(
+        read_b.get("emails").is_none(),
+        "B's member has no e-mails of its own"
+    );
+
+    // A renames the person: B reads, filters and sorts by the new names.
+    let (status, _) = call(
+        &a,
+        &base_a,
+        &key_a,
+        "PATCH",
+        &format!("/Users/{id_a}"),
+        Some(json!({ "schemas": [PATCH], "Operations": [{ "op": "replace", "path": "name.givenName", "value": "Patricia" }] })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, read_b) = call(&a, &base_b, &key_b, "GET", &format!("/Users/{id_b}"), None).await;
+    assert_eq!(
+        read_b["name"],
+        json!({ "givenName": "Patricia", "familyName": "Lee" })
+    );
+    let (_, found) = call(
+        &a,
+        &base_b,
+        &key_b,
+        "GET",
+        "/Users?filter=name.givenName%20eq%20%22patricia%22",
+        None,
+    )
+    .await;
+    assert_eq!(found["totalResults"], 1, "{found}");
+    assert_eq!(found["Resources"][0]["id"], id_b.as_str());
+    let (_, found) = call(
+        &a,
+        &base_b,
+        &key_b,
+        "GET",
+        "/Users?filter=name.givenName%20eq%20%22Pat%22",
+        None,
+    )
+    .await;
+    assert_eq!(found["totalResults"], 0, "{found}");
+
+    // A PUT without a name clears the account's names everywhere.
+    let (status, _) = call(
+        &a,
+        &base_a,
+        &key_a,
+        "PUT",
+        &format!("/Users/{id_a}"),
+        Some(json!({ "schemas": [USER], "userName": "pat@x.org", "emails": [{ "value": "p2@x.org", "primary": true }] })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, read_b) = call(&a, &base_b, &key_b, "GET", &format!("/Users/{id_b}"), None).await;
+    assert!(read_b.get("name").is_none(), "{read_b}");
+    // A's e-mails are the PUT's, in its order; B's are untouched.
+    let (_, read_a) = call(&a, &base_a, &key_a, "GET", &format!("/Users/{id_a}"), None).await;
+    assert_eq!(
+        read_a["emails"],
+        json!([{ "value": "p2@x.org", "primary": true }])
+    );
+    assert!(read_b.get("emails").is_none());
+    let (_, found) = call(
+        &a,
+        &base_a,
+        &key_a,
+        "GET",
+        "/Users?filter=emails.value%20eq%20%22p2@x.org%22",
+        None,
+    )
+    .await;
+    assert_eq!(found["totalResults"], 1, "{found}");
+}
+
+#[tokio::test]
+async fn the_migration_fills_the_copies_from_existing_rows() {
+    let (url, _database) = fresh_database().await;
+    let conn = db::connect(&url, 1).await.unwrap();
+    // The schema before the copies, with a member as it was stored then.
+    Migrator::up(&conn, Some(1)).await.unwrap();
+    let at = "'2026-11-28T10:00:00+00:00'";
+    for sql in [
+        format!(
+            "INSERT INTO workspaces (id, slug, name, created_at) VALUES ('w1', 'acme', 'Acme', {at})"
+        ),
+        format!(
+            "INSERT INTO accounts (id, email, email_key, given_name, family_name, created_at, updated_at) \
+                 VALUES ('a1', 'kim@x.org', 'kim@x.org', 'Kim', 'Park', {at}, {at})"
+        ),
+        format!(
+            "INSERT INTO members (id, workspace_id, account_id, user_name, user_name_key, active, effective_role, \
+                 is_owner, attributes, version, created_at, updated_at) \
+                 VALUES ('m1', 'w1', 'a1', 'kim@x.org', 'kim@x.org', true, 'labeler', false, '{{}}', 3, {at}, {at})"
+        ),
+        format!(
+            "INSERT INTO accounts (id, email, email_key, created_at, updated_at) \
+                 VALUES ('a2', 'lone@x.org', 'lone@x.org', {at}, {at})"
+        ),
+        format!(
+            "INSERT INTO members (id, workspace_id, account_id, user_name, user_name_key, active, effective_role, \
+                 is_owner, attributes, version, created_at, updated_at) \
+                 VALUES ('m2', 'w1', 'a2', 'lone@x.org', 'lone@x.org', true, 'labeler', false, '{{}}', 1, {at}, {at})"
+        ),
+        "INSERT INTO member_emails (member_id, workspace_id, value, value_key, kind, is_primary) \
+         VALUES ('m1', 'w1', 'kim@x.org', 'kim@x.org', 'work', true)"
+            .to_string(),
+        "INSERT INTO member_emails (member_id, workspace_id, value, value_key, kind, is_primary) \
+         VALUES ('m1', 'w1', 'Kim@Home.example', 'kim@home.example', NULL, false)"
+            .to_string(),
+    ] {
+        conn.execute_unprepared(&sql).await.unwrap();
+    }
+    Migrator::up(&conn, None).await.unwrap();
+
+    let kim = domain::users::get(&conn, "w1", "m1").await.unwrap();
+    assert_eq!(
+        (kim.given_name.as_deref(), kim.family_name.as_deref()),
+        (Some("Kim"), Some("Park"))
+    );
+    let emails: Vec<(&str, Option<&str>, bool)> = kim
+        .emails
+        .iter()
+        .map(|e| (e.value.as_str(), e.kind.as_deref(), e.primary))
+        .collect();
+    assert_eq!(
+        emails,
+        [
+            ("kim@x.org", Some("work"), true),
+            ("Kim@Home.example", None, false)
+        ]
+    );
+    assert_eq!(kim.version, 3);
+    let lone = domain::users::get(&conn, "w1", "m2").await.unwrap();
+    assert_eq!((lone.given_name, lone.family_name), (None, None));
+    assert!(lone.emails.is_empty());
+}
