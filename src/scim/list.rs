@@ -12,8 +12,9 @@ use serde_json::{Map, Value};
 use crate::domain::filter::{self, AttrPath};
 use crate::domain::users::{DEFAULT_PAGE, ListQuery, MAX_PAGE};
 use crate::domain::{self, groups, users};
+use crate::scim::json_out::JsonOut;
 use crate::scim::resource::{LIST_RESPONSE, Projection, find_key};
-use crate::scim::{ScimBody, ScimError, ScimResult, respond};
+use crate::scim::{ANSWER_BYTES, ScimBody, ScimError, ScimResult, respond_written};
 use crate::state::AppState;
 
 pub struct ListParams {
@@ -145,24 +146,43 @@ impl ListParams {
 
 /// A ListResponse. With `count=0` only the totals, no `Resources`.
 pub fn list_response<T: Serialize>(total: u64, query: &ListQuery, resources: Vec<T>) -> Response {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Body<T> {
-        schemas: [&'static str; 1],
-        total_results: u64,
-        start_index: u64,
-        items_per_page: usize,
-        #[serde(rename = "Resources", skip_serializing_if = "Option::is_none")]
-        resources: Option<Vec<T>>,
+    list_response_with(total, query, resources.len(), |json| {
+        for resource in &resources {
+            json.element();
+            json.serde(resource);
+        }
+    })
+}
+
+/// A ListResponse whose `items` resources `write_items` writes, each as an array element.
+pub fn list_response_with(
+    total: u64,
+    query: &ListQuery,
+    items: usize,
+    write_items: impl FnOnce(&mut JsonOut),
+) -> Response {
+    let mut out = Vec::with_capacity(ANSWER_BYTES * (items + 1));
+    let mut json = JsonOut::new(&mut out);
+    json.open('{');
+    json.key("schemas");
+    json.open('[');
+    json.element();
+    json.string(LIST_RESPONSE);
+    json.close(']');
+    json.key("totalResults");
+    json.number(total);
+    json.key("startIndex");
+    json.number(query.start_index);
+    json.key("itemsPerPage");
+    json.number(items);
+    if query.count > 0 {
+        json.key("Resources");
+        json.open('[');
+        write_items(&mut json);
+        json.close(']');
     }
-    let body = Body {
-        schemas: [LIST_RESPONSE],
-        total_results: total,
-        start_index: query.start_index,
-        items_per_page: resources.len(),
-        resources: (query.count > 0).then_some(resources),
-    };
-    respond(StatusCode::OK, body, HeaderMap::new())
+    json.close('}');
+    respond_written(StatusCode::OK, out, HeaderMap::new())
 }
 
 /// `POST /.search`: users and groups together, users first.

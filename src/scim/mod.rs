@@ -7,6 +7,9 @@ mod discovery;
 pub(crate) mod error;
 #[doc(hidden)]
 pub mod groups;
+/// Public for the micro-benchmarks in `benches/`.
+#[doc(hidden)]
+pub mod json_out;
 mod list;
 /// Public for the micro-benchmarks in `benches/`.
 #[doc(hidden)]
@@ -90,25 +93,40 @@ fn body_error(e: &axum::Error) -> ScimError {
 }
 
 /// A SCIM JSON response with its status and headers.
-pub fn respond(
-    status: StatusCode,
-    body: impl serde::Serialize,
-    mut headers: HeaderMap,
-) -> Response {
+pub fn respond(status: StatusCode, body: impl serde::Serialize, headers: HeaderMap) -> Response {
+    match to_json(&body) {
+        Some(body) => respond_written(status, body, headers),
+        None => unwritable(),
+    }
+}
+
+/// The JSON of an answer's body; `None` (logged) when it can't be written.
+fn to_json(body: &impl serde::Serialize) -> Option<Vec<u8>> {
     // Room for one resource up front: growing from serde_json's 128 bytes copies it 3 times.
-    let mut out = Vec::with_capacity(1024);
-    let body = match serde_json::to_writer(&mut out, &body) {
-        Ok(()) => Bytes::from(out),
+    let mut out = Vec::with_capacity(ANSWER_BYTES);
+    match serde_json::to_writer(&mut out, body) {
+        Ok(()) => Some(out),
         Err(e) => {
             tracing::error!(error = %e, "a SCIM answer could not be written as JSON");
-            return ScimError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                None,
-                "the answer could not be written",
-            )
-            .into_response();
+            None
         }
-    };
+    }
+}
+
+fn unwritable() -> Response {
+    ScimError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        None,
+        "the answer could not be written",
+    )
+    .into_response()
+}
+
+/// Room for one resource's JSON.
+pub const ANSWER_BYTES: usize = 1024;
+
+/// An answer whose JSON body is already written.
+pub fn respond_written(status: StatusCode, body: Vec<u8>, mut headers: HeaderMap) -> Response {
     // Room for every header the answer will carry (its own, these two, and the serving
     // layer's four) so the map is not grown along the way; a known length spares the router
     // and hyper from working it out.
@@ -118,7 +136,7 @@ pub fn respond(
         HeaderValue::from_static(SCIM_CONTENT_TYPE),
     );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    let mut response = Response::new(axum::body::Body::from(body));
+    let mut response = Response::new(axum::body::Body::from(Bytes::from(body)));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
@@ -222,6 +240,19 @@ pub fn resource_response(
     version: i64,
     location: &str,
 ) -> Response {
+    match to_json(&body) {
+        Some(body) => resource_response_written(status, body, version, location),
+        None => unwritable(),
+    }
+}
+
+/// `resource_response` for a body already written.
+pub fn resource_response_written(
+    status: StatusCode,
+    body: Vec<u8>,
+    version: i64,
+    location: &str,
+) -> Response {
     let mut headers = HeaderMap::with_capacity(ANSWER_HEADERS);
     if let Ok(v) = HeaderValue::from_str(&etag(version)) {
         headers.insert(header::ETAG, v);
@@ -231,5 +262,5 @@ pub fn resource_response(
     {
         headers.insert(header::LOCATION, v);
     }
-    respond(status, body, headers)
+    respond_written(status, body, headers)
 }

@@ -3,12 +3,12 @@
 //! exactly what `users::present` gives with no `attributes`/`excludedAttributes` (a unit test
 //! compares the two), and falls back to it for a kept attribute it does not expect.
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::domain::users::User;
+use crate::scim::json_out::JsonOut;
 use crate::scim::resource::{
-    ENTERPRISE_USER, ETag, Projection, Timestamp, USER_SCHEMA, Url, WORKSPACE_USER, find_key,
+    ENTERPRISE_USER, Projection, Timestamp, USER_SCHEMA, Url, WORKSPACE_USER, find_key,
 };
 use crate::scim::users;
 
@@ -28,11 +28,13 @@ impl UserJson<'_> {
     }
 }
 
-impl Serialize for UserJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl UserJson<'_> {
+    /// Writes the user where `json` stands (an answer, or an element of a list).
+    pub fn write(&self, json: &mut JsonOut) {
         let user = self.user;
         if !self.is_plain() {
-            return users::present(user, self.base, &Projection::default()).serialize(serializer);
+            json.serde(&users::present(user, self.base, &Projection::default()));
+            return;
         }
         let attributes = &user.attributes;
         let workspace_key = find_key(attributes, WORKSPACE_USER);
@@ -42,181 +44,160 @@ impl Serialize for UserJson<'_> {
             .and_then(Value::as_object)
             .filter(|kept| !kept.is_empty());
 
-        let mut map = serializer.serialize_map(None)?;
-        let mut schemas = vec![USER_SCHEMA];
+        json.open('{');
+        json.key("schemas");
+        json.open('[');
+        json.element();
+        json.string(USER_SCHEMA);
         if find_key(attributes, ENTERPRISE_USER).is_some() {
-            schemas.push(ENTERPRISE_USER);
+            json.element();
+            json.string(ENTERPRISE_USER);
         }
         if workspace.is_some() {
-            schemas.push(WORKSPACE_USER);
+            json.element();
+            json.string(WORKSPACE_USER);
         }
-        map.serialize_entry("schemas", &schemas)?;
-        map.serialize_entry("id", &user.id)?;
+        json.close(']');
+        json.key("id");
+        json.string(&user.id);
         if let Some(e) = &user.external_id {
-            map.serialize_entry("externalId", e)?;
+            json.key("externalId");
+            json.string(e);
         }
-        map.serialize_entry("userName", &user.user_name)?;
-        let name = Name { user };
+        json.key("userName");
+        json.string(&user.user_name);
         for (key, value) in attributes {
             if Some(key) == workspace_key.as_ref() {
                 continue;
             }
+            json.key_of(key);
             if key == "name" {
-                map.serialize_entry("name", &name)?;
+                write_name(json, user);
             } else {
-                map.serialize_entry(key, value)?;
+                json.serde(value);
             }
         }
-        if !attributes.contains_key("name") && !name.is_empty() {
-            map.serialize_entry("name", &name)?;
+        if !attributes.contains_key("name") && !name_is_empty(user) {
+            json.key("name");
+            write_name(json, user);
         }
         if let Some(d) = &user.display_name {
-            map.serialize_entry("displayName", d)?;
+            json.key("displayName");
+            json.string(d);
         }
-        map.serialize_entry("active", &user.active)?;
+        json.key("active");
+        json.bool(user.active);
         if !user.emails.is_empty() {
-            map.serialize_entry("emails", &Emails { user })?;
+            json.key("emails");
+            json.open('[');
+            for email in &user.emails {
+                json.element();
+                json.open('{');
+                json.key("value");
+                json.string(&email.value);
+                if let Some(kind) = &email.kind {
+                    json.key("type");
+                    json.string(kind);
+                }
+                json.key("primary");
+                json.bool(email.primary);
+                json.close('}');
+            }
+            json.close(']');
         }
         if let Some(role) = user.direct_role
             && !attributes.contains_key("roles")
         {
-            map.serialize_entry(
-                "roles",
-                &[Role {
-                    value: role.as_str(),
-                }],
-            )?;
+            json.key("roles");
+            json.open('[');
+            json.element();
+            json.open('{');
+            json.key("value");
+            json.string(role.as_str());
+            json.close('}');
+            json.close(']');
         }
         if !user.groups.is_empty() {
-            map.serialize_entry(
-                "groups",
-                &Groups {
-                    user,
-                    base: self.base,
-                },
-            )?;
+            json.key("groups");
+            json.open('[');
+            for group in &user.groups {
+                json.element();
+                json.open('{');
+                json.key("value");
+                json.string(&group.id);
+                json.key("display");
+                json.string(&group.display_name);
+                json.key("$ref");
+                let Url(base, collection, id) = Url::group(self.base, &group.id);
+                json.string_of(&[base, collection, id]);
+                json.close('}');
+            }
+            json.close(']');
         }
         if let Some(kept) = workspace {
-            map.serialize_entry(WORKSPACE_USER, kept)?;
+            json.key(WORKSPACE_USER);
+            json.serde(kept);
         }
-        map.serialize_entry(
-            "meta",
-            &Meta {
-                resource_type: "User",
-                created: Timestamp(user.created_at),
-                last_modified: Timestamp(user.updated_at),
-                location: Url::user(self.base, &user.id),
-                version: ETag(user.version),
-            },
-        )?;
-        map.end()
+        json.key("meta");
+        json.open('{');
+        json.key("resourceType");
+        json.string("User");
+        json.key("created");
+        json.display(Timestamp(user.created_at));
+        json.key("lastModified");
+        json.display(Timestamp(user.updated_at));
+        json.key("location");
+        let Url(base, collection, id) = Url::user(self.base, &user.id);
+        json.string_of(&[base, collection, id]);
+        json.key("version");
+        // `W/"7"`, its quotes escaped.
+        json.raw("\"W/\\\"");
+        json.number(user.version);
+        json.raw("\\\"\"");
+        json.close('}');
+        json.close('}');
     }
 }
 
-/// The kept `name` object with the account's given and family names.
-struct Name<'a> {
-    user: &'a User,
+fn kept_name(user: &User) -> Option<&Map<String, Value>> {
+    user.attributes.get("name").and_then(Value::as_object)
 }
 
-impl Name<'_> {
-    fn kept(&self) -> Option<&Map<String, Value>> {
-        self.user.attributes.get("name").and_then(Value::as_object)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.kept().is_none_or(Map::is_empty)
-            && self.user.given_name.is_none()
-            && self.user.family_name.is_none()
-    }
+fn name_is_empty(user: &User) -> bool {
+    kept_name(user).is_none_or(Map::is_empty)
+        && user.given_name.is_none()
+        && user.family_name.is_none()
 }
 
-impl Serialize for Name<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        let kept = self.kept();
-        let given = self.user.given_name.as_ref();
-        let family = self.user.family_name.as_ref();
-        // A kept key of the same name is replaced in place, as a map insert would.
-        for (key, value) in kept.into_iter().flatten() {
-            match key.as_str() {
-                "givenName" if given.is_some() => map.serialize_entry(key, &given)?,
-                "familyName" if family.is_some() => map.serialize_entry(key, &family)?,
-                _ => map.serialize_entry(key, value)?,
-            }
+/// The kept `name` object with the account's given and family names: a kept key of the same
+/// name is replaced in place, as a map insert would.
+fn write_name(json: &mut JsonOut, user: &User) {
+    let kept = kept_name(user);
+    let given = user.given_name.as_ref();
+    let family = user.family_name.as_ref();
+    json.open('{');
+    for (key, value) in kept.into_iter().flatten() {
+        json.key_of(key);
+        match (key.as_str(), given, family) {
+            ("givenName", Some(given), _) => json.string(given),
+            ("familyName", _, Some(family)) => json.string(family),
+            _ => json.serde(value),
         }
-        let has = |k: &str| kept.is_some_and(|m| m.contains_key(k));
-        if let Some(g) = given
-            && !has("givenName")
-        {
-            map.serialize_entry("givenName", g)?;
-        }
-        if let Some(f) = family
-            && !has("familyName")
-        {
-            map.serialize_entry("familyName", f)?;
-        }
-        map.end()
     }
-}
-
-struct Emails<'a> {
-    user: &'a User,
-}
-
-impl Serialize for Emails<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.user.emails.iter().map(|e| Email {
-            value: &e.value,
-            kind: e.kind.as_deref(),
-            primary: e.primary,
-        }))
+    let has = |k: &str| kept.is_some_and(|m| m.contains_key(k));
+    if let Some(g) = given
+        && !has("givenName")
+    {
+        json.key("givenName");
+        json.string(g);
     }
-}
-
-#[derive(serde::Serialize)]
-struct Email<'a> {
-    value: &'a str,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<&'a str>,
-    primary: bool,
-}
-
-#[derive(serde::Serialize)]
-struct Role<'a> {
-    value: &'a str,
-}
-
-struct Groups<'a> {
-    user: &'a User,
-    base: &'a str,
-}
-
-impl Serialize for Groups<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.user.groups.iter().map(|g| GroupRef {
-            value: &g.id,
-            display: &g.display_name,
-            reference: Url::group(self.base, &g.id),
-        }))
+    if let Some(f) = family
+        && !has("familyName")
+    {
+        json.key("familyName");
+        json.string(f);
     }
-}
-
-#[derive(serde::Serialize)]
-struct GroupRef<'a> {
-    value: &'a str,
-    display: &'a str,
-    #[serde(rename = "$ref")]
-    reference: Url<'a>,
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Meta<'a> {
-    resource_type: &'static str,
-    created: Timestamp,
-    last_modified: Timestamp,
-    location: Url<'a>,
-    version: ETag,
+    json.close('}');
 }
 
 #[cfg(test)]
@@ -268,7 +249,9 @@ mod tests {
     /// Byte for byte what the general path writes, key order included.
     fn assert_same(user: &User) {
         let base = "http://gw/api/teams/w/scim/v2";
-        let fast = serde_json::to_string(&UserJson { user, base }).unwrap();
+        let mut fast = Vec::new();
+        UserJson { user, base }.write(&mut JsonOut::new(&mut fast));
+        let fast = String::from_utf8(fast).unwrap();
         let general = users::present(user, base, &Projection::default()).to_string();
         assert_eq!(fast, general);
     }

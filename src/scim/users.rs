@@ -13,7 +13,8 @@ use serde_json::{Map, Value, json};
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::roles::Role;
 use crate::domain::users::{self, Email, User, UserInput};
-use crate::scim::list::{ListParams, QueryParams, list_response};
+use crate::scim::json_out::JsonOut;
+use crate::scim::list::{ListParams, QueryParams, list_response, list_response_with};
 use crate::scim::resource::{
     ENTERPRISE_USER, Projection, USER_SCHEMA, WORKSPACE_USER, find_key, many, meta, opt_bool,
     opt_string, require_core_schema, take,
@@ -281,8 +282,9 @@ fn resource_response(
 ) -> Response {
     let location = location(base, &user.id);
     if projection.is_default() {
-        let body = UserJson { user, base };
-        return crate::scim::resource_response(status, body, user.version, &location);
+        let mut body = Vec::with_capacity(crate::scim::ANSWER_BYTES);
+        UserJson { user, base }.write(&mut JsonOut::new(&mut body));
+        return crate::scim::resource_response_written(status, body, user.version, &location);
     }
     let body = present(user, base, projection);
     crate::scim::resource_response(status, body, user.version, &location)
@@ -310,12 +312,18 @@ async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> Sc
     let page = users::list(&state.reads, &p.workspace_id, &params.query).await?;
     let base = state.settings.scim_base_url(&p.workspace_id);
     if params.projection.is_default() {
-        let resources: Vec<UserJson> = page
-            .items
-            .iter()
-            .map(|user| UserJson { user, base: &base })
-            .collect();
-        return Ok(list_response(page.total, &params.query, resources));
+        let write_users = |json: &mut JsonOut| {
+            for user in &page.items {
+                json.element();
+                UserJson { user, base: &base }.write(json);
+            }
+        };
+        return Ok(list_response_with(
+            page.total,
+            &params.query,
+            page.items.len(),
+            write_users,
+        ));
     }
     let resources: Vec<Value> = page
         .items
