@@ -11,7 +11,9 @@ use crate::graphql_protocol::{next_json, ws_connect, ws_send};
 
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-async fn call(
+/// Any SCIM request with `key` to `base + path`; the status and the JSON body (`null` when
+/// there is none). Also used by other tests that call two workspaces.
+pub async fn call(
     app: &TestApp,
     base: &str,
     key: &str,

@@ -5,37 +5,13 @@
 use migration::{Migrator, MigratorTrait};
 use scim_gateway::{db, domain};
 use sea_orm::ConnectionTrait;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::{Scim, enable_scim, fresh_database};
+use crate::isolation::call;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-async fn call(
-    s: &Scim,
-    base: &str,
-    key: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = s
-        .app
-        .client
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(key);
-    if let Some(body) = body {
-        request = request
-            .header("Content-Type", "application/scim+json")
-            .body(body.to_string());
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn names_follow_the_account_into_every_workspace() {
@@ -45,7 +21,7 @@ async fn names_follow_the_account_into_every_workspace() {
     let (base_a, key_a) = (a.base.clone(), a.key.clone());
 
     let (status, in_a) = call(
-        &a,
+        &a.app,
         &base_a,
         &key_a,
         "POST",
@@ -58,7 +34,7 @@ async fn names_follow_the_account_into_every_workspace() {
     let id_a = in_a["id"].as_str().unwrap().to_string();
     // B links the same account without naming it: it shows the account's names.
     let (status, in_b) = call(
-        &a,
+        &a.app,
         &base_b,
         &key_b,
         "POST",
@@ -72,7 +48,15 @@ async fn names_follow_the_account_into_every_workspace() {
         json!({ "givenName": "Pat", "familyName": "Lee" })
     );
     let id_b = in_b["id"].as_str().unwrap().to_string();
-    let (_, read_b) = call(&a, &base_b, &key_b, "GET", &format!("/Users/{id_b}"), None).await;
+    let (_, read_b) = call(
+        &a.app,
+        &base_b,
+        &key_b,
+        "GET",
+        &format!("/Users/{id_b}"),
+        None,
+    )
+    .await;
     assert_eq!(
         read_b["name"],
         json!({ "givenName": "Pat", "familyName": "Lee" })
@@ -84,7 +68,7 @@ async fn names_follow_the_account_into_every_workspace() {
 
     // A renames the person: B reads, filters and sorts by the new names.
     let (status, _) = call(
-        &a,
+        &a.app,
         &base_a,
         &key_a,
         "PATCH",
@@ -93,13 +77,21 @@ async fn names_follow_the_account_into_every_workspace() {
     )
     .await;
     assert_eq!(status, 200);
-    let (_, read_b) = call(&a, &base_b, &key_b, "GET", &format!("/Users/{id_b}"), None).await;
+    let (_, read_b) = call(
+        &a.app,
+        &base_b,
+        &key_b,
+        "GET",
+        &format!("/Users/{id_b}"),
+        None,
+    )
+    .await;
     assert_eq!(
         read_b["name"],
         json!({ "givenName": "Patricia", "familyName": "Lee" })
     );
     let (_, found) = call(
-        &a,
+        &a.app,
         &base_b,
         &key_b,
         "GET",
@@ -110,7 +102,7 @@ async fn names_follow_the_account_into_every_workspace() {
     assert_eq!(found["totalResults"], 1, "{found}");
     assert_eq!(found["Resources"][0]["id"], id_b.as_str());
     let (_, found) = call(
-        &a,
+        &a.app,
         &base_b,
         &key_b,
         "GET",
@@ -122,7 +114,7 @@ async fn names_follow_the_account_into_every_workspace() {
 
     // A PUT without a name clears the account's names everywhere.
     let (status, _) = call(
-        &a,
+        &a.app,
         &base_a,
         &key_a,
         "PUT",
@@ -131,17 +123,33 @@ async fn names_follow_the_account_into_every_workspace() {
     )
     .await;
     assert_eq!(status, 200);
-    let (_, read_b) = call(&a, &base_b, &key_b, "GET", &format!("/Users/{id_b}"), None).await;
+    let (_, read_b) = call(
+        &a.app,
+        &base_b,
+        &key_b,
+        "GET",
+        &format!("/Users/{id_b}"),
+        None,
+    )
+    .await;
     assert!(read_b.get("name").is_none(), "{read_b}");
     // A's e-mails are the PUT's, in its order; B's are untouched.
-    let (_, read_a) = call(&a, &base_a, &key_a, "GET", &format!("/Users/{id_a}"), None).await;
+    let (_, read_a) = call(
+        &a.app,
+        &base_a,
+        &key_a,
+        "GET",
+        &format!("/Users/{id_a}"),
+        None,
+    )
+    .await;
     assert_eq!(
         read_a["emails"],
         json!([{ "value": "p2@x.org", "primary": true }])
     );
     assert!(read_b.get("emails").is_none());
     let (_, found) = call(
-        &a,
+        &a.app,
         &base_a,
         &key_a,
         "GET",
