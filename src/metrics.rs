@@ -4,8 +4,6 @@
 //! workspace's counts, so it answers only with `SCIM_GATEWAY_METRICS_TOKEN` (and not at all
 //! without one).
 
-// A fast hasher for the maps every request touches (keys are bounded, and seeded per process).
-use foldhash::HashMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -13,6 +11,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use foldhash::HashMap; // fast, seeded per process: these maps are on every request's path
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 
 use crate::scim::routes::Endpoint;

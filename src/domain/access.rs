@@ -3,11 +3,10 @@
 //! turned off takes effect at once on the replica that did it and within `ACCESS_TTL` on the
 //! others. Only hashes of secrets are kept in memory.
 
-// A fast hasher for the maps every request touches (keys are bounded, and seeded per process).
-use foldhash::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use foldhash::HashMap; // fast, seeded per process: these maps are on every request's path
 use sea_orm::ConnectionTrait;
 
 use crate::domain::api_keys::{self, ApiKey};

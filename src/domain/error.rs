@@ -33,9 +33,7 @@ impl Error {
             reason: reason.into(),
         }
     }
-}
 
-impl Error {
     /// PostgreSQL gave up one of two transactions waiting on each other's rows (40P01), or one
     /// that could not be serialised (40001): the operation can simply run again.
     pub fn is_retryable(&self) -> bool {

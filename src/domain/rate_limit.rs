@@ -3,10 +3,10 @@
 //! when to come back. With several replicas each keeps its own buckets (a key's limit is then
 //! per replica), which keeps the hot path free of shared state.
 
-// A fast hasher for the maps every request touches (keys are bounded, and seeded per process).
-use foldhash::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use foldhash::HashMap; // fast, seeded per process: these maps are on every request's path
 
 /// Buckets kept before idle (full) ones are dropped: a bound on memory, far above real key counts.
 const MAX_BUCKETS: usize = 10_000;

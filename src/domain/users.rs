@@ -680,9 +680,7 @@ fn creation(
             account
         }
     };
-    let names_given = account_name_update(backend, &account.id, input, false);
-    let sync_names = existed || names_given.is_some();
-    writes.extend(names_given);
+    writes.extend(account_name_update(backend, &account.id, input, false));
     let at = now();
     let effective = roles::resolve(false, input.direct_role, &[]).role;
     let model = member::Model {
@@ -707,8 +705,9 @@ fn creation(
     };
     writes
         .push(member::Entity::insert(model.clone().into_active_model().reset_all()).build(backend));
-    if sync_names {
-        // The account was read before this transaction: its names as they are now.
+    if existed {
+        // The account was read before this transaction: its names as they are now. (A new
+        // account has exactly the names given, which the member already copies.)
         writes.push(member_names_sync(backend, &account.id));
     }
     writes.extend(emails_insert(

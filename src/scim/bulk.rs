@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 
-use crate::scim::auth::Caller;
 use axum::body::Body;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
+use crate::scim::auth::Caller;
 use crate::scim::resource::{find_key, take};
 use crate::scim::{ScimBody, ScimError, ScimResult, respond};
 use crate::state::AppState;

@@ -1,18 +1,17 @@
 //! `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` (RFC 7643 §5–7): exactly what this
 //! server supports, nothing more.
 
-use crate::scim::auth::Caller;
 use axum::extract::State;
-
-use crate::scim::routes::ResourceId;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::domain::users;
+use crate::scim::auth::Caller;
 use crate::scim::resource::{
     ENTERPRISE_USER, GROUP_SCHEMA, LIST_RESPONSE, USER_SCHEMA, WORKSPACE_USER,
 };
+use crate::scim::routes::ResourceId;
 use crate::scim::{ScimError, ScimResult, respond};
 use crate::state::AppState;
 

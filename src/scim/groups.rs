@@ -1,11 +1,7 @@
 //! `/Groups`: push groups. Member changes go to the domain as set operations on the members
 //! named, so a 100-member PATCH costs the same in a group of 10 or of 100,000.
 
-use crate::scim::auth::Caller;
-use crate::scim::resource::Url;
 use axum::extract::State;
-
-use crate::scim::routes::ResourceId;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -13,11 +9,13 @@ use serde_json::{Map, Value, json};
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::filter::{CompValue, CompareOp, Filter};
 use crate::domain::groups::{self, Group, GroupChange, GroupInput};
+use crate::scim::auth::Caller;
 use crate::scim::list::{ListParams, QueryParams, list_response};
 use crate::scim::patch::{self, OpKind, PatchOp, PatchPath};
 use crate::scim::resource::{
-    GROUP_SCHEMA, Projection, many, meta, opt_string, require_core_schema, take,
+    GROUP_SCHEMA, Projection, Url, many, meta, opt_string, require_core_schema, take,
 };
+use crate::scim::routes::ResourceId;
 use crate::scim::{IfNoneMatch, ScimBody, ScimError, ScimResult, if_match, not_modified_response};
 use crate::state::AppState;
 

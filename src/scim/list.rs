@@ -2,7 +2,6 @@
 //! `attributes`, `excludedAttributes`, from the query string (GET) or a SearchRequest body
 //! (POST …/.search), and the ListResponse they answer with.
 
-use crate::scim::auth::Caller;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -12,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::domain::filter::{self, AttrPath};
 use crate::domain::users::{DEFAULT_PAGE, ListQuery, MAX_PAGE};
 use crate::domain::{self, groups, users};
+use crate::scim::auth::Caller;
 use crate::scim::json_out::JsonOut;
 use crate::scim::resource::{LIST_RESPONSE, Projection, find_key};
 use crate::scim::{ANSWER_BYTES, ScimBody, ScimError, ScimResult, respond_written};

@@ -140,6 +140,11 @@ fn decode(segment: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
+/// A path below a SCIM base that names no endpoint.
+fn no_such_endpoint() -> ScimError {
+    ScimError::not_found("no such SCIM endpoint")
+}
+
 /// Serves a request whose path `parse` placed below a SCIM base: the key, then the handler.
 pub async fn serve(state: AppState, path: ScimPath, request: Request) -> Response {
     let ScimPath::Endpoint {
@@ -148,7 +153,7 @@ pub async fn serve(state: AppState, path: ScimPath, request: Request) -> Respons
         id,
     } = path
     else {
-        return ScimError::not_found("no such SCIM endpoint").into_response();
+        return no_such_endpoint().into_response();
     };
     let handler_state = state.clone();
     auth::authenticate(
@@ -170,7 +175,7 @@ pub async fn serve(state: AppState, path: ScimPath, request: Request) -> Respons
 pub async fn serve_one(state: AppState, request: Request) -> Response {
     match parse(request.uri().path()) {
         Some(path) => serve(state, path, request).await,
-        None => ScimError::not_found("no such SCIM endpoint").into_response(),
+        None => no_such_endpoint().into_response(),
     }
 }
 
@@ -224,7 +229,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ResourceId {
         parts
             .extensions
             .remove::<ResourceId>()
-            .ok_or_else(|| ScimError::not_found("no such SCIM endpoint"))
+            .ok_or_else(no_such_endpoint)
     }
 }
 

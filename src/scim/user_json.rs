@@ -26,9 +26,7 @@ impl UserJson<'_> {
             .get("name")
             .is_none_or(Value::is_object)
     }
-}
 
-impl UserJson<'_> {
     /// Writes the user where `json` stands (an answer, or an element of a list).
     pub fn write(&self, json: &mut JsonOut) {
         let user = self.user;
@@ -128,8 +126,7 @@ impl UserJson<'_> {
                 json.key("display");
                 json.string(&group.display_name);
                 json.key("$ref");
-                let Url(base, collection, id) = Url::group(self.base, &group.id);
-                json.string_of(&[base, collection, id]);
+                write_url(json, Url::group(self.base, &group.id));
                 json.close('}');
             }
             json.close(']');
@@ -147,16 +144,19 @@ impl UserJson<'_> {
         json.key("lastModified");
         json.display(Timestamp(user.updated_at));
         json.key("location");
-        let Url(base, collection, id) = Url::user(self.base, &user.id);
-        json.string_of(&[base, collection, id]);
+        write_url(json, Url::user(self.base, &user.id));
         json.key("version");
-        // `W/"7"`, its quotes escaped.
+        // `W/"7"` as `resource::ETag` writes it, its quotes escaped.
         json.raw("\"W/\\\"");
         json.number(user.version);
         json.raw("\\\"\"");
         json.close('}');
         json.close('}');
     }
+}
+
+fn write_url(json: &mut JsonOut, Url(base, collection, id): Url) {
+    json.string_of(&[base, collection, id]);
 }
 
 fn kept_name(user: &User) -> Option<&Map<String, Value>> {

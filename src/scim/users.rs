@@ -1,24 +1,22 @@
 //! `/Users`: SCIM users are the workspace's members.
 
-use crate::domain::starts_with_ignore_case;
-use crate::scim::auth::Caller;
-use crate::scim::resource::Url;
 use axum::extract::State;
-
-use crate::scim::routes::ResourceId;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::roles::Role;
+use crate::domain::starts_with_ignore_case;
 use crate::domain::users::{self, Email, User, UserInput};
+use crate::scim::auth::Caller;
 use crate::scim::json_out::JsonOut;
 use crate::scim::list::{ListParams, QueryParams, list_response, list_response_with};
 use crate::scim::resource::{
-    ENTERPRISE_USER, Projection, USER_SCHEMA, WORKSPACE_USER, find_key, many, meta, opt_bool,
+    ENTERPRISE_USER, Projection, USER_SCHEMA, Url, WORKSPACE_USER, find_key, many, meta, opt_bool,
     opt_string, require_core_schema, take,
 };
+use crate::scim::routes::ResourceId;
 use crate::scim::user_json::UserJson;
 use crate::scim::{
     IfNoneMatch, ScimBody, ScimError, ScimResult, if_match, not_modified_response, patch,

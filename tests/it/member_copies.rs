@@ -5,7 +5,7 @@
 use migration::{Migrator, MigratorTrait};
 use scim_gateway::{db, domain};
 use sea_orm::ConnectionTrait;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::{Scim, enable_scim, fresh_database};
 use crate::isolation::call;
@@ -18,13 +18,15 @@ async fn names_follow_the_account_into_every_workspace() {
     let a = Scim::start().await;
     let admin_b = a.app.admin_token("globex", "owner@globex.test").await;
     let (base_b, key_b) = enable_scim(&a.app, &admin_b).await;
-    let (base_a, key_a) = (a.base.clone(), a.key.clone());
+    // A request with workspace A's key, or with B's.
+    let as_a = async |method: &str, path: &str, body: Option<Value>| {
+        call(&a.app, &a.base, &a.key, method, path, body).await
+    };
+    let as_b = async |method: &str, path: &str, body: Option<Value>| {
+        call(&a.app, &base_b, &key_b, method, path, body).await
+    };
 
-    let (status, in_a) = call(
-        &a.app,
-        &base_a,
-        &key_a,
-        "POST",
+    let (status, in_a) = as_a("POST",
         "/Users",
         Some(json!({ "schemas": [USER], "userName": "pat@x.org", "name": { "givenName": "Pat", "familyName": "Lee" },
             "emails": [{ "value": "pat@x.org", "type": "work", "primary": true }, { "value": "pat@home.example", "type": "home" }] })),
@@ -33,10 +35,7 @@ async fn names_follow_the_account_into_every_workspace() {
     assert_eq!(status, 201);
     let id_a = in_a["id"].as_str().unwrap().to_string();
     // B links the same account without naming it: it shows the account's names.
-    let (status, in_b) = call(
-        &a.app,
-        &base_b,
-        &key_b,
+    let (status, in_b) = as_b(
         "POST",
         "/Users",
         Some(json!({ "schemas": [USER], "userName": "pat@x.org" })),
@@ -48,15 +47,7 @@ async fn names_follow_the_account_into_every_workspace() {
         json!({ "givenName": "Pat", "familyName": "Lee" })
     );
     let id_b = in_b["id"].as_str().unwrap().to_string();
-    let (_, read_b) = call(
-        &a.app,
-        &base_b,
-        &key_b,
-        "GET",
-        &format!("/Users/{id_b}"),
-        None,
-    )
-    .await;
+    let (_, read_b) = as_b("GET", &format!("/Users/{id_b}"), None).await;
     assert_eq!(
         read_b["name"],
         json!({ "givenName": "Pat", "familyName": "Lee" })
@@ -66,34 +57,19 @@ async fn names_follow_the_account_into_every_workspace() {
         "B's member has no e-mails of its own"
     );
 
-    // A renames the person: B reads, filters and sorts by the new names.
-    let (status, _) = call(
-        &a.app,
-        &base_a,
-        &key_a,
-        "PATCH",
+    // A renames the person: B reads and filters by the new names.
+    let (status, _) = as_a("PATCH",
         &format!("/Users/{id_a}"),
         Some(json!({ "schemas": [PATCH], "Operations": [{ "op": "replace", "path": "name.givenName", "value": "Patricia" }] })),
     )
     .await;
     assert_eq!(status, 200);
-    let (_, read_b) = call(
-        &a.app,
-        &base_b,
-        &key_b,
-        "GET",
-        &format!("/Users/{id_b}"),
-        None,
-    )
-    .await;
+    let (_, read_b) = as_b("GET", &format!("/Users/{id_b}"), None).await;
     assert_eq!(
         read_b["name"],
         json!({ "givenName": "Patricia", "familyName": "Lee" })
     );
-    let (_, found) = call(
-        &a.app,
-        &base_b,
-        &key_b,
+    let (_, found) = as_b(
         "GET",
         "/Users?filter=name.givenName%20eq%20%22patricia%22",
         None,
@@ -101,57 +77,26 @@ async fn names_follow_the_account_into_every_workspace() {
     .await;
     assert_eq!(found["totalResults"], 1, "{found}");
     assert_eq!(found["Resources"][0]["id"], id_b.as_str());
-    let (_, found) = call(
-        &a.app,
-        &base_b,
-        &key_b,
-        "GET",
-        "/Users?filter=name.givenName%20eq%20%22Pat%22",
-        None,
-    )
-    .await;
+    let (_, found) = as_b("GET", "/Users?filter=name.givenName%20eq%20%22Pat%22", None).await;
     assert_eq!(found["totalResults"], 0, "{found}");
 
     // A PUT without a name clears the account's names everywhere.
-    let (status, _) = call(
-        &a.app,
-        &base_a,
-        &key_a,
-        "PUT",
+    let (status, _) = as_a("PUT",
         &format!("/Users/{id_a}"),
         Some(json!({ "schemas": [USER], "userName": "pat@x.org", "emails": [{ "value": "p2@x.org", "primary": true }] })),
     )
     .await;
     assert_eq!(status, 200);
-    let (_, read_b) = call(
-        &a.app,
-        &base_b,
-        &key_b,
-        "GET",
-        &format!("/Users/{id_b}"),
-        None,
-    )
-    .await;
+    let (_, read_b) = as_b("GET", &format!("/Users/{id_b}"), None).await;
     assert!(read_b.get("name").is_none(), "{read_b}");
     // A's e-mails are the PUT's, in its order; B's are untouched.
-    let (_, read_a) = call(
-        &a.app,
-        &base_a,
-        &key_a,
-        "GET",
-        &format!("/Users/{id_a}"),
-        None,
-    )
-    .await;
+    let (_, read_a) = as_a("GET", &format!("/Users/{id_a}"), None).await;
     assert_eq!(
         read_a["emails"],
         json!([{ "value": "p2@x.org", "primary": true }])
     );
     assert!(read_b.get("emails").is_none());
-    let (_, found) = call(
-        &a.app,
-        &base_a,
-        &key_a,
+    let (_, found) = as_a(
         "GET",
         "/Users?filter=emails.value%20eq%20%22p2@x.org%22",
         None,
