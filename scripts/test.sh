@@ -16,7 +16,7 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 step "tests on SQLite"
-cargo nextest run --workspace --no-fail-fast
+SCIMGW_EXPECT_BACKEND=sqlite cargo nextest run --workspace --no-fail-fast
 
 step "SCIM conformance: scim2-tester's check_server against a running gateway"
 venv="${SCIMGW_CONFORMANCE_VENV:-target/conformance-venv}"
@@ -48,4 +48,4 @@ if command -v psql >/dev/null 2>&1; then
   psql "$pg_url" -Atqc "select datname from pg_database where datname like 'scimgw_t_%'" 2>/dev/null |
     while read -r db; do psql "$pg_url" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true; done
 fi
-TEST_DATABASE_URL="$pg_url" cargo nextest run --workspace --no-fail-fast
+SCIMGW_EXPECT_BACKEND=postgres TEST_DATABASE_URL="$pg_url" cargo nextest run --workspace --no-fail-fast

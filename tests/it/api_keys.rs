@@ -59,7 +59,7 @@ async fn generate_shows_the_secret_once_and_lists_the_key_without_it() {
 
     // A GraphQL query cannot ask for a stored secret: there is no such field.
     let body = app
-        .gql(
+        .gql_errors(
             Some(&token),
             "{ workspace { apiKeys { secret } } }",
             json!({}),
@@ -96,7 +96,7 @@ async fn bad_names_and_expiries_are_validation_errors() {
         (json!({ "name": "k", "days": -3 }), "expiresInDays"),
         (json!({ "name": "k", "days": 3651 }), "expiresInDays"),
     ] {
-        let body = app.gql(Some(&token), GENERATE, vars.clone()).await;
+        let body = app.gql_errors(Some(&token), GENERATE, vars.clone()).await;
         assert_eq!(error_code(&body), "VALIDATION", "{vars}");
         assert_eq!(body["errors"][0]["extensions"]["field"], field, "{vars}");
     }
@@ -168,7 +168,7 @@ async fn revoke_stops_the_key_and_is_idempotent() {
         .unwrap();
 
     let body = app
-        .gql(Some(&token), REVOKE, json!({ "id": "no-such-key" }))
+        .gql_errors(Some(&token), REVOKE, json!({ "id": "no-such-key" }))
         .await;
     assert_eq!(error_code(&body), "NOT_FOUND");
 }

@@ -18,11 +18,27 @@ pub enum TestDb {
     },
 }
 
+/// The PostgreSQL admin URL the suite runs on: `TEST_DATABASE_URL` when set (it must then name a
+/// PostgreSQL server: anything else is an error, never a silent fall-back to SQLite), `None`
+/// when unset (SQLite).
+pub fn postgres_admin_url() -> Option<String> {
+    let url = match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) => url,
+        Err(std::env::VarError::NotPresent) => return None,
+        Err(e) => panic!("TEST_DATABASE_URL is not usable: {e}"),
+    };
+    assert!(
+        url.starts_with("postgres://") || url.starts_with("postgresql://"),
+        "TEST_DATABASE_URL={url:?} is set but is not a postgres:// URL; unset it to test on SQLite"
+    );
+    Some(url)
+}
+
 /// A fresh database: a SQLite file in a temp folder, or a new database on the PostgreSQL server
 /// of `TEST_DATABASE_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`).
 pub async fn fresh_database() -> (String, TestDb) {
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(admin_url) if admin_url.starts_with("postgres") => {
+    match postgres_admin_url() {
+        Some(admin_url) => {
             let name = format!("scimgw_t_{}", uuid_simple());
             let admin = db::connect(&admin_url, 1)
                 .await
@@ -41,7 +57,7 @@ pub async fn fresh_database() -> (String, TestDb) {
                 .unwrap_or(&admin_url);
             (format!("{base}/{name}"), TestDb::Postgres { name })
         }
-        _ => {
+        None => {
             let dir = tempfile::tempdir().expect("temp dir");
             let file = dir.path().join("test.db");
             let url = format!("sqlite://{}?mode=rwc", file.display());
@@ -148,10 +164,30 @@ impl TestApp {
             .to_string()
     }
 
-    /// POST /graphql; returns the JSON body (asserting a 200).
+    /// POST /graphql that must succeed: a 200 with `data` and no `errors`; returns the body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let (status, body) = self.gql_raw(token, query, variables).await;
         assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("errors").is_none(), "GraphQL errors: {body}");
+        assert!(body["data"].is_object(), "no data: {body}");
+        body
+    }
+
+    /// POST /graphql that must fail: a 200 with at least one error, each with an
+    /// `extensions.code`; returns the body (read the code with [`error_code`]).
+    pub async fn gql_errors(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let (status, body) = self.gql_raw(token, query, variables).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let errors = body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no errors: {body}"));
+        assert!(!errors.is_empty(), "no errors: {body}");
+        for error in errors {
+            assert!(
+                error["extensions"]["code"].is_string(),
+                "an error without a code: {body}"
+            );
+        }
         body
     }
 
@@ -327,6 +363,18 @@ impl Scim {
     /// Any request to `base + path` with the key; `body` as application/scim+json.
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> ScimResponse {
         self.call_with(method, path, body, &[]).await
+    }
+
+    /// A request that must succeed (2xx): for writes whose effect the test reads back next.
+    pub async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> ScimResponse {
+        let r = self.call(method, path, body).await;
+        assert!(
+            r.status.is_success(),
+            "{method} {path}: {} {}",
+            r.status,
+            r.body
+        );
+        r
     }
 
     pub async fn call_with(

@@ -81,12 +81,12 @@ async fn members_show_role_and_where_it_comes_from() {
 
     let bad = s
         .app
-        .gql(Some(&s.admin), MEMBERS, json!({ "after": "not-a-cursor!" }))
+        .gql_errors(Some(&s.admin), MEMBERS, json!({ "after": "not-a-cursor!" }))
         .await;
     assert_eq!(error_code(&bad), "VALIDATION");
     let bad = s
         .app
-        .gql(Some(&s.admin), MEMBERS, json!({ "first": 100000 }))
+        .gql_errors(Some(&s.admin), MEMBERS, json!({ "first": 100000 }))
         .await;
     assert_eq!(error_code(&bad), "VALIDATION");
 }

@@ -34,11 +34,11 @@ async fn workspace_query_answers_the_contract_shape() {
 async fn missing_or_invalid_token_is_unauthenticated() {
     let app = TestApp::spawn().await;
     let real = app.admin_token("acme", "owner@acme.test").await;
-    let body = app.gql(None, WORKSPACE, json!({})).await;
+    let body = app.gql_errors(None, WORKSPACE, json!({})).await;
     assert_eq!(error_code(&body), "UNAUTHENTICATED");
     assert_eq!(body["data"], Value::Null);
     for bad in ["sgat_not-a-real-token", "", &real[..real.len() - 1]] {
-        let body = app.gql(Some(bad), WORKSPACE, json!({})).await;
+        let body = app.gql_errors(Some(bad), WORKSPACE, json!({})).await;
         assert_eq!(
             error_code(&body),
             "UNAUTHENTICATED",
@@ -46,7 +46,7 @@ async fn missing_or_invalid_token_is_unauthenticated() {
         );
     }
     let body = app
-        .gql(
+        .gql_errors(
             None,
             "mutation { generateApiKey(name: \"x\") { secret } }",
             json!({}),
@@ -91,7 +91,7 @@ async fn a_token_only_sees_its_own_workspace() {
     assert_eq!(body["data"]["workspace"]["slug"], "alpha");
     assert_eq!(body["data"]["workspace"]["apiKeys"], json!([]));
     let body = app
-        .gql(
+        .gql_errors(
             Some(&a),
             "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
             json!({ "id": key_b_id }),
@@ -125,7 +125,7 @@ async fn non_admin_members_are_forbidden() {
         "mutation { setGroupRoleMappings(mappings: []) { mappings { groupName } } }",
         "{ previewGroupRoleMappings(mappings: []) { userName } }",
     ] {
-        let body = app.gql(Some(&token), query, json!({})).await;
+        let body = app.gql_errors(Some(&token), query, json!({})).await;
         assert_eq!(error_code(&body), "FORBIDDEN", "{query}: {body}");
     }
 }
@@ -176,7 +176,7 @@ async fn depth_limit_refuses_deep_queries_but_allows_introspection() {
         deep = format!("ofType {{ {deep} }}");
     }
     let query = format!("{{ __type(name: \"Workspace\") {{ fields {{ type {{ {deep} }} }} }} }}");
-    let body = app.gql(None, &query, json!({})).await;
+    let body = app.gql_errors(None, &query, json!({})).await;
     assert_eq!(error_code(&body), "VALIDATION", "{body}");
     assert!(
         body["errors"][0]["message"]
@@ -195,7 +195,7 @@ async fn complexity_limit_refuses_wide_queries() {
         .map(|i| format!("w{i}: workspace {{ id slug name scim {{ enabled baseUrl }} }} "))
         .collect();
     let body = app
-        .gql(Some(&token), &format!("{{ {fields} }}"), json!({}))
+        .gql_errors(Some(&token), &format!("{{ {fields} }}"), json!({}))
         .await;
     assert_eq!(error_code(&body), "VALIDATION", "{body}");
     assert!(

@@ -39,12 +39,10 @@ pub async fn call(
 
 /// Everything B has, as B sees it through SCIM and GraphQL.
 async fn snapshot(app: &TestApp, base: &str, key: &str, admin: &str) -> Value {
-    let users = call(app, base, key, "GET", "/Users?count=1000", None)
-        .await
-        .1;
-    let groups = call(app, base, key, "GET", "/Groups?count=1000", None)
-        .await
-        .1;
+    let (status, users) = call(app, base, key, "GET", "/Users?count=1000", None).await;
+    assert_eq!(status, 200, "{users}");
+    let (status, groups) = call(app, base, key, "GET", "/Groups?count=1000", None).await;
+    assert_eq!(status, 200, "{groups}");
     let workspace = app
         .gql(
             Some(admin),
@@ -283,7 +281,7 @@ async fn workspace_a_can_neither_see_nor_change_workspace_b() {
         );
     }
     let revoked = app
-        .gql(
+        .gql_errors(
             Some(&a.admin),
             "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
             json!({ "id": key_id_b }),
@@ -293,19 +291,29 @@ async fn workspace_a_can_neither_see_nor_change_workspace_b() {
         revoked["errors"][0]["extensions"]["code"], "NOT_FOUND",
         "{revoked}"
     );
-    // A's mapping edits and switches move nothing of B's.
-    app.gql(
+    // A's mapping edits and switches move nothing of B's (and did take effect in A).
+    let edited = app.gql(
         Some(&a.admin),
-        "mutation { setGroupRoleMappings(mappings: [{ groupName: \"Globex Admins\", role: REVIEWER }]) { mappings { groupName } } }",
+        "mutation { setGroupRoleMappings(mappings: [{ groupName: \"Globex Admins\", role: REVIEWER }]) { mappings { groupName role } } }",
         json!({}),
     )
     .await;
-    app.gql(
-        Some(&a.admin),
-        "mutation { disableScim { enabled } }",
-        json!({}),
-    )
-    .await;
+    assert_eq!(
+        edited["data"]["setGroupRoleMappings"]["mappings"],
+        json!([{ "groupName": "Globex Admins", "role": "REVIEWER" }]),
+        "{edited}"
+    );
+    let switched = app
+        .gql(
+            Some(&a.admin),
+            "mutation { disableScim { enabled } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        switched["data"]["disableScim"]["enabled"], false,
+        "{switched}"
+    );
     // A cursor of B's pages read with A's token shows A's data only.
     let b_page = app
         .gql(

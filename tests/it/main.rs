@@ -3,6 +3,7 @@
 
 mod activity;
 mod api_keys;
+mod backend;
 mod backup;
 mod checkpoints;
 mod cli;

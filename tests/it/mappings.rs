@@ -196,7 +196,10 @@ async fn duplicate_or_empty_names_are_refused_and_nothing_changes() {
         ),
     ] {
         for query in [SET, PREVIEW] {
-            let body = f.app.gql(Some(&f.token), query, json!({ "m": rows })).await;
+            let body = f
+                .app
+                .gql_errors(Some(&f.token), query, json!({ "m": rows }))
+                .await;
             assert_eq!(error_code(&body), "VALIDATION", "{rows}: {body}");
             assert_eq!(body["errors"][0]["extensions"]["field"], field);
         }
@@ -247,7 +250,7 @@ async fn an_edit_that_would_leave_no_active_admin_is_refused_atomically() {
     .unwrap();
 
     let body = app
-        .gql(
+        .gql_errors(
             Some(&ada_token),
             SET,
             json!({ "m": [{ "groupName": "Admins", "role": "REVIEWER" }] }),

@@ -156,17 +156,18 @@ pub async fn gql(
     query: &str,
     variables: Value,
 ) -> Value {
-    let body: Value = http
+    let response = http
         .post(format!("{base}/graphql"))
         .bearer_auth(token)
         .json(&json!({ "query": query, "variables": variables }))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
     assert!(body.get("errors").is_none(), "{body}");
+    assert!(body["data"].is_object(), "no data: {body}");
     body
 }
 

@@ -129,7 +129,7 @@ async fn invalid_fields_are_validation_errors_naming_the_field() {
     ];
     for (input, expected_field, words) in cases {
         let body = app
-            .gql(Some(&token), CONFIGURE_SAML, json!({ "input": input }))
+            .gql_errors(Some(&token), CONFIGURE_SAML, json!({ "input": input }))
             .await;
         assert_eq!(error_code(&body), "VALIDATION", "{input}: {body}");
         assert_eq!(field(&body), expected_field, "{input}: {body}");
@@ -199,7 +199,7 @@ async fn configure_saml_from_idp_metadata() {
     );
     let expired = metadata_xml(&certificate_pem(-1));
     let body = app
-        .gql(
+        .gql_errors(
             Some(&token),
             CONFIGURE_SAML,
             json!({ "input": { "metadataXml": expired } }),

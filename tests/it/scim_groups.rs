@@ -16,16 +16,17 @@ async fn role(s: &Scim, id: &str) -> String {
         .to_string()
 }
 
+/// The group's member ids, sorted; the group must exist and list its members (`[]` when none).
 async fn member_ids(s: &Scim, group: &str) -> Vec<String> {
     let r = s.call("GET", &format!("/Groups/{group}"), None).await;
+    assert_eq!(r.status, 200, "GET /Groups/{group}: {}", r.body);
+    assert_eq!(r.body["id"], group, "{}", r.body);
     let mut ids: Vec<String> = r.body["members"]
         .as_array()
-        .map(|m| {
-            m.iter()
-                .map(|m| m["value"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+        .unwrap_or_else(|| panic!("a group without a members list: {}", r.body))
+        .iter()
+        .map(|m| m["value"].as_str().unwrap().to_string())
+        .collect();
     ids.sort();
     ids
 }
@@ -109,7 +110,7 @@ async fn membership_patches_in_every_dialect() {
     };
     let g = s.create_group("Team", &[&ids[0], &ids[1]]).await;
     // Okta: add several.
-    s.call("PATCH", &format!("/Groups/{g}"), patch(json!([{ "op": "add", "path": "members", "value": [{ "value": ids[2] }, { "value": ids[3] }, { "value": ids[0] }] }]))).await;
+    s.ok("PATCH", &format!("/Groups/{g}"), patch(json!([{ "op": "add", "path": "members", "value": [{ "value": ids[2] }, { "value": ids[3] }, { "value": ids[0] }] }]))).await;
     let mut expected = vec![
         ids[0].clone(),
         ids[1].clone(),
@@ -125,21 +126,21 @@ async fn membership_patches_in_every_dialect() {
     expected.sort();
     assert_eq!(member_ids(&s, &g).await, expected);
     // Path-less Add of members, or-filters on remove.
-    s.call(
+    s.ok(
         "PATCH",
         &format!("/Groups/{g}"),
         patch(json!([{ "op": "Add", "value": { "members": [{ "value": ids[4] }] } }])),
     )
     .await;
-    s.call("PATCH", &format!("/Groups/{g}"), patch(json!([{ "op": "remove", "path": format!("members[value eq \"{}\" or value eq \"{}\"]", ids[1], ids[3]) }]))).await;
+    s.ok("PATCH", &format!("/Groups/{g}"), patch(json!([{ "op": "remove", "path": format!("members[value eq \"{}\" or value eq \"{}\"]", ids[1], ids[3]) }]))).await;
     assert_eq!(member_ids(&s, &g).await, vec![ids[4].clone()]);
     // Replace sets exactly.
-    s.call("PATCH", &format!("/Groups/{g}"), patch(json!([{ "op": "replace", "path": "members", "value": [{ "value": ids[0] }, { "value": ids[1] }] }]))).await;
+    s.ok("PATCH", &format!("/Groups/{g}"), patch(json!([{ "op": "replace", "path": "members", "value": [{ "value": ids[0] }, { "value": ids[1] }] }]))).await;
     let mut expected = vec![ids[0].clone(), ids[1].clone()];
     expected.sort();
     assert_eq!(member_ids(&s, &g).await, expected);
     // Remove without a value empties the group.
-    s.call(
+    s.ok(
         "PATCH",
         &format!("/Groups/{g}"),
         patch(json!([{ "op": "remove", "path": "members" }])),
@@ -160,7 +161,7 @@ async fn membership_patches_in_every_dialect() {
         r.body["displayName"], "Team",
         "displayName is always returned"
     );
-    s.call(
+    s.ok(
         "PATCH",
         &format!("/Groups/{g}"),
         patch(json!([{ "op": "remove", "path": "members" }])),
@@ -307,7 +308,7 @@ async fn concurrent_pushes_all_land_and_duplicates_conflict() {
     let g = s.create_group("Concurrent", &[]).await;
     let path = format!("/Groups/{g}");
     let adds = ids.iter().map(|id| {
-        s.call(
+        s.ok(
             "PATCH",
             &path,
             patch(json!([{ "op": "add", "path": "members", "value": [{ "value": id }] }])),

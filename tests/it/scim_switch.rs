@@ -7,7 +7,7 @@ async fn enable_scim_needs_saml_first() {
     let app = TestApp::spawn().await;
     let token = app.admin_token("acme", "owner@acme.test").await;
     let body = app
-        .gql(
+        .gql_errors(
             Some(&token),
             "mutation { enableScim { enabled } }",
             json!({}),
@@ -70,10 +70,12 @@ async fn scim_switch_is_per_workspace() {
     let a = app.admin_token("alpha", "owner@alpha.test").await;
     let b = app.admin_token("beta", "owner@beta.test").await;
     configure_saml(&app, &a).await;
-    app.gql(Some(&a), "mutation { enableScim { enabled } }", json!({}))
+    let enabled = app
+        .gql(Some(&a), "mutation { enableScim { enabled } }", json!({}))
         .await;
+    assert_eq!(enabled["data"]["enableScim"]["enabled"], true, "{enabled}");
     let body = app
-        .gql(Some(&b), "mutation { enableScim { enabled } }", json!({}))
+        .gql_errors(Some(&b), "mutation { enableScim { enabled } }", json!({}))
         .await;
     assert_eq!(error_code(&body), "SAML_REQUIRED");
     let body = app

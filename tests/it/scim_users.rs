@@ -77,7 +77,7 @@ async fn usernames_are_unique_case_insensitively_even_when_inactive() {
         .call("POST", "/Users", Some(json!({ "userName": "JANE@x.org" })))
         .await;
     assert_scim_error(&r, 409, Some("uniqueness"));
-    s.call(
+    s.ok(
         "PATCH",
         &format!("/Users/{id}"),
         patch(json!([{ "op": "replace", "value": { "active": false } }])),
@@ -94,8 +94,8 @@ async fn identity_lookups_find_people_the_ways_idps_ask() {
     let s = Scim::start().await;
     let jane = s.create_user("jane@x.org", "Jane", "Doe").await;
     let bob = s.create_user("bob@x.org", "Bob", "Roe").await;
-    s.call("PATCH", &format!("/Users/{bob}"), patch(json!([{ "op": "add", "path": "externalId", "value": "ext-BOB" }, { "op": "add", "path": "title", "value": "Engineer" }]))).await;
-    s.call(
+    s.ok("PATCH", &format!("/Users/{bob}"), patch(json!([{ "op": "add", "path": "externalId", "value": "ext-BOB" }, { "op": "add", "path": "title", "value": "Engineer" }]))).await;
+    s.ok(
         "PATCH",
         &format!("/Users/{jane}"),
         patch(json!([{ "op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R&D" }])),
@@ -595,7 +595,7 @@ async fn concurrent_creates_and_patches_lose_nothing() {
 
     // Forty creates at once (SQLite commits them in groups, some larger than eight): all land.
     let posts = (0..40).map(|i| {
-        s.call(
+        s.ok(
             "POST",
             "/Users",
             Some(json!({ "userName": format!("crowd{i}@x.org"), "emails": [{ "value": format!("crowd{i}@x.org") }] })),
@@ -617,7 +617,7 @@ async fn concurrent_creates_and_patches_lose_nothing() {
     let id = created[0].1["id"].as_str().unwrap().to_string();
     let path = format!("/Users/{id}");
     let patches = (0..12).map(|i| {
-        s.call(
+        s.ok(
             "PATCH",
             &path,
             patch(json!([{ "op": "add", "path": "emails", "value": [{ "value": format!("e{i}@x.org"), "type": "other" }] }])),
