@@ -3,7 +3,7 @@
 //! request is then applied entirely or not at all, every effective role agrees with the
 //! memberships and the mapping, and no row points at a missing one.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
@@ -36,15 +36,23 @@ fn start(url: &str, admin_token: Option<&str>) -> Running {
     }
 }
 
-/// Sends each batch as one PATCH of the group, in order; stops at the first failed request.
+/// How a push ended: the batches answered 2xx, in order, and whether the request after them was
+/// cut off unanswered (sent on a live connection, which then died) rather than refused.
+struct Pushed {
+    acknowledged: usize,
+    cut_off: bool,
+}
+
+/// Sends each batch as one PATCH of the group, in order, until the server goes away. Any answer
+/// but a 2xx is a failure of the test: only a dead server may stop a push.
 async fn push(
     http: &reqwest::Client,
     group_url: &str,
     key: &str,
     op: &str,
     batches: &[Vec<String>],
-) {
-    for batch in batches {
+) -> Pushed {
+    for (i, batch) in batches.iter().enumerate() {
         let sent = http
             .patch(group_url)
             .bearer_auth(key)
@@ -53,10 +61,51 @@ async fn push(
             .send()
             .await;
         match sent {
-            Ok(r) if r.status().is_success() => {}
-            _ => return,
+            Ok(r) => assert!(r.status().is_success(), "batch {i} ({op}): {}", r.status()),
+            Err(e) => {
+                return Pushed {
+                    acknowledged: i,
+                    cut_off: !e.is_connect(),
+                };
+            }
         }
     }
+    Pushed {
+        acknowledged: batches.len(),
+        cut_off: false,
+    }
+}
+
+/// How a mapping edit ended.
+#[derive(Debug, PartialEq)]
+enum Edit {
+    /// Answered, without GraphQL errors: the new role must be stored.
+    Done,
+    /// Sent, then the connection died without an answer: either role may be stored.
+    CutOff,
+    /// Never reached the server.
+    Refused,
+}
+
+async fn edit_mapping(http: &reqwest::Client, base: &str, token: &str, role: &str) -> Edit {
+    let sent = http
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": SET_MAPPING, "variables": { "m": [{ "groupName": "Admins", "role": role }] } }))
+        .send()
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(e) if e.is_connect() => return Edit::Refused,
+        Err(_) => return Edit::CutOff,
+    };
+    assert_eq!(response.status(), 200);
+    // The answer's body may itself be cut off by the kill.
+    let Ok(body) = response.json::<Value>().await else {
+        return Edit::CutOff;
+    };
+    assert!(body.get("errors").is_none(), "{body}");
+    Edit::Done
 }
 
 async fn set_mapping(http: &reqwest::Client, base: &str, token: &str, role: &str) {
@@ -68,6 +117,31 @@ async fn set_mapping(http: &reqwest::Client, base: &str, token: &str, role: &str
         json!({ "m": [{ "groupName": "Admins", "role": role }] }),
     )
     .await;
+}
+
+/// The one stored mapping row, for the group `Admins`.
+async fn stored_mapping(db: &DatabaseConnection) -> String {
+    let rows = ids(db, "SELECT role FROM group_role_mappings").await;
+    let keys = ids(db, "SELECT group_key FROM group_role_mappings").await;
+    assert_eq!(keys, ["admins"], "the mapping table: {keys:?} {rows:?}");
+    rows.into_iter().next().unwrap()
+}
+
+/// Which batches the group holds whole (`assert_consistent` has ruled out halves).
+async fn held_batches(
+    db: &DatabaseConnection,
+    group_id: &str,
+    batches: &[Vec<String>],
+) -> Vec<bool> {
+    let in_group = ids(
+        db,
+        &format!("SELECT member_id FROM group_members WHERE group_id = '{group_id}'"),
+    )
+    .await;
+    batches
+        .iter()
+        .map(|batch| batch.iter().all(|id| in_group.contains(id)))
+        .collect()
 }
 
 fn members_patch(op: &str, ids: &[String]) -> String {
@@ -136,12 +210,8 @@ async fn assert_consistent(db: &DatabaseConnection, group_id: &str, batches: &[V
     }
     // Roles: the owner is an admin; members of the mapped group have the mapped role; the rest,
     // with no direct role, are labelers.
-    let mapped = ids(
-        db,
-        "SELECT role FROM group_role_mappings WHERE group_key = 'admins'",
-    )
-    .await;
-    let mapped = mapped.first().map_or("labeler", String::as_str);
+    let mapped = stored_mapping(db).await;
+    assert!(["admin", "reviewer"].contains(&mapped.as_str()), "{mapped}");
     let wrong = count(
         db,
         &format!(
@@ -227,8 +297,18 @@ async fn a_killed_process_leaves_whole_requests_and_consistent_roles() {
 
     // Pushes: each round sends whole batches back to back, additions and removals (Entra's
     // value-list form) in turn, and the process is killed a little further into it each time.
+    // Every batch answered before the kill stays applied; none after the one in flight is.
+    let mut interrupted_pushes = 0;
     for round in 0..8u32 {
-        let op = if round % 2 == 0 { "add" } else { "remove" };
+        let (op, undo) = if round % 2 == 0 {
+            ("add", "remove")
+        } else {
+            ("remove", "add")
+        };
+        // From the state this push changes whole, so that any kill before its end shows.
+        let reset = push(&http, &group_url(&running), &key, undo, &batches).await;
+        assert_eq!(reset.acknowledged, BATCHES);
+        let before = held_batches(&db, &group_id, &batches).await;
         let pusher = {
             let (http, key, batches) = (http.clone(), key.clone(), batches.clone());
             let url = group_url(&running);
@@ -236,13 +316,42 @@ async fn a_killed_process_leaves_whole_requests_and_consistent_roles() {
         };
         tokio::time::sleep(full_push * (round + 1) / 9).await;
         running.server.kill();
-        pusher.abort();
+        let pushed = tokio::time::timeout(Duration::from_secs(30), pusher)
+            .await
+            .expect("a push still running 30 s after the kill")
+            .unwrap();
         assert_consistent(&db, &group_id, &batches).await;
+        let after = held_batches(&db, &group_id, &batches).await;
+        let wanted = op == "add";
+        for (i, (was, is)) in before.iter().zip(&after).enumerate() {
+            if i < pushed.acknowledged {
+                assert_eq!(
+                    *is, wanted,
+                    "round {round}: acknowledged batch {i} was lost"
+                );
+            } else if i > pushed.acknowledged {
+                assert_eq!(is, was, "round {round}: batch {i}, never sent, changed");
+            }
+        }
+        let would_change = before.iter().filter(|held| **held != wanted).count();
+        let changed = before
+            .iter()
+            .zip(&after)
+            .filter(|(was, is)| was != is)
+            .count();
+        if pushed.cut_off || (changed > 0 && changed < would_change) {
+            interrupted_pushes += 1;
+        }
         running = start(&url, Some(&running.admin_token));
     }
+    assert!(
+        interrupted_pushes >= 4,
+        "only {interrupted_pushes} of 8 kills landed inside a push"
+    );
 
     // Everyone into the group, then mapping edits that move every member's role, killed midway.
-    push(&http, &group_url(&running), &key, "add", &batches).await;
+    let pushed = push(&http, &group_url(&running), &key, "add", &batches).await;
+    assert_eq!(pushed.acknowledged, BATCHES);
     let in_group = count(
         &db,
         &format!("SELECT COUNT(*) FROM group_members WHERE group_id = '{group_id}'"),
@@ -250,30 +359,73 @@ async fn a_killed_process_leaves_whole_requests_and_consistent_roles() {
     .await;
     assert_eq!(in_group as usize, BATCHES * BATCH);
     assert_consistent(&db, &group_id, &batches).await;
-    // The commit comes near the end of an edit: the kills are spread over its second half.
-    for round in 0..14u32 {
-        let role = if round % 2 == 0 { "REVIEWER" } else { "ADMIN" };
+    // Each edit asks for the role not stored. The kill comes a fraction of a whole edit in:
+    // later after a kill that left the old role (too early), earlier after an answered edit
+    // (too late), so that kills gather around the commit. Done when enough kills cut an edit
+    // off unanswered and at least one came after an edit's end (the window was spanned).
+    let mut fraction = 0.5f64;
+    let (mut cut_off, mut committed_unanswered, mut answered, mut rounds) = (0, 0, 0, 0);
+    while cut_off < 6 || answered == 0 {
+        rounds += 1;
+        assert!(
+            rounds <= 40,
+            "in 40 kills, {cut_off} cut a mapping edit off and {answered} came after one"
+        );
+        let stored = stored_mapping(&db).await;
+        // A first request warms the new process up, as the edit measured above found it.
+        gql(
+            &http,
+            &running.base,
+            &running.admin_token,
+            "{ workspace { id } }",
+            json!({}),
+        )
+        .await;
+        let (role, other) = if stored == "admin" {
+            ("REVIEWER", "reviewer")
+        } else {
+            ("ADMIN", "admin")
+        };
         let editor = {
             let (http, base, token) = (
                 http.clone(),
                 running.base.clone(),
                 running.admin_token.clone(),
             );
-            tokio::spawn(async move {
-                let _ = http
-                    .post(format!("{base}/graphql"))
-                    .bearer_auth(token)
-                    .json(&json!({ "query": SET_MAPPING, "variables": { "m": [{ "groupName": "Admins", "role": role }] } }))
-                    .send()
-                    .await;
-            })
+            tokio::spawn(async move { edit_mapping(&http, &base, &token, role).await })
         };
-        tokio::time::sleep(full_edit * (7 + round) / 14).await;
+        tokio::time::sleep(full_edit.mul_f64(fraction)).await;
         running.server.kill();
-        editor.abort();
+        let edit = tokio::time::timeout(Duration::from_secs(30), editor)
+            .await
+            .expect("an edit still running 30 s after the kill")
+            .unwrap();
         assert_consistent(&db, &group_id, &batches).await;
+        let now = stored_mapping(&db).await;
+        match edit {
+            Edit::Done => {
+                assert_eq!(now, other, "an answered edit was lost");
+                answered += 1;
+                fraction *= 0.7;
+            }
+            Edit::CutOff => {
+                assert!(now == stored || now == other, "{now}");
+                cut_off += 1;
+                if now == other {
+                    committed_unanswered += 1;
+                } else {
+                    fraction *= 1.25;
+                }
+            }
+            Edit::Refused => panic!("the edit did not reach a running server"),
+        }
         running = start(&url, Some(&running.admin_token));
     }
+    eprintln!(
+        "kills: {interrupted_pushes} of 8 inside a push; {cut_off} of {rounds} cut a mapping \
+         edit off, {committed_unanswered} of them after its commit"
+    );
+
     // Still serving after all of it.
     let r = http
         .get(format!("{}{scim_path}/Groups/{group_id}", running.base))
