@@ -221,11 +221,19 @@ async fn hostile_requests_get_protocol_errors_and_change_nothing() {
         .build()
         .unwrap();
     let snapshot = || async {
-        let users = s.call("GET", "/Users", None).await.body;
-        let groups = s.call("GET", "/Groups", None).await.body;
+        let users = s.ok("GET", "/Users", None).await.body;
+        let groups = s.ok("GET", "/Groups", None).await.body;
         (users, groups)
     };
     let before = snapshot().await;
+    // What a search with nothing in it answers, for each search route.
+    let mut plain_searches = std::collections::HashMap::new();
+    for path in ["/Users/.search", "/.search"] {
+        let r = s.call("POST", path, Some(json!({}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body["totalResults"].as_u64().unwrap() >= 2, "{}", r.body);
+        plain_searches.insert(path, r.body);
+    }
 
     let routes = [
         ("POST", "/Users".to_string()),
@@ -257,19 +265,33 @@ async fn hostile_requests_get_protocol_errors_and_change_nothing() {
                 let label = format!("{method} {path} with {what} ({content_type})");
                 sent += 1;
                 if (200..300).contains(&status) {
-                    // A search ignores what it doesn't know; a Bulk request answers per
-                    // operation, and each of these must have failed. Anything else is refused.
+                    // Only a JSON object can be a request: a search ignores what it doesn't
+                    // know (and answers as to an empty search), a Bulk request answers per
+                    // operation (each of these must have failed). Anything else is refused.
                     let text = String::from_utf8_lossy(&bytes);
-                    assert!(
-                        path.ends_with(".search") || path.ends_with("/Bulk"),
-                        "{label}: accepted with {status}: {text}"
-                    );
-                    if path.ends_with("/Bulk") {
-                        let answer: Value = serde_json::from_slice(&bytes).unwrap();
-                        for op in answer["Operations"].as_array().unwrap() {
+                    let sent: Value = serde_json::from_slice(&body).unwrap_or_else(|_| {
+                        panic!("{label}: malformed, accepted with {status}: {text}")
+                    });
+                    let answer: Value = serde_json::from_slice(&bytes)
+                        .unwrap_or_else(|_| panic!("{label}: a {status} that is not JSON: {text}"));
+                    if path.ends_with(".search") {
+                        let empty_search = &plain_searches[path.as_str()];
+                        assert_eq!(
+                            &answer, empty_search,
+                            "{label}: not the empty search's answer"
+                        );
+                    } else if path.ends_with("/Bulk") {
+                        let ops = sent["Operations"]
+                            .as_array()
+                            .unwrap_or_else(|| panic!("{label}: no Operations, accepted: {text}"));
+                        let answered = answer["Operations"].as_array().unwrap();
+                        assert_eq!(answered.len(), ops.len(), "{label}: {answer}");
+                        for op in answered {
                             let op_status = op["status"].as_str().unwrap_or("");
                             assert!(op_status.starts_with('4'), "{label}: {op}");
                         }
+                    } else {
+                        panic!("{label}: accepted with {status}: {text}");
                     }
                     continue;
                 }
@@ -319,17 +341,14 @@ async fn hostile_requests_get_protocol_errors_and_change_nothing() {
             continue;
         }
         let encoded: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
-        let r = client
-            .get(format!("{}/Users?filter={encoded}", s.base))
-            .bearer_auth(&s.key)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            r.status() == 200 || r.status() == 400,
-            "{filter}: {}",
-            r.status()
-        );
+        let r = s
+            .call("GET", &format!("/Users?filter={encoded}"), None)
+            .await;
+        match r.status.as_u16() {
+            200 => assert_eq!(r.body["totalResults"], 0, "{filter}: {}", r.body),
+            400 => assert_eq!(r.body["scimType"], "invalidFilter", "{filter}: {}", r.body),
+            other => panic!("{filter}: {other} {}", r.body),
+        }
     }
     assert!(sent > 400, "{sent}");
 
