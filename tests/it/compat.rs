@@ -31,8 +31,11 @@ fn substitute_json(value: &Value, vars: &HashMap<String, String>) -> Value {
 }
 
 /// `expected` is contained in `actual`: objects by key (with `$any` / `$absent`), arrays
-/// element-wise with equal length, scalars equal.
+/// element-wise with equal length (`{"$unordered": [...]}`: in any order), scalars equal.
 fn contains(actual: Option<&Value>, expected: &Value, at: &str) -> Result<(), String> {
+    if let (Some(Value::Array(wanted)), Some(actual)) = (expected.get("$unordered"), actual) {
+        return contains_unordered(actual, wanted, at);
+    }
     match (expected, actual) {
         (Value::String(s), None) if s == "$absent" => Ok(()),
         (Value::String(s), Some(a)) if s == "$absent" => {
@@ -65,8 +68,84 @@ fn contains(actual: Option<&Value>, expected: &Value, at: &str) -> Result<(), St
     }
 }
 
+/// Each of `wanted` matches its own item of `actual`, which has no others.
+fn contains_unordered(actual: &Value, wanted: &[Value], at: &str) -> Result<(), String> {
+    let Value::Array(items) = actual else {
+        return Err(format!("{at}: expected an array, found {actual}"));
+    };
+    if items.len() != wanted.len() {
+        return Err(format!(
+            "{at}: expected {} items, found {}: {actual}",
+            wanted.len(),
+            items.len()
+        ));
+    }
+    let mut free: Vec<&Value> = items.iter().collect();
+    for w in wanted {
+        let Some(i) = free.iter().position(|a| contains(Some(a), w, at).is_ok()) else {
+            return Err(format!("{at}: no item matches {w} in {actual}"));
+        };
+        free.remove(i);
+    }
+    Ok(())
+}
+
 fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(value, |v, key| v.get(key))
+}
+
+/// Checks one answer against a step (or a step's `readBack`): status, content type, `headers`
+/// and `expect`; a created resource's `Location` and any resource's `ETag` against its `meta`.
+fn check(
+    label: &str,
+    step: &Value,
+    r: &crate::common::ScimResponse,
+    vars: &HashMap<String, String>,
+) {
+    let expected_status = step["status"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{label}: no status"));
+    assert_eq!(
+        r.status.as_u16() as u64,
+        expected_status,
+        "{label}: {}",
+        r.body
+    );
+    let header = |name: &str| r.headers.get(name).map(|v| v.to_str().unwrap().to_string());
+    if r.status.as_u16() == 204 {
+        assert_eq!(r.body, Value::Null, "{label}: a 204 with a body");
+    } else {
+        assert_eq!(
+            header("content-type").as_deref(),
+            Some("application/scim+json"),
+            "{label}"
+        );
+    }
+    if r.status.as_u16() == 201 {
+        assert_eq!(
+            header("location").as_deref(),
+            r.body["meta"]["location"].as_str(),
+            "{label}: Location is not the new resource's meta.location"
+        );
+    }
+    if let Some(version) = r.body["meta"]["version"].as_str() {
+        assert_eq!(header("etag").as_deref(), Some(version), "{label}: ETag");
+    }
+    if let Some(Value::Object(headers)) = step.get("headers") {
+        for (name, value) in headers {
+            let value = substitute_json(value, vars);
+            let found = header(name).map(Value::String);
+            if let Err(e) = contains(found.as_ref(), &value, &format!("header {name}")) {
+                panic!("{label}: {e}");
+            }
+        }
+    }
+    if let Some(expect) = step.get("expect") {
+        let expect = substitute_json(expect, vars);
+        if let Err(e) = contains(Some(&r.body), &expect, "body") {
+            panic!("{label}: {e}\nresponse: {}", r.body);
+        }
+    }
 }
 
 async fn replay(file: &str) {
@@ -79,8 +158,10 @@ async fn replay(file: &str) {
     let s = Scim::start().await;
     let user_agent = script["userAgent"].as_str().unwrap_or("test");
     let mut vars: HashMap<String, String> = HashMap::new();
+    vars.insert("base".into(), s.base.clone());
     for step in script["steps"].as_array().unwrap() {
         let name = step["name"].as_str().unwrap();
+        let label = format!("{file} / {name}");
         let path = substitute(step["path"].as_str().unwrap(), &vars);
         let body = step.get("body").map(|b| substitute_json(b, &vars));
         let r = s
@@ -91,32 +172,28 @@ async fn replay(file: &str) {
                 &[("User-Agent", user_agent)],
             )
             .await;
-        let expected_status = step["status"].as_u64().unwrap();
-        assert_eq!(
-            r.status.as_u16() as u64,
-            expected_status,
-            "{file} / {name}: {}",
-            r.body
-        );
-        if r.status.as_u16() != 204 {
-            assert_eq!(
-                r.headers["content-type"], "application/scim+json",
-                "{file} / {name}"
-            );
-        }
-        if let Some(expect) = step.get("expect") {
-            let expect = substitute_json(expect, &vars);
-            if let Err(e) = contains(Some(&r.body), &expect, "body") {
-                panic!("{file} / {name}: {e}\nresponse: {}", r.body);
-            }
-        }
+        // Captured first, so that the step's own `headers` and `expect` can name the new id.
         if let Some(Value::Object(captures)) = step.get("capture") {
             for (var, path) in captures {
                 let value = lookup(&r.body, path.as_str().unwrap())
                     .and_then(Value::as_str)
-                    .unwrap_or_else(|| panic!("{file} / {name}: nothing at {path}"));
+                    .unwrap_or_else(|| panic!("{label}: nothing at {path}: {}", r.body));
                 vars.insert(var.clone(), value.to_string());
             }
+        }
+        check(&label, step, &r, &vars);
+        // An answer without a body proves nothing of the write: read its effect back.
+        let read_back = step.get("readBack");
+        assert!(
+            r.status.as_u16() != 204 || read_back.is_some(),
+            "{label}: answered 204 but the fixture reads nothing back"
+        );
+        if let Some(read_back) = read_back {
+            let path = substitute(read_back["path"].as_str().unwrap(), &vars);
+            let r = s
+                .call_with("GET", &path, None, &[("User-Agent", user_agent)])
+                .await;
+            check(&format!("{label} (read back)"), read_back, &r, &vars);
         }
     }
     // Every write and failure was recorded, attributed to the IdP by its User-Agent.
