@@ -18,7 +18,7 @@ fi
 step "tests on SQLite"
 SCIMGW_EXPECT_BACKEND=sqlite cargo nextest run --workspace --no-fail-fast
 
-step "SCIM conformance: scim2-tester's check_server against a running gateway"
+step "SCIM conformance on SQLite: scim2-tester's check_server against a running gateway"
 venv="${SCIMGW_CONFORMANCE_VENV:-target/conformance-venv}"
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/pip" freeze 2>/dev/null | grep -q '^scim2-tester==0.5.2$'; then
   python3 -m venv "$venv"
@@ -43,9 +43,19 @@ step "tests on PostgreSQL"
 state=$(mktemp)
 trap 'if [ -s "$state" ]; then d=$(cat "$state"); runuser -u postgres -- $(cat "$d/stop") >/dev/null 2>&1 || true; rm -rf "$d"; fi; rm -f "$state"' EXIT
 pg_url=$(SCIMGW_PG_STATE="$state" scripts/ensure-postgres.sh)
-if command -v psql >/dev/null 2>&1; then
-  # Databases left by an interrupted earlier run.
-  psql "$pg_url" -Atqc "select datname from pg_database where datname like 'scimgw_t_%'" 2>/dev/null |
-    while read -r db; do psql "$pg_url" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true; done
+if ! command -v psql >/dev/null 2>&1; then
+  echo "installing Debian's postgresql-client (psql)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq postgresql-client >/dev/null
 fi
+# Databases left by an interrupted earlier run.
+psql "$pg_url" -Atqc "select datname from pg_database where datname like 'scimgw_t_%'" |
+  while read -r db; do psql "$pg_url" -qc "drop database if exists $db with (force)" >/dev/null; done
 SCIMGW_EXPECT_BACKEND=postgres TEST_DATABASE_URL="$pg_url" cargo nextest run --workspace --no-fail-fast
+
+step "SCIM conformance on PostgreSQL"
+conformance_db="scimgw_t_conformance_$$"
+psql "$pg_url" -qc "create database $conformance_db"
+SCIMGW_CONFORMANCE_DATABASE_URL="${pg_url%/*}/$conformance_db" "$venv/bin/python" tests/conformance/scim2_tester_check.py
+psql "$pg_url" -qc "drop database $conformance_db with (force)"
