@@ -428,10 +428,11 @@ mod tests {
         assert_eq!(lowered.role, Role::Reviewer);
     }
 
+    // Leaving a group, its deletion and its renaming are tested end to end, through SCIM, in
+    // tests/it/scim_groups.rs (pushed_group_members_get_the_mapped_role): each leaves the
+    // member without that group's source, which is the case resolved here.
     #[test]
-    fn demotion_when_member_leaves_group_or_group_is_deleted_or_renamed() {
-        // leaving the only mapped group, the group being deleted, or renamed to an unmapped name
-        // all leave the member with no group source
+    fn without_a_group_source_the_direct_role_or_the_default_decides() {
         let r = resolve(false, None, &[]);
         assert_eq!(r.role, Role::Labeler);
         let r = resolve(false, Some(Role::Reviewer), &[]);

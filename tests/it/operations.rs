@@ -12,10 +12,10 @@ use crate::process::{
     ScimGateway, Server, enable_scim as enable_scim_over_http, gql, start_with_scim,
 };
 
-const METRICS_TOKEN: &str = "metrics-test-token-4f1c";
+pub const METRICS_TOKEN: &str = "metrics-test-token-4f1c";
 
 /// The value of the sample with exactly these labels, if exposed.
-fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+pub fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
     let prefix = format!("{name}{{{labels}}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))

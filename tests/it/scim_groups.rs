@@ -93,6 +93,16 @@ async fn pushed_group_members_get_the_mapped_role() {
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(role(&s, &bob).await, "reviewer");
+    // And renaming it away from a mapped name takes the role back.
+    let r = s
+        .call(
+            "PATCH",
+            &format!("/Groups/{g}"),
+            patch(json!([{ "op": "replace", "path": "displayName", "value": "QA alumni" }])),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(role(&s, &bob).await, "labeler");
 }
 
 #[tokio::test]

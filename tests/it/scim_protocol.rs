@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::common::{Scim, assert_scim_error};
+use crate::operations::{METRICS_TOKEN, sample};
 
 #[tokio::test]
 async fn wrong_missing_revoked_or_foreign_keys_are_401() {
@@ -110,7 +111,7 @@ async fn scim_switched_off_is_403_and_keeps_data() {
 /// paths below the base (404 before any key is asked for) and the metrics' route names.
 #[tokio::test]
 async fn hand_matched_routes_behave_as_a_router_would() {
-    let s = Scim::start().await;
+    let s = Scim::start_with(|s| s.with_metrics_token(Some(METRICS_TOKEN))).await;
     let id = s.create_user("head@x.org", "Head", "Case").await;
 
     let r = s.call("HEAD", &format!("/Users/{id}"), None).await;
@@ -157,6 +158,58 @@ async fn hand_matched_routes_behave_as_a_router_would() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
+
+    // The metrics name each request by the template of the route it matched (never by its
+    // ids or encoding), and everything unmatched as one route.
+    let text = s
+        .app
+        .client
+        .get(format!("{}/metrics", s.app.url))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let requests = |route: &str, method: &str, status: u16| {
+        sample(
+            &text,
+            "http_requests_total",
+            &format!("route=\"{route}\",method=\"{method}\",status=\"{status}\""),
+        )
+    };
+    let scim = "/api/teams/{teamId}/scim/v2";
+    assert_eq!(
+        requests(&format!("{scim}/Users/{{id}}"), "HEAD", 200),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        requests(&format!("{scim}/Users/{{id}}"), "GET", 200),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        requests(&format!("{scim}/Schemas/{{urn}}"), "GET", 200),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        requests(&format!("{scim}/Users"), "GET", 401),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        requests(&format!("{scim}/Users"), "POST", 201),
+        Some(1.0),
+        "{text}"
+    );
+    // Six unknown paths, each with and without a key.
+    assert_eq!(requests("other", "GET", 404), Some(12.0), "{text}");
+    for leaked in [id.as_str(), "%FF", "/users", "Users/a/b"] {
+        assert!(!text.contains(leaked), "{leaked} in the metrics: {text}");
+    }
 }
 
 #[tokio::test]

@@ -83,10 +83,33 @@ async fn usernames_are_unique_case_insensitively_even_when_inactive() {
         patch(json!([{ "op": "replace", "value": { "active": false } }])),
     )
     .await;
+    let r = s.ok("GET", &format!("/Users/{id}"), None).await;
+    assert_eq!(r.body["active"], false, "{}", r.body);
+    for user_name in ["jane@x.org", "Jane@X.org"] {
+        let r = s
+            .call("POST", "/Users", Some(json!({ "userName": user_name })))
+            .await;
+        assert_scim_error(&r, 409, Some("uniqueness"));
+    }
+    // Nor can another user be renamed onto the inactive one's name.
+    let bob = s.create_user("bob@x.org", "Bob", "Roe").await;
     let r = s
-        .call("POST", "/Users", Some(json!({ "userName": "jane@x.org" })))
+        .call(
+            "PATCH",
+            &format!("/Users/{bob}"),
+            patch(json!([{ "op": "replace", "path": "userName", "value": "JANE@x.org" }])),
+        )
         .await;
     assert_scim_error(&r, 409, Some("uniqueness"));
+    let r = s
+        .ok(
+            "GET",
+            "/Users?filter=userName%20eq%20%22jane@x.org%22",
+            None,
+        )
+        .await;
+    assert_eq!(r.body["totalResults"], 1, "{}", r.body);
+    assert_eq!(r.body["Resources"][0]["id"], id.as_str());
 }
 
 #[tokio::test]
@@ -419,8 +442,85 @@ async fn the_owner_and_the_last_admin_are_protected() {
     assert!(r.body["detail"].as_str().unwrap().contains("owner"));
     let r = s.call("DELETE", &format!("/Users/{owner}"), None).await;
     assert_scim_error(&r, 400, None);
-    let r = s.call("GET", &format!("/Users/{owner}"), None).await;
+    let r = s.ok("GET", &format!("/Users/{owner}"), None).await;
     assert_eq!(r.body["active"], true);
+
+    // The last admin: with the owner gone (deactivated outside SCIM), ada, an admin by her
+    // direct role, is the only active admin left, and SCIM can neither deactivate, demote nor
+    // remove her.
+    let ada = s.create_user("ada@acme.test", "Ada", "L").await;
+    let r = s
+        .ok(
+            "PATCH",
+            &format!("/Users/{ada}"),
+            patch(json!([{ "op": "add", "path": "roles", "value": [{ "value": "admin" }] }])),
+        )
+        .await;
+    assert_eq!(r.body["roles"][0]["value"], "admin", "{}", r.body);
+    deactivate_outside_scim(&s, &owner).await;
+    for (method, body) in [
+        (
+            "PATCH",
+            patch(json!([{ "op": "replace", "path": "active", "value": false }])),
+        ),
+        (
+            "PATCH",
+            patch(json!([{ "op": "replace", "path": "roles", "value": [{ "value": "labeler" }] }])),
+        ),
+        (
+            "PUT",
+            Some(
+                json!({ "userName": "ada@acme.test", "active": false, "roles": [{ "value": "admin" }] }),
+            ),
+        ),
+        ("DELETE", None),
+    ] {
+        let r = s.call(method, &format!("/Users/{ada}"), body).await;
+        assert_scim_error(&r, 400, Some("invalidValue"));
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("last active admin"),
+            "{method}: {}",
+            r.body
+        );
+    }
+    let r = s.ok("GET", &format!("/Users/{ada}"), None).await;
+    assert_eq!(r.body["active"], true);
+    assert_eq!(s.app.effective_role(&ada).await, "admin");
+    // With a second admin, she can go.
+    let bea = s.create_user("bea@acme.test", "Bea", "M").await;
+    s.ok(
+        "PATCH",
+        &format!("/Users/{bea}"),
+        patch(json!([{ "op": "add", "path": "roles", "value": [{ "value": "admin" }] }])),
+    )
+    .await;
+    s.ok(
+        "PATCH",
+        &format!("/Users/{ada}"),
+        patch(json!([{ "op": "replace", "path": "active", "value": false }])),
+    )
+    .await;
+}
+
+/// Sets a member inactive straight in the table, as leaving the workspace outside SCIM does.
+async fn deactivate_outside_scim(s: &Scim, member_id: &str) {
+    use scim_gateway::entities::member;
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let found = member::Entity::find_by_id(member_id.to_string())
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .expect("member");
+    member::Entity::update(member::ActiveModel {
+        active: Set(false),
+        ..found.into()
+    })
+    .exec(&s.app.db)
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

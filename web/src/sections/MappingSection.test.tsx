@@ -3,6 +3,7 @@ import { cleanup, render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { MappingSection } from './MappingSection';
 import type { Api } from '../graphql';
+import { PREVIEW_MAPPINGS, SAVE_MAPPINGS } from '../queries';
 
 afterEach(cleanup);
 
@@ -37,11 +38,12 @@ describe('MappingSection', () => {
   });
 
   it('lists unmapped pushed groups, previews the effect, then saves the whole table', async () => {
-    const request = vi.fn(async (_doc: unknown, variables: unknown) => {
+    const request = vi.fn(async (doc: unknown, variables: unknown) => {
       const vars = variables as { mappings: { groupName: string; role: string }[] };
-      if (request.mock.calls.length === 1) {
+      if (doc === PREVIEW_MAPPINGS) {
         return { previewGroupRoleMappings: [{ memberId: 'm1', userName: 'jane@x.org', active: true, from: 'LABELER', to: 'ADMIN', groupName: 'Administrator', reason: 'via group Administrator' }] };
       }
+      expect(doc).toBe(SAVE_MAPPINGS);
       return { setGroupRoleMappings: { mappings: vars.mappings, changes: [{ userName: 'jane@x.org', from: 'LABELER', to: 'ADMIN', reason: 'via group Administrator' }] } };
     });
     const { onChanged } = setup(request as unknown as Api['request']);
@@ -55,6 +57,10 @@ describe('MappingSection', () => {
     expect(request.mock.calls[0][1]).toEqual({ mappings: [{ groupName: 'QA', role: 'REVIEWER' }, { groupName: 'Administrator', role: 'ADMIN' }] });
     await user.click(screen.getByRole('button', { name: 'Save mapping' }));
     expect(await screen.findByText('Saved. 1 member changed role.')).toBeInTheDocument();
+    // One save, of the whole table: the saved row and the new one, in the order shown.
+    expect(request).toHaveBeenCalledTimes(2);
+    expect(request.mock.calls[1][0]).toBe(SAVE_MAPPINGS);
+    expect(request.mock.calls[1][1]).toEqual({ mappings: [{ groupName: 'QA', role: 'REVIEWER' }, { groupName: 'Administrator', role: 'ADMIN' }] });
     expect(onChanged).toHaveBeenCalledOnce();
   });
 });
