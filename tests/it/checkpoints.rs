@@ -7,20 +7,44 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::process::{ScimGateway, Server, scim_get, scim_post, start_with_scim};
+use crate::process::{Server, enable_scim, scim_get, scim_post};
+
+/// Frames the checkpoint thread says it copied, from its debug lines in the (JSON) log.
+fn copied_by_the_thread(log: &std::path::Path) -> u64 {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "SQLite checkpoint beside the writer")
+        .map(|l| {
+            l["fields"]["copied"]
+                .as_u64()
+                .expect("a count of copied frames")
+        })
+        .sum()
+}
 
 #[tokio::test]
 async fn the_wal_is_checkpointed_beside_the_writer() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("gateway.db");
     let url = format!("sqlite://{}?mode=rwc", file.display());
-    let ScimGateway {
-        server,
-        http,
-        scim_base,
-        key,
-        ..
-    } = start_with_scim(&url).await;
+    let log = dir.path().join("gateway.log");
+    let server = Server::start_with(
+        &url,
+        &[
+            (
+                "SCIM_GATEWAY_LOG",
+                "warn,scim_gateway::db::sqlite_checkpoints=debug",
+            ),
+            ("SCIM_GATEWAY_LOG_FORMAT", "json"),
+        ],
+        std::fs::File::create(&log).unwrap().into(),
+    );
+    let lines = server.read_until("listening on");
+    let token = Server::sign_in_token(&lines).expect("a sign-in link on first start");
+    let http = reqwest::Client::new();
+    let (scim_base, key) = enable_scim(&http, &Server::base_url(&lines), &token).await;
 
     // Whatever start-up wrote is copied first, so the file's size is settled before the burst.
     let settled = |wait: Duration| async move {
@@ -37,6 +61,7 @@ async fn the_wal_is_checkpointed_beside_the_writer() {
         size
     };
     let before = settled(Duration::from_secs(5)).await;
+    let copied_before = copied_by_the_thread(&log);
 
     // ~100 commits of a dozen pages each: a few thousand WAL frames, under the 10,000 at which
     // a committing connection would checkpoint by itself.
@@ -60,6 +85,16 @@ async fn the_wal_is_checkpointed_beside_the_writer() {
     assert!(
         size > before,
         "the database file stayed at {before} bytes: no checkpoint copied the new pages"
+    );
+    // And the checkpoint thread is the one that copied them, not a committing connection.
+    let until = Instant::now() + Duration::from_secs(5);
+    while copied_by_the_thread(&log) == copied_before && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let copied = copied_by_the_thread(&log) - copied_before;
+    assert!(
+        copied >= 100,
+        "the checkpoint thread copied {copied} frames of the burst"
     );
 
     // Killed without a shutdown, restarted on the same file: every user is there.

@@ -98,16 +98,18 @@ async fn a_token_only_sees_its_own_workspace() {
         )
         .await;
     assert_eq!(error_code(&body), "NOT_FOUND");
+    // B's key is still there, unrevoked and active.
     let body = app
         .gql(
             Some(&b),
-            "{ workspace { apiKeys { revokedAt } } }",
+            "{ workspace { apiKeys { id name revokedAt status } } }",
             json!({}),
         )
         .await;
     assert_eq!(
-        body["data"]["workspace"]["apiKeys"][0]["revokedAt"],
-        Value::Null
+        body["data"]["workspace"]["apiKeys"],
+        json!([{ "id": key_b_id, "name": "beta key", "revokedAt": null, "status": "ACTIVE" }]),
+        "{body}"
     );
 }
 
