@@ -262,6 +262,23 @@ impl TestApp {
         id
     }
 
+    /// Sets a member inactive straight in the table, as leaving the workspace outside SCIM does.
+    pub async fn deactivate_outside_scim(&self, member_id: &str) {
+        use scim_gateway::entities::member;
+        let found = member::Entity::find_by_id(member_id.to_string())
+            .one(&self.db)
+            .await
+            .unwrap()
+            .expect("member");
+        member::Entity::update(member::ActiveModel {
+            active: Set(false),
+            ..found.into()
+        })
+        .exec(&self.db)
+        .await
+        .unwrap();
+    }
+
     /// A member's stored effective role.
     pub async fn effective_role(&self, member_id: &str) -> String {
         scim_gateway::entities::member::Entity::find_by_id(member_id.to_string())

@@ -265,20 +265,14 @@ async fn removing_the_last_admins_group_membership_is_refused() {
     assert_eq!(role(&s, &ada).await, "admin");
     // The owner leaves: ada is the last active admin.
     use scim_gateway::entities::member;
-    use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let owner = member::Entity::find()
         .filter(member::Column::IsOwner.eq(true))
         .one(&s.app.db)
         .await
         .unwrap()
         .unwrap();
-    member::Entity::update(member::ActiveModel {
-        active: Set(false),
-        ..owner.into()
-    })
-    .exec(&s.app.db)
-    .await
-    .unwrap();
+    s.app.deactivate_outside_scim(&owner.id).await;
     let r = s
         .call(
             "PATCH",

@@ -457,7 +457,7 @@ async fn the_owner_and_the_last_admin_are_protected() {
         )
         .await;
     assert_eq!(r.body["roles"][0]["value"], "admin", "{}", r.body);
-    deactivate_outside_scim(&s, &owner).await;
+    s.app.deactivate_outside_scim(&owner).await;
     for (method, body) in [
         (
             "PATCH",
@@ -503,24 +503,6 @@ async fn the_owner_and_the_last_admin_are_protected() {
         patch(json!([{ "op": "replace", "path": "active", "value": false }])),
     )
     .await;
-}
-
-/// Sets a member inactive straight in the table, as leaving the workspace outside SCIM does.
-async fn deactivate_outside_scim(s: &Scim, member_id: &str) {
-    use scim_gateway::entities::member;
-    use sea_orm::{ActiveValue::Set, EntityTrait};
-    let found = member::Entity::find_by_id(member_id.to_string())
-        .one(&s.app.db)
-        .await
-        .unwrap()
-        .expect("member");
-    member::Entity::update(member::ActiveModel {
-        active: Set(false),
-        ..found.into()
-    })
-    .exec(&s.app.db)
-    .await
-    .unwrap();
 }
 
 #[tokio::test]
