@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, FixedOffset};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
@@ -27,6 +28,8 @@ struct User {
     given_name: Option<String>,
     active: bool,
     emails: Vec<Email>,
+    created: DateTime<FixedOffset>,
+    last_modified: DateTime<FixedOffset>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -81,11 +84,44 @@ enum Op {
     Ew,
 }
 
+/// The core schema's URN, which may qualify any of its attribute paths.
+const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+#[derive(Clone, Copy, Debug)]
+enum TimeAttr {
+    Created,
+    LastModified,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Order {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// How a boolean is written in a filter: as JSON, or as Entra's strings ("True", "FALSE").
+#[derive(Clone, Copy, Debug)]
+enum BoolSpelling {
+    Json,
+    Capitalised,
+    Upper,
+}
+
 #[derive(Clone, Debug)]
 enum F {
-    Compare(Attr, Op, String),
+    /// `qualified`: the path written with the core schema's URN in front.
+    Compare(Attr, Op, String, bool),
     Present(Attr),
-    Active(bool),
+    /// `active eq|ne <bool>`.
+    Active(bool, bool, BoolSpelling),
+    /// `<attr> eq|ne null` (single-valued attributes).
+    Null(Attr, bool),
+    /// A meta time compared with an RFC 3339 string.
+    Time(TimeAttr, Order, String),
     /// `emails[type eq "…" and value co "…"]`: both on the same e-mail.
     EmailWhere(String, String),
     And(Box<F>, Box<F>),
@@ -111,7 +147,7 @@ fn test(op: Op, actual: &str, expected: &str, case_exact: bool) -> bool {
 impl F {
     fn render(&self) -> String {
         match self {
-            F::Compare(attr, op, value) => {
+            F::Compare(attr, op, value, qualified) => {
                 let op = match op {
                     Op::Eq => "eq",
                     Op::Ne => "ne",
@@ -119,10 +155,40 @@ impl F {
                     Op::Sw => "sw",
                     Op::Ew => "ew",
                 };
-                format!("{} {op} {}", attr.path(), json!(value))
+                let urn = if *qualified {
+                    format!("{CORE_USER}:")
+                } else {
+                    String::new()
+                };
+                format!("{urn}{} {op} {}", attr.path(), json!(value))
             }
             F::Present(attr) => format!("{} pr", attr.path()),
-            F::Active(b) => format!("active eq {b}"),
+            F::Active(eq, b, spelling) => {
+                let op = if *eq { "eq" } else { "ne" };
+                let value = match spelling {
+                    BoolSpelling::Json => b.to_string(),
+                    BoolSpelling::Capitalised if *b => "\"True\"".into(),
+                    BoolSpelling::Capitalised => "\"False\"".into(),
+                    BoolSpelling::Upper => format!("\"{}\"", b.to_string().to_uppercase()),
+                };
+                format!("active {op} {value}")
+            }
+            F::Null(attr, eq) => format!("{} {} null", attr.path(), if *eq { "eq" } else { "ne" }),
+            F::Time(attr, order, at) => {
+                let attr = match attr {
+                    TimeAttr::Created => "meta.created",
+                    TimeAttr::LastModified => "meta.lastModified",
+                };
+                let op = match order {
+                    Order::Eq => "eq",
+                    Order::Ne => "ne",
+                    Order::Gt => "gt",
+                    Order::Ge => "ge",
+                    Order::Lt => "lt",
+                    Order::Le => "le",
+                };
+                format!("{attr} {op} {}", json!(at))
+            }
             F::EmailWhere(kind, value) => {
                 format!(
                     "emails[type eq {} and value co {}]",
@@ -139,23 +205,39 @@ impl F {
     fn eval(&self, user: &User) -> bool {
         match self {
             // A single-valued attribute that is missing is not equal to anything.
-            F::Compare(attr, Op::Ne, value) if !attr.multi_valued() => !attr
+            F::Compare(attr, Op::Ne, value, _) if !attr.multi_valued() => !attr
                 .values(user)
                 .iter()
                 .any(|v| test(Op::Eq, v, value, attr.case_exact())),
             // A multi-valued one matches when any of its values does (RFC 7644 §3.4.2.2); an
             // e-mail without a type is, like a missing attribute, not equal to any type.
-            F::Compare(Attr::EmailType, Op::Ne, value) => user.emails.iter().any(|e| {
+            F::Compare(Attr::EmailType, Op::Ne, value, _) => user.emails.iter().any(|e| {
                 !e.kind
                     .as_deref()
                     .is_some_and(|k| test(Op::Eq, k, value, false))
             }),
-            F::Compare(attr, op, value) => attr
+            F::Compare(attr, op, value, _) => attr
                 .values(user)
                 .iter()
                 .any(|v| test(*op, v, value, attr.case_exact())),
             F::Present(attr) => attr.values(user).iter().any(|v| !v.is_empty()),
-            F::Active(b) => user.active == *b,
+            F::Active(eq, b, _) => (user.active == *b) == *eq,
+            F::Null(attr, eq) => attr.values(user).is_empty() == *eq,
+            F::Time(attr, order, at) => {
+                let at = DateTime::parse_from_rfc3339(at).unwrap();
+                let t = match attr {
+                    TimeAttr::Created => user.created,
+                    TimeAttr::LastModified => user.last_modified,
+                };
+                match order {
+                    Order::Eq => t == at,
+                    Order::Ne => t != at,
+                    Order::Gt => t > at,
+                    Order::Ge => t >= at,
+                    Order::Lt => t < at,
+                    Order::Le => t <= at,
+                }
+            }
             F::EmailWhere(kind, value) => user.emails.iter().any(|e| {
                 e.kind
                     .as_deref()
@@ -174,7 +256,28 @@ fn word() -> impl Strategy<Value = String> {
     proptest::string::string_regex("[aAbB]{0,3}").unwrap()
 }
 
-fn filter() -> impl Strategy<Value = F> {
+/// Random filters; time comparisons take their operands from `times`, the users' own
+/// timestamps, so that every order splits the users somewhere.
+fn filter(times: Vec<String>) -> impl Strategy<Value = F> {
+    let single = prop_oneof![
+        Just(Attr::ExternalId),
+        Just(Attr::DisplayName),
+        Just(Attr::GivenName),
+    ];
+    let order = prop_oneof![
+        Just(Order::Eq),
+        Just(Order::Ne),
+        Just(Order::Gt),
+        Just(Order::Ge),
+        Just(Order::Lt),
+        Just(Order::Le),
+    ];
+    let spelling = prop_oneof![
+        Just(BoolSpelling::Json),
+        Just(BoolSpelling::Capitalised),
+        Just(BoolSpelling::Upper),
+    ];
+    let time_attr = prop_oneof![Just(TimeAttr::Created), Just(TimeAttr::LastModified)];
     let attr = prop_oneof![
         Just(Attr::UserName),
         Just(Attr::ExternalId),
@@ -191,9 +294,11 @@ fn filter() -> impl Strategy<Value = F> {
         Just(Op::Ew)
     ];
     let leaf = prop_oneof![
-        4 => (attr.clone(), op, word()).prop_map(|(a, o, w)| F::Compare(a, o, w)),
+        4 => (attr.clone(), op, word(), any::<bool>()).prop_map(|(a, o, w, q)| F::Compare(a, o, w, q)),
         1 => attr.prop_map(F::Present),
-        1 => any::<bool>().prop_map(F::Active),
+        1 => (any::<bool>(), any::<bool>(), spelling).prop_map(|(eq, b, s)| F::Active(eq, b, s)),
+        1 => (single, any::<bool>()).prop_map(|(a, eq)| F::Null(a, eq)),
+        1 => (time_attr, order, proptest::sample::select(times)).prop_map(|(a, o, t)| F::Time(a, o, t)),
         1 => (prop_oneof![Just("work".to_string()), Just("HOME".to_string())], word())
             .prop_map(|(k, v)| F::EmailWhere(k, v)),
     ];
@@ -263,6 +368,12 @@ fn model(resource: &Value) -> User {
         display_name: text(&resource["displayName"]),
         given_name: text(&resource["name"]["givenName"]),
         active: resource["active"].as_bool().unwrap(),
+        created: DateTime::parse_from_rfc3339(resource["meta"]["created"].as_str().unwrap())
+            .unwrap(),
+        last_modified: DateTime::parse_from_rfc3339(
+            resource["meta"]["lastModified"].as_str().unwrap(),
+        )
+        .unwrap(),
         emails: resource["emails"]
             .as_array()
             .map(|emails| {
@@ -307,8 +418,17 @@ fn database_filters_select_what_the_rfc_evaluation_selects() {
         failure_persistence: None,
         ..Config::default()
     });
+    let mut times: Vec<String> = all.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| [&r["meta"]["created"], &r["meta"]["lastModified"]])
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    times.sort();
+    times.dedup();
     runner
-        .run(&filter(), |f| {
+        .run(&filter(times), |f| {
             let text = f.render();
             let answer = runtime.block_on(scim.call(
                 "POST",

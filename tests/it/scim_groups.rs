@@ -205,6 +205,66 @@ async fn okta_put_with_the_full_member_list_applies_the_difference() {
 }
 
 #[tokio::test]
+async fn group_filters_read_columns_members_and_extension_attributes() {
+    let s = Scim::start().await;
+    let a = s.create_user("a@x.org", "A", "A").await;
+    let mut ids = Vec::new();
+    for (name, external_id, cost_center, members) in [
+        ("Eng", "ext-1", "42", vec![a.clone()]),
+        ("Sales", "EXT-2", "7", vec![]),
+    ] {
+        let members: Vec<Value> = members.iter().map(|m| json!({ "value": m })).collect();
+        let r = s
+            .call(
+                "POST",
+                "/Groups",
+                Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group", "urn:example:ext:1.0:Group"],
+                    "displayName": name,
+                    "externalId": external_id,
+                    "members": members,
+                    "urn:example:ext:1.0:Group": { "costCenter": cost_center },
+                })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        ids.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    let (eng, sales) = (ids[0].as_str(), ids[1].as_str());
+    for (filter, expected) in [
+        ("displayName eq \"eng\"", vec![eng]),
+        (
+            "urn:ietf:params:scim:schemas:core:2.0:Group:displayName eq \"SALES\"",
+            vec![sales],
+        ),
+        ("externalId eq \"EXT-2\"", vec![sales]),
+        ("externalId eq \"ext-2\"", vec![]),
+        ("urn:example:ext:1.0:Group:costCenter eq \"42\"", vec![eng]),
+        ("urn:example:ext:1.0:Group:costCenter pr", vec![eng, sales]),
+        (&format!("members eq \"{a}\"") as &str, vec![eng]),
+        ("members pr", vec![eng]),
+        ("not (members pr)", vec![sales]),
+        ("meta.created gt \"2000-01-01T00:00:00Z\"", vec![eng, sales]),
+        ("meta.lastModified lt \"2000-01-01T00:00:00Z\"", vec![]),
+    ] {
+        let encoded: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+        let r = s
+            .ok("GET", &format!("/Groups?filter={encoded}"), None)
+            .await;
+        let mut found: Vec<&str> = r.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["id"].as_str().unwrap())
+            .collect();
+        found.sort();
+        let mut expected = expected;
+        expected.sort();
+        assert_eq!(found, expected, "{filter}: {}", r.body);
+    }
+}
+
+#[tokio::test]
 async fn group_names_are_unique_and_lists_filter() {
     let s = Scim::start().await;
     let a = s.create_user("a@x.org", "A", "A").await;

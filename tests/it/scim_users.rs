@@ -121,14 +121,42 @@ async fn identity_lookups_find_people_the_ways_idps_ask() {
     s.ok(
         "PATCH",
         &format!("/Users/{jane}"),
-        patch(json!([{ "op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R&D" }])),
+        patch(json!([
+            { "op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R&D" },
+            { "op": "add", "path": "roles", "value": [{ "value": "reviewer" }] }
+        ])),
     )
     .await;
+    s.ok(
+        "PATCH",
+        &format!("/Users/{bob}"),
+        patch(json!([{ "op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales" }])),
+    )
+    .await;
+    let eng = s.create_group("Eng", &[&bob]).await;
+    // Signs in as "carol.login", mailed at carol@x.org: Okta's `email eq` finds her either way.
+    let r = s
+        .call(
+            "POST",
+            "/Users",
+            Some(json!({ "userName": "carol.login", "emails": [{ "value": "carol@x.org", "primary": true }] })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let carol = r.body["id"].as_str().unwrap().to_string();
     let cases = [
         ("userName eq \"jane@x.org\"", vec![&jane]),
         ("userName eq \"JANE@X.ORG\"", vec![&jane]),
         ("userName eq jane@x.org", vec![&jane]),
         ("email eq \"bob@x.org\"", vec![&bob]),
+        ("email eq \"carol.login\"", vec![&carol]),
+        ("email eq \"CAROL@x.org\"", vec![&carol]),
+        ("emails eq \"carol.login\"", vec![]),
+        (&format!("groups eq \"{eng}\"") as &str, vec![&bob]),
+        (&format!("groups.value eq \"{eng}\""), vec![&bob]),
+        ("roles eq \"reviewer\"", vec![&jane]),
+        ("roles.value eq \"REVIEWER\"", vec![&jane]),
+        ("roles pr", vec![&jane]),
         ("emails eq \"bob@x.org\"", vec![&bob]),
         ("emails.value eq \"BOB@x.org\"", vec![&bob]),
         (
@@ -141,7 +169,7 @@ async fn identity_lookups_find_people_the_ways_idps_ask() {
         ),
         ("externalId eq \"ext-BOB\"", vec![&bob]),
         ("externalId eq \"ext-bob\"", vec![]),
-        (&format!("id eq \"{jane}\"") as &str, vec![&jane]),
+        (&format!("id eq \"{jane}\""), vec![&jane]),
         ("name.familyName sw \"r\"", vec![&bob]),
         (
             "userName ew \"@x.org\" and not (name.givenName eq \"bob\")",
@@ -153,6 +181,10 @@ async fn identity_lookups_find_people_the_ways_idps_ask() {
             vec![&jane, &bob],
         ),
         (
+            "userName co \"x.org\" and not (active eq \"False\")",
+            vec![&jane, &bob],
+        ),
+        (
             "meta.created gt \"2000-01-01T00:00:00Z\" and userName sw \"jane\"",
             vec![&jane],
         ),
@@ -161,6 +193,14 @@ async fn identity_lookups_find_people_the_ways_idps_ask() {
         (
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"r&d\"",
             vec![&jane],
+        ),
+        (
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department pr",
+            vec![&jane, &bob],
+        ),
+        (
+            "urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"bob@x.org\"",
+            vec![&bob],
         ),
         // Entra's "Test connection": a random GUID finds nobody, with a 200.
         (
@@ -184,6 +224,21 @@ async fn identity_lookups_find_people_the_ways_idps_ask() {
         expected.sort();
         assert_eq!(found, expected, "{filter}");
         assert_eq!(r.body["totalResults"], expected.len(), "{filter}");
+    }
+    // Filters that compare a type with the wrong kind of value are refused, not answered with
+    // nobody.
+    for filter in [
+        "active eq \"yes\"",
+        "active gt true",
+        "meta.created eq \"yesterday\"",
+        "meta.created co \"2026\"",
+        "userName gt null",
+    ] {
+        let r = s
+            .call("GET", &format!("/Users?filter={}", urlencode(filter)), None)
+            .await;
+        assert_eq!(r.status, 400, "{filter}: {}", r.body);
+        assert_scim_error(&r, 400, Some("invalidFilter"));
     }
 }
 
