@@ -233,6 +233,8 @@ async fn identity_lookups_find_people_the_ways_idps_ask() {
         "meta.created eq \"yesterday\"",
         "meta.created co \"2026\"",
         "userName gt null",
+        // A backslash can't be put in a JSON path safely: such a name is not filtered on.
+        "urn:example:a\\b:department eq \"x\"",
     ] {
         let r = s
             .call("GET", &format!("/Users?filter={}", urlencode(filter)), None)
@@ -294,6 +296,58 @@ async fn pages_are_stable_and_count_zero_gives_only_totals() {
     let r = s.call("GET", "/Users?startIndex=100", None).await;
     assert_eq!(r.body["Resources"], json!([]));
     assert_eq!(r.body["totalResults"], 8);
+}
+
+#[tokio::test]
+async fn sorting_follows_the_attribute_asked_for() {
+    let s = Scim::start().await;
+    for (user_name, family) in [
+        ("c@x.org", "Able"),
+        ("a@x.org", "Cole"),
+        ("b@x.org", "Baker"),
+    ] {
+        s.create_user(user_name, "U", family).await;
+    }
+    let s = &s;
+    let order = move |sort_by: &'static str| async move {
+        let r = s
+            .ok(
+                "GET",
+                &format!("/Users?filter=userName%20co%20%22x.org%22&sortBy={sort_by}"),
+                None,
+            )
+            .await;
+        r.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["userName"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let by_user_name = ["a@x.org", "b@x.org", "c@x.org"];
+    assert_eq!(order("userName").await, by_user_name);
+    assert_eq!(
+        order("name.familyName").await,
+        ["c@x.org", "b@x.org", "a@x.org"]
+    );
+    // E-mails sort as the userName they key (every member's first e-mail is its userName here).
+    assert_eq!(order("emails").await, by_user_name);
+    assert_eq!(order("emails.value").await, by_user_name);
+    assert_eq!(
+        order("urn:ietf:params:scim:schemas:core:2.0:User:userName").await,
+        by_user_name
+    );
+    for sort_by in [
+        "emails.type",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:userName",
+        "nosuch",
+    ] {
+        let r = s
+            .call("GET", &format!("/Users?sortBy={sort_by}"), None)
+            .await;
+        assert_eq!(r.status, 400, "{sort_by}: {}", r.body);
+        assert_scim_error(&r, 400, Some("invalidValue"));
+    }
 }
 
 #[tokio::test]
