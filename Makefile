@@ -1,7 +1,7 @@
 # The two commands: `make run` (the service on SQLite, web page and playground included) and
 # `make test` (every test, on SQLite and PostgreSQL).
 
-.PHONY: run test web clean bench fuzz
+.PHONY: run test web clean bench fuzz mutants
 
 run: web
 	cargo run --release -- serve
@@ -25,3 +25,7 @@ bench:
 # Long fuzzing runs (FUZZ_SECONDS per target, default 600): filter, PATCH paths, SCIM bodies.
 fuzz:
 	scripts/fuzz.sh
+
+# Mutation testing of roles, filter_sql and patch against the tests that exercise them (~35 min).
+mutants:
+	scripts/mutants.sh

@@ -330,6 +330,17 @@ fn removing_listed_values_compares_their_value_only() {
     )
     .unwrap();
     assert_eq!(values(&out, "emails"), ["jane@x.org"]);
+    // Elements without a `value` (addresses) are the same only when wholly equal.
+    let doc = json!({ "addresses": [{ "type": "work", "locality": "A" }, { "type": "home", "locality": "B" }] });
+    let out = run(
+        doc,
+        json!([{ "op": "remove", "path": "addresses", "value": [{ "type": "home", "locality": "B" }] }]),
+    )
+    .unwrap();
+    assert_eq!(
+        out["addresses"],
+        json!([{ "type": "work", "locality": "A" }])
+    );
     // Adding a value already there (by value) adds nothing.
     let out = run(
         user(),
