@@ -23,6 +23,7 @@ names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(roles filter_sql patch)
 for name in "${names[@]}"; do
   echo "== mutants of ${file[$name]}"
+  mkdir -p "target/mutants/$name"
   iterate=()
   [ -n "${MUTANTS_ITERATE:-}" ] && iterate=(--iterate)
   # cargo-mutants exits non-zero when a mutant survives; the summary says how many.
