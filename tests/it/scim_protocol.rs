@@ -180,31 +180,20 @@ async fn hand_matched_routes_behave_as_a_router_would() {
         )
     };
     let scim = "/api/teams/{teamId}/scim/v2";
-    assert_eq!(
-        requests(&format!("{scim}/Users/{{id}}"), "HEAD", 200),
-        Some(1.0),
-        "{text}"
-    );
-    assert_eq!(
-        requests(&format!("{scim}/Users/{{id}}"), "GET", 200),
-        Some(1.0),
-        "{text}"
-    );
-    assert_eq!(
-        requests(&format!("{scim}/Schemas/{{urn}}"), "GET", 200),
-        Some(1.0),
-        "{text}"
-    );
-    assert_eq!(
-        requests(&format!("{scim}/Users"), "GET", 401),
-        Some(1.0),
-        "{text}"
-    );
-    assert_eq!(
-        requests(&format!("{scim}/Users"), "POST", 201),
-        Some(1.0),
-        "{text}"
-    );
+    for (route, method, status) in [
+        ("/Users/{id}", "HEAD", 200),
+        ("/Users/{id}", "GET", 200),
+        ("/Schemas/{urn}", "GET", 200),
+        ("/Users", "GET", 401),
+        ("/Users", "POST", 201),
+    ] {
+        let route = format!("{scim}{route}");
+        assert_eq!(
+            requests(&route, method, status),
+            Some(1.0),
+            "{route} {method}: {text}"
+        );
+    }
     // Six unknown paths, each with and without a key.
     assert_eq!(requests("other", "GET", 404), Some(12.0), "{text}");
     for leaked in [id.as_str(), "%FF", "/users", "Users/a/b"] {
