@@ -104,6 +104,17 @@ impl Settings {
         format!("{}/api/teams/{workspace_id}/scim/v2", self.public_url)
     }
 
+    /// The workspace's SAML service provider (entity ID, ACS URL), at the SCIM base's sibling.
+    pub fn saml_service_provider(
+        &self,
+        workspace_id: &str,
+    ) -> crate::domain::saml::ServiceProvider {
+        crate::domain::saml::ServiceProvider::at(&format!(
+            "{}/api/teams/{workspace_id}/saml",
+            self.public_url
+        ))
+    }
+
     /// The link that signs the page in with an admin token.
     pub fn sign_in_link(&self, token: &str) -> String {
         format!("{}/#token={token}", self.public_url)

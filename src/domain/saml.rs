@@ -348,8 +348,75 @@ pub async fn configure(
     Ok(model.into())
 }
 
+/// The gateway as a SAML service provider for one workspace: what the admin pastes into the IdP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceProvider {
+    /// The SP's entity ID, which is also where its metadata is served.
+    pub entity_id: String,
+    /// Where the IdP posts its answer (HTTP-POST binding).
+    pub acs_url: String,
+}
+
+impl ServiceProvider {
+    /// The SP below `saml_base` (`…/api/teams/{workspaceId}/saml`).
+    pub fn at(saml_base: &str) -> ServiceProvider {
+        ServiceProvider {
+            entity_id: format!("{saml_base}/metadata"),
+            acs_url: format!("{saml_base}/acs"),
+        }
+    }
+
+    /// SP metadata (SAML 2.0 metadata, §2.4.4): assertions must be signed, NameID is the
+    /// e-mail address, answers come back by HTTP-POST to the ACS.
+    pub fn metadata_xml(&self) -> String {
+        format!(
+            concat!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+                "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"{entity}\">\n",
+                "  <md:SPSSODescriptor AuthnRequestsSigned=\"false\" WantAssertionsSigned=\"true\" ",
+                "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n",
+                "    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>\n",
+                "    <md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" ",
+                "Location=\"{acs}\" index=\"0\" isDefault=\"true\"/>\n",
+                "  </md:SPSSODescriptor>\n",
+                "</md:EntityDescriptor>\n"
+            ),
+            entity = xml_attribute(&self.entity_id),
+            acs = xml_attribute(&self.acs_url),
+        )
+    }
+}
+
+/// Text safe inside a double-quoted XML attribute.
+fn xml_attribute(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn sp_metadata_escapes_its_urls() {
+        let sp = ServiceProvider::at("https://x.test/a&b\"<c>/api/teams/w/saml");
+        let xml = sp.metadata_xml();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        assert_eq!(
+            doc.root_element().attribute("entityID"),
+            Some("https://x.test/a&b\"<c>/api/teams/w/saml/metadata")
+        );
+        assert!(xml.contains("a&amp;b&quot;&lt;c&gt;"), "{xml}");
+    }
+
     use super::*;
 
     #[test]

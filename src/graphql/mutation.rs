@@ -20,10 +20,14 @@ impl MutationRoot {
         input: SamlInput,
     ) -> async_graphql::Result<Saml> {
         let state = ctx.data::<AppState>()?;
-        let config = domain::saml::configure(state.writer.pool(), principal(ctx)?, input.into())
+        let p = principal(ctx)?;
+        let config = domain::saml::configure(state.writer.pool(), p, input.into())
             .await
             .gql()?;
-        Ok(Saml(Some(config)))
+        Ok(Saml(
+            Some(config),
+            state.settings.saml_service_provider(&p.workspace_id),
+        ))
     }
 
     /// Turns SCIM provisioning on; needs a SAML configuration (`SAML_REQUIRED` otherwise).

@@ -55,7 +55,10 @@ impl Workspace {
     async fn saml(&self, ctx: &Context<'_>) -> async_graphql::Result<Saml> {
         let state = ctx.data::<AppState>()?;
         let config = domain::saml::get(&state.db, &self.0.id).await.gql()?;
-        Ok(Saml(config))
+        Ok(Saml(
+            config,
+            state.settings.saml_service_provider(&self.0.id),
+        ))
     }
 
     async fn scim(&self, ctx: &Context<'_>) -> async_graphql::Result<ScimStatus> {
@@ -117,13 +120,32 @@ impl Workspace {
     }
 }
 
-/// SAML status. Unconfigured: `configured` is false and the other fields are null.
-pub struct Saml(pub Option<domain::saml::SamlConfig>);
+/// SAML status. Unconfigured: `configured` is false and the IdP's fields are null; the
+/// service provider's own values (what the admin pastes into the IdP) are always there.
+pub struct Saml(
+    pub Option<domain::saml::SamlConfig>,
+    pub domain::saml::ServiceProvider,
+);
 
 #[Object]
 impl Saml {
     async fn configured(&self) -> bool {
         self.0.is_some()
+    }
+
+    /// This workspace's SP entity ID ("Audience URI" in Okta, "Identifier" in Entra).
+    async fn sp_entity_id(&self) -> &str {
+        &self.1.entity_id
+    }
+
+    /// Where the IdP posts its answer ("Single sign-on URL" in Okta, "Reply URL" in Entra).
+    async fn acs_url(&self) -> &str {
+        &self.1.acs_url
+    }
+
+    /// The SP metadata document, for IdPs that import it (the same URL as the entity ID).
+    async fn sp_metadata_url(&self) -> &str {
+        &self.1.entity_id
     }
 
     async fn idp_entity_id(&self) -> Option<&str> {

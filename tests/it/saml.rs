@@ -219,3 +219,86 @@ async fn configure_saml_from_idp_metadata() {
         "http://www.okta.com/exk1test"
     );
 }
+
+/// The service provider's values are there before SAML is configured (the admin needs them to
+/// set the IdP up) and after; its metadata is served at the entity ID, for this workspace only.
+#[tokio::test]
+async fn the_service_provider_values_and_metadata() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token("acme", "owner@acme.test").await;
+    let workspace = app.workspace_id(&token).await;
+    let sp_query = "{ workspace { saml { configured spEntityId acsUrl spMetadataUrl } } }";
+    let base = format!("{}/api/teams/{workspace}/saml", app.url);
+    let expected = |configured: bool| {
+        json!({
+            "configured": configured,
+            "spEntityId": format!("{base}/metadata"),
+            "acsUrl": format!("{base}/acs"),
+            "spMetadataUrl": format!("{base}/metadata"),
+        })
+    };
+    let before = app.gql(Some(&token), sp_query, json!({})).await;
+    assert_eq!(before["data"]["workspace"]["saml"], expected(false));
+    configure_saml(&app, &token).await;
+    let after = app.gql(Some(&token), sp_query, json!({})).await;
+    assert_eq!(after["data"]["workspace"]["saml"], expected(true));
+
+    let response = app
+        .client
+        .get(format!("{base}/metadata"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/samlmetadata+xml"
+    );
+    let xml = response.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let md = "urn:oasis:names:tc:SAML:2.0:metadata";
+    let root = doc.root_element();
+    assert!(root.has_tag_name((md, "EntityDescriptor")), "{xml}");
+    assert_eq!(
+        root.attribute("entityID"),
+        Some(format!("{base}/metadata").as_str())
+    );
+    let sp = root
+        .children()
+        .find(|n| n.has_tag_name((md, "SPSSODescriptor")))
+        .expect("an SPSSODescriptor");
+    assert_eq!(sp.attribute("WantAssertionsSigned"), Some("true"));
+    let acs: Vec<_> = sp
+        .children()
+        .filter(|n| n.has_tag_name((md, "AssertionConsumerService")))
+        .collect();
+    assert_eq!(acs.len(), 1, "{xml}");
+    assert_eq!(
+        acs[0].attribute("Binding"),
+        Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST")
+    );
+    assert_eq!(
+        acs[0].attribute("Location"),
+        Some(format!("{base}/acs").as_str())
+    );
+    let name_id = sp
+        .children()
+        .find(|n| n.has_tag_name((md, "NameIDFormat")))
+        .and_then(|n| n.text());
+    assert_eq!(
+        name_id,
+        Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress")
+    );
+
+    // A workspace that doesn't exist has no metadata.
+    let missing = app
+        .client
+        .get(format!(
+            "{}/api/teams/00000000-0000-0000-0000-000000000000/saml/metadata",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
