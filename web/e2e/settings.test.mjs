@@ -64,6 +64,14 @@ test('an admin sets up provisioning from the page', async () => {
 
   // SAML from the three fields: a bad URL is reported next to its field, then fixed.
   const saml = page.locator('#saml');
+  // What the IdP needs is there before SAML is configured: this gateway's own SP URLs, and the
+  // metadata at the entity ID names the same ACS.
+  const acs = await saml.getByLabel('ACS URL (Okta: Single sign-on URL; Entra: Reply URL)').inputValue();
+  const entityId = await saml.getByLabel('SP entity ID (Okta: Audience URI; Entra: Identifier)').inputValue();
+  assert.match(acs, new RegExp(`^${gateway.url}/api/teams/[0-9a-f-]+/saml/acs$`));
+  assert.equal(entityId, acs.replace(/acs$/, 'metadata'));
+  const metadata = await (await fetch(entityId)).text();
+  assert.ok(metadata.includes(`Location="${acs}"`), metadata);
   await saml.getByLabel('Entity ID, SSO URL and certificate').check();
   await saml.getByLabel('IdP entity ID (issuer)').fill('http://www.okta.com/exk-e2e');
   await saml.getByLabel('SSO URL', { exact: true }).fill('ftp://example.okta.com/sso');

@@ -6,7 +6,7 @@ export const SETTINGS = graphql(`
       id
       slug
       name
-      saml { configured idpEntityId ssoUrl certificateSubject certificateExpiresAt certificateExpiresSoon updatedAt }
+      saml { configured idpEntityId ssoUrl certificateSubject certificateExpiresAt certificateExpiresSoon updatedAt spEntityId acsUrl spMetadataUrl }
       scim { enabled baseUrl }
       apiKeys { id name prefix createdAt expiresAt expiresSoon lastUsedAt lastUsedClient revokedAt status }
       groupRoleMappings { groupName role }

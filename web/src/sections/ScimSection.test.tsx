@@ -14,6 +14,9 @@ const saml = (configured: boolean) => ({
   certificateExpiresAt: null,
   certificateExpiresSoon: false,
   updatedAt: null,
+  spEntityId: 'https://gw/api/teams/w/saml/metadata',
+  acsUrl: 'https://gw/api/teams/w/saml/acs',
+  spMetadataUrl: 'https://gw/api/teams/w/saml/metadata',
 });
 
 describe('ScimSection', () => {
