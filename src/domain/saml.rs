@@ -404,6 +404,7 @@ fn xml_attribute(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn sp_metadata_escapes_its_urls() {
@@ -416,8 +417,6 @@ mod tests {
         );
         assert!(xml.contains("a&amp;b&quot;&lt;c&gt;"), "{xml}");
     }
-
-    use super::*;
 
     #[test]
     fn metadata_picks_redirect_binding_and_signing_cert() {

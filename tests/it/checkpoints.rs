@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::process::{Server, enable_scim, scim_get, scim_post};
+use crate::process::{ScimGateway, Server, scim_get, scim_post, start_with_scim_using};
 
 /// Frames the checkpoint thread says it copied, from its debug lines in the (JSON) log.
 fn copied_by_the_thread(log: &std::path::Path) -> u64 {
@@ -41,10 +41,13 @@ async fn the_wal_is_checkpointed_beside_the_writer() {
         ],
         std::fs::File::create(&log).unwrap().into(),
     );
-    let lines = server.read_until("listening on");
-    let token = Server::sign_in_token(&lines).expect("a sign-in link on first start");
-    let http = reqwest::Client::new();
-    let (scim_base, key) = enable_scim(&http, &Server::base_url(&lines), &token).await;
+    let ScimGateway {
+        server,
+        http,
+        scim_base,
+        key,
+        ..
+    } = start_with_scim_using(server).await;
 
     // Whatever start-up wrote is copied first, so the file's size is settled before the burst.
     let settled = |wait: Duration| async move {

@@ -122,8 +122,10 @@ fn check(
         );
     }
     if r.status.as_u16() == 201 {
+        let location = header("location");
+        assert!(location.is_some(), "{label}: a 201 without Location");
         assert_eq!(
-            header("location").as_deref(),
+            location.as_deref(),
             r.body["meta"]["location"].as_str(),
             "{label}: Location is not the new resource's meta.location"
         );

@@ -183,7 +183,11 @@ pub struct ScimGateway {
 
 /// Starts a gateway on a new database and switches SCIM on with the first start's sign-in link.
 pub async fn start_with_scim(database_url: &str) -> ScimGateway {
-    let server = Server::start(database_url);
+    start_with_scim_using(Server::start(database_url)).await
+}
+
+/// [`start_with_scim`] for a server started otherwise (with more environment, its log kept).
+pub async fn start_with_scim_using(server: Server) -> ScimGateway {
     let lines = server.read_until("listening on");
     let token = Server::sign_in_token(&lines).expect("a sign-in link on first start");
     let base = Server::base_url(&lines);
