@@ -136,3 +136,24 @@ export function Dialog({ open, title, onClose, children }: { open: boolean; titl
     </dialog>
   );
 }
+
+/** Set-up steps for Okta and for Entra, one shown at a time behind a pair of tabs. */
+export function IdpSteps({ label, okta, entra }: { label: string; okta: { label: string; steps: ReactNode }; entra: { label: string; steps: ReactNode } }) {
+  const [idp, setIdp] = useState<'okta' | 'entra'>('okta');
+  const shown = idp === 'okta' ? okta : entra;
+  return (
+    <div className="setup">
+      <div role="tablist" aria-label={label} className="tablist">
+        <button type="button" role="tab" aria-selected={idp === 'okta'} onClick={() => setIdp('okta')}>
+          Okta
+        </button>
+        <button type="button" role="tab" aria-selected={idp === 'entra'} onClick={() => setIdp('entra')}>
+          Microsoft Entra ID
+        </button>
+      </div>
+      <ol role="tabpanel" aria-label={shown.label}>
+        {shown.steps}
+      </ol>
+    </div>
+  );
+}

@@ -3,7 +3,7 @@ import { ApiError, type Api } from '../graphql';
 import { CONFIGURE_SAML } from '../queries';
 import type { Settings } from '../App';
 import { expiry } from '../format';
-import { Badge, CopyField, ErrorNote, Field, Section } from '../ui';
+import { Badge, CopyField, ErrorNote, Field, IdpSteps, Section } from '../ui';
 
 type Saml = Settings['saml'];
 type Mode = 'metadata' | 'fields';
@@ -18,7 +18,6 @@ export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; on
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const [idp, setIdp] = useState<'okta' | 'entra'>('okta');
   const cert = expiry(saml.certificateExpiresAt, 30);
 
   async function submit(e: React.FormEvent) {
@@ -51,45 +50,45 @@ export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; on
       <CopyField label="ACS URL (Okta: Single sign-on URL; Entra: Reply URL)" value={saml.acsUrl} />
       <CopyField label="SP entity ID (Okta: Audience URI; Entra: Identifier)" value={saml.spEntityId} />
       <CopyField label="SP metadata URL" value={saml.spMetadataUrl} />
-      <div className="setup">
-        <div role="tablist" aria-label="Identity provider for SAML" className="tablist">
-          <button type="button" role="tab" aria-selected={idp === 'okta'} onClick={() => setIdp('okta')}>
-            Okta
-          </button>
-          <button type="button" role="tab" aria-selected={idp === 'entra'} onClick={() => setIdp('entra')}>
-            Microsoft Entra ID
-          </button>
-        </div>
-        {idp === 'okta' ? (
-          <ol role="tabpanel" aria-label="Okta SAML set-up">
-            <li>In Okta, <strong>Applications → Create App Integration → SAML 2.0</strong>.</li>
-            <li>
-              <strong>Single sign-on URL</strong>: <code>{saml.acsUrl}</code> (keep <em>Use this for Recipient URL and Destination URL</em> checked).
-            </li>
-            <li>
-              <strong>Audience URI (SP Entity ID)</strong>: <code>{saml.spEntityId}</code>
-            </li>
-            <li>
-              <strong>Name ID format</strong>: <em>EmailAddress</em>; <strong>Application username</strong>: <em>Email</em>.
-            </li>
-            <li>Finish, then on the <strong>Sign On</strong> tab copy the metadata and paste it below.</li>
-          </ol>
-        ) : (
-          <ol role="tabpanel" aria-label="Entra SAML set-up">
-            <li>In Entra, <strong>Enterprise applications → New application → Create your own application</strong> (non-gallery), then <strong>Single sign-on → SAML</strong>.</li>
-            <li>
-              <strong>Identifier (Entity ID)</strong>: <code>{saml.spEntityId}</code>
-            </li>
-            <li>
-              <strong>Reply URL (Assertion Consumer Service URL)</strong>: <code>{saml.acsUrl}</code>
-            </li>
-            <li>
-              <strong>Unique User Identifier (Name ID)</strong>: <em>user.mail</em>, format <em>Email address</em>.
-            </li>
-            <li>Download <strong>Federation Metadata XML</strong> and upload it below.</li>
-          </ol>
-        )}
-      </div>
+      <IdpSteps
+        label="Identity provider for SAML"
+        okta={{
+          label: 'Okta SAML set-up',
+          steps: (
+            <>
+              <li>In Okta, <strong>Applications → Create App Integration → SAML 2.0</strong>.</li>
+              <li>
+                <strong>Single sign-on URL</strong>: <code>{saml.acsUrl}</code> (keep <em>Use this for Recipient URL and Destination URL</em> checked).
+              </li>
+              <li>
+                <strong>Audience URI (SP Entity ID)</strong>: <code>{saml.spEntityId}</code>
+              </li>
+              <li>
+                <strong>Name ID format</strong>: <em>EmailAddress</em>; <strong>Application username</strong>: <em>Email</em>.
+              </li>
+              <li>Finish, then on the <strong>Sign On</strong> tab copy the metadata and paste it below.</li>
+            </>
+          ),
+        }}
+        entra={{
+          label: 'Entra SAML set-up',
+          steps: (
+            <>
+              <li>In Entra, <strong>Enterprise applications → New application → Create your own application</strong> (non-gallery), then <strong>Single sign-on → SAML</strong>.</li>
+              <li>
+                <strong>Identifier (Entity ID)</strong>: <code>{saml.spEntityId}</code>
+              </li>
+              <li>
+                <strong>Reply URL (Assertion Consumer Service URL)</strong>: <code>{saml.acsUrl}</code>
+              </li>
+              <li>
+                <strong>Unique User Identifier (Name ID)</strong>: <em>user.mail</em>, format <em>Email address</em>.
+              </li>
+              <li>Download <strong>Federation Metadata XML</strong> and upload it below.</li>
+            </>
+          ),
+        }}
+      />
       {saml.configured && (
         <dl className="facts">
           <dt>IdP entity ID</dt>
@@ -121,17 +120,17 @@ export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; on
           </fieldset>
           {mode === 'metadata' ? (
             <>
-              <Field label="Metadata XML" multiline value={metadataXml} onChange={setMetadataXml} error={fieldErrors.metadataXml} placeholder="<md:EntityDescriptor …>" hint="Okta: Sign On tab → SAML 2.0 → Metadata URL (open it and copy). Entra: Single sign-on → Federation Metadata XML." />
-              <div className="field">
-                <label htmlFor="saml-file">…or upload the metadata file</label>
-                <input id="saml-file" type="file" accept=".xml,application/xml,text/xml" onChange={(e) => void readFile(e.target.files?.[0])} />
-              </div>
+                    <Field label="Metadata XML" multiline value={metadataXml} onChange={setMetadataXml} error={fieldErrors.metadataXml} placeholder="<md:EntityDescriptor …>" hint="Okta: Sign On tab → SAML 2.0 → Metadata URL (open it and copy). Entra: Single sign-on → Federation Metadata XML." />
+                    <div className="field">
+                      <label htmlFor="saml-file">…or upload the metadata file</label>
+                      <input id="saml-file" type="file" accept=".xml,application/xml,text/xml" onChange={(e) => void readFile(e.target.files?.[0])} />
+                    </div>
             </>
           ) : (
             <>
-              <Field label="IdP entity ID (issuer)" value={idpEntityId} onChange={setIdpEntityId} error={fieldErrors.idpEntityId} placeholder="http://www.okta.com/exk…" />
-              <Field label="SSO URL" value={ssoUrl} onChange={setSsoUrl} error={fieldErrors.ssoUrl} placeholder="https://your-org.okta.com/app/…/sso/saml" />
-              <Field label="Signing certificate (PEM)" multiline value={certificatePem} onChange={setCertificatePem} error={fieldErrors.certificatePem} placeholder="-----BEGIN CERTIFICATE-----" />
+                    <Field label="IdP entity ID (issuer)" value={idpEntityId} onChange={setIdpEntityId} error={fieldErrors.idpEntityId} placeholder="http://www.okta.com/exk…" />
+                    <Field label="SSO URL" value={ssoUrl} onChange={setSsoUrl} error={fieldErrors.ssoUrl} placeholder="https://your-org.okta.com/app/…/sso/saml" />
+                    <Field label="Signing certificate (PEM)" multiline value={certificatePem} onChange={setCertificatePem} error={fieldErrors.certificatePem} placeholder="-----BEGIN CERTIFICATE-----" />
             </>
           )}
           <ErrorNote error={error} />

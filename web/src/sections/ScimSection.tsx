@@ -2,12 +2,11 @@ import { useState } from 'react';
 import type { Api } from '../graphql';
 import { DISABLE_SCIM, ENABLE_SCIM } from '../queries';
 import type { Settings } from '../App';
-import { Badge, CopyField, ErrorNote, Section } from '../ui';
+import { Badge, CopyField, ErrorNote, IdpSteps, Section } from '../ui';
 
 export function ScimSection({ api, saml, scim, onChanged }: { api: Api; saml: Settings['saml']; scim: Settings['scim']; onChanged: () => Promise<void> }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const [idp, setIdp] = useState<'okta' | 'entra'>('okta');
 
   async function toggle() {
     setBusy(true);
@@ -47,45 +46,45 @@ export function ScimSection({ api, saml, scim, onChanged }: { api: Api; saml: Se
       </div>
       <ErrorNote error={error} />
       <CopyField label="SCIM base URL" value={scim.baseUrl} />
-      <div className="setup">
-        <div role="tablist" aria-label="Identity provider" className="tablist">
-          <button type="button" role="tab" aria-selected={idp === 'okta'} onClick={() => setIdp('okta')}>
-            Okta
-          </button>
-          <button type="button" role="tab" aria-selected={idp === 'entra'} onClick={() => setIdp('entra')}>
-            Microsoft Entra ID
-          </button>
-        </div>
-        {idp === 'okta' ? (
-          <ol role="tabpanel" aria-label="Okta set-up">
-            <li>In your SAML app, open <strong>General → App Settings</strong>, enable <strong>SCIM provisioning</strong> and save.</li>
-            <li>
-              On the <strong>Provisioning</strong> tab, set <strong>SCIM connector base URL</strong> to <code>{scim.baseUrl}</code>.
-            </li>
-            <li>
-              <strong>Unique identifier field for users</strong>: <code>email</code>.
-            </li>
-            <li>Supported actions: <em>Push New Users</em>, <em>Push Profile Updates</em>, <em>Push Groups</em>.</li>
-            <li>
-              <strong>Authentication Mode</strong>: <em>HTTP Header</em>; <strong>Authorization</strong>: <code>Bearer</code> + an API key from <a href="#keys">API keys</a>. Test the connector, save.
-            </li>
-            <li>Under <strong>To App</strong>, enable Create Users, Update User Attributes and Deactivate Users; push the groups you map in <a href="#mapping">Group → role</a>.</li>
-          </ol>
-        ) : (
-          <ol role="tabpanel" aria-label="Entra set-up">
-            <li>In your enterprise application, open <strong>Provisioning</strong> and set <strong>Provisioning Mode</strong> to <em>Automatic</em>.</li>
-            <li>
-              <strong>Tenant URL</strong>: <code>{scim.baseUrl}</code>
-            </li>
-            <li>
-              <strong>Secret Token</strong>: an API key from <a href="#keys">API keys</a> (choose <em>Never expires</em>: Entra quarantines provisioning when its token expires).
-            </li>
-            <li>Click <strong>Test Connection</strong>, then save.</li>
-            <li>Under <strong>Mappings</strong>, keep <code>userPrincipalName → userName</code> (or map the mail attribute) and provision the groups you map in <a href="#mapping">Group → role</a>.</li>
-            <li>Set <strong>Provisioning Status</strong> to <em>On</em>.</li>
-          </ol>
-        )}
-      </div>
+      <IdpSteps
+        label="Identity provider"
+        okta={{
+          label: 'Okta set-up',
+          steps: (
+            <>
+              <li>In your SAML app, open <strong>General → App Settings</strong>, enable <strong>SCIM provisioning</strong> and save.</li>
+              <li>
+                On the <strong>Provisioning</strong> tab, set <strong>SCIM connector base URL</strong> to <code>{scim.baseUrl}</code>.
+              </li>
+              <li>
+                <strong>Unique identifier field for users</strong>: <code>email</code>.
+              </li>
+              <li>Supported actions: <em>Push New Users</em>, <em>Push Profile Updates</em>, <em>Push Groups</em>.</li>
+              <li>
+                <strong>Authentication Mode</strong>: <em>HTTP Header</em>; <strong>Authorization</strong>: <code>Bearer</code> + an API key from <a href="#keys">API keys</a>. Test the connector, save.
+              </li>
+              <li>Under <strong>To App</strong>, enable Create Users, Update User Attributes and Deactivate Users; push the groups you map in <a href="#mapping">Group → role</a>.</li>
+            </>
+          ),
+        }}
+        entra={{
+          label: 'Entra set-up',
+          steps: (
+            <>
+              <li>In your enterprise application, open <strong>Provisioning</strong> and set <strong>Provisioning Mode</strong> to <em>Automatic</em>.</li>
+              <li>
+                <strong>Tenant URL</strong>: <code>{scim.baseUrl}</code>
+              </li>
+              <li>
+                <strong>Secret Token</strong>: an API key from <a href="#keys">API keys</a> (choose <em>Never expires</em>: Entra quarantines provisioning when its token expires).
+              </li>
+              <li>Click <strong>Test Connection</strong>, then save.</li>
+              <li>Under <strong>Mappings</strong>, keep <code>userPrincipalName → userName</code> (or map the mail attribute) and provision the groups you map in <a href="#mapping">Group → role</a>.</li>
+              <li>Set <strong>Provisioning Status</strong> to <em>On</em>.</li>
+            </>
+          ),
+        }}
+      />
     </Section>
   );
 }
