@@ -4,6 +4,7 @@
 .PHONY: run test web clean bench fuzz mutants
 
 run: web
+	scripts/build-deps.sh
 	cargo run --release -- serve
 
 test:
@@ -18,6 +19,7 @@ clean:
 
 # Load benchmark (release build): prints the table; BENCH_ARGS="--postgres postgres://postgres@127.0.0.1:5432/postgres" or "--big 100000".
 bench:
+	scripts/build-deps.sh
 	cargo build --release -p scim-gateway -p scim-bench
 	target/release/scim-bench run $(BENCH_ARGS)
 	cargo bench --bench scim

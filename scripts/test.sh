@@ -10,6 +10,9 @@ step "web: install (npm ci), build (types from schema.graphql), unit and compone
 scripts/build-web.sh
 (cd web && npm test)
 
+step "C libraries the build links (xmlsec1 for SAML, libclang for its bindings)"
+scripts/build-deps.sh
+
 if ! cargo nextest --version >/dev/null 2>&1; then
   step "installing cargo-nextest"
   cargo install --locked cargo-nextest

@@ -89,6 +89,15 @@ pub struct Cli {
     )]
     pub request_timeout_secs: u64,
 
+    /// Hours an SSO session lasts; signing out, SCIM deactivation or removal end it sooner.
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_SESSION_HOURS",
+        default_value_t = 12,
+        value_parser = clap::value_parser!(u32).range(1..=720),
+        global = true
+    )]
+    pub session_hours: u32,
     /// Bearer token `/metrics` asks for (Prometheus' `authorization` setting); unset, `/metrics`
     /// is off.
     #[arg(
@@ -172,6 +181,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "SCIM_GATEWAY_SCIM_RATE_LIMIT",
     "SCIM_GATEWAY_SCIM_RATE_BURST",
     "SCIM_GATEWAY_REQUEST_TIMEOUT_SECS",
+    "SCIM_GATEWAY_SESSION_HOURS",
     "SCIM_GATEWAY_METRICS_TOKEN",
     "SCIM_GATEWAY_LOG",
     "SCIM_GATEWAY_LOG_FORMAT",

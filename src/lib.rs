@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod request_id;
 pub mod scim;
 mod serving;
+pub(crate) mod sso;
 pub mod state;
 mod web;
 
@@ -20,8 +21,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -86,40 +87,13 @@ fn router(state: AppState) -> Router {
             get(graphql::get_handler).post(graphql::post_handler),
         )
         .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT))
-        .route(
-            "/api/teams/{workspace_id}/saml/metadata",
-            get(saml_metadata),
-        )
+        .merge(sso::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::endpoint));
     api.merge(web::router(&state.settings.web_dir))
         .layer(from_fn_with_state(state.clone(), serving::every_request))
         .with_state(state)
-}
-
-/// The workspace's SP metadata, public as IdPs fetch it; 404 for a workspace that doesn't exist.
-async fn saml_metadata(
-    State(state): State<AppState>,
-    Path(workspace_id): Path<String>,
-) -> Response {
-    match domain::workspaces::get(&state.db, &workspace_id).await {
-        Ok(_) => (
-            [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-            state
-                .settings
-                .saml_service_provider(&workspace_id)
-                .metadata_xml(),
-        )
-            .into_response(),
-        Err(domain::Error::NotFound(_)) => {
-            (StatusCode::NOT_FOUND, "no such workspace\n").into_response()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "SAML metadata");
-            (StatusCode::SERVICE_UNAVAILABLE, "try again shortly\n").into_response()
-        }
-    }
 }
 
 /// Alive: the process answers.

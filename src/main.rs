@@ -92,6 +92,7 @@ async fn serve(cli: &Cli) -> Result<(), String> {
         .unwrap_or_else(|| format!("http://{local}"));
     let settings = Settings::new(&public_url, cli.web_dir.clone())
         .with_limits(cli.limits())
+        .with_session_ttl(chrono::TimeDelta::hours(i64::from(cli.session_hours)))
         .with_metrics_token(cli.metrics_token.as_deref());
     if let Some(issued) = domain::workspaces::bootstrap_if_empty(&conn)
         .await

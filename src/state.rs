@@ -71,6 +71,8 @@ pub struct Settings {
     pub limits: crate::limits::Limits,
     /// SHA-256 of the token `/metrics` asks for; no token, no metrics.
     pub metrics_token_hash: Option<String>,
+    /// How long an SSO session lasts.
+    pub session_ttl: chrono::TimeDelta,
 }
 
 impl Settings {
@@ -80,6 +82,35 @@ impl Settings {
             web_dir,
             limits: crate::limits::Limits::default(),
             metrics_token_hash: None,
+            session_ttl: crate::domain::sessions::DEFAULT_TTL,
+        }
+    }
+
+    pub fn with_session_ttl(self, session_ttl: chrono::TimeDelta) -> Self {
+        Settings {
+            session_ttl,
+            ..self
+        }
+    }
+
+    /// The origin (scheme, host, port) pages of this service are served from; a cookie-carrying
+    /// request from any other is refused.
+    pub fn public_origin(&self) -> String {
+        url::Url::parse(&self.public_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| self.public_url.clone())
+    }
+
+    /// Cookies are `Secure` (and the session cookie `__Host-` prefixed) when served over https.
+    pub fn https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.https() {
+            "__Host-scimgw_session"
+        } else {
+            "scimgw_session"
         }
     }
 

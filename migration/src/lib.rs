@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_initial;
 mod m20261129_000001_member_names_and_emails;
+mod m20261204_000001_saml_sign_in;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261129_000001_member_names_and_emails::Migration),
+            Box::new(m20261204_000001_saml_sign_in::Migration),
         ]
     }
 }

@@ -11,19 +11,29 @@ use crate::domain::roles::Role;
 use crate::domain::{Error, Result, secrets, workspaces};
 use crate::entities::{account, admin_token, member, workspace};
 
-/// Who is calling the admin API.
+/// Who is calling the admin API: the holder of an admin token, or a member signed in by SSO.
+/// Either way the membership (active, role) is read again on every request.
 #[derive(Clone, Debug)]
 pub struct Principal {
-    pub token_id: String,
+    pub credential: Credential,
     pub workspace_id: String,
     pub account_id: String,
     pub email: String,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    AdminToken { id: String },
+    Session { id: String },
+}
+
 impl Principal {
     /// How the activity log names this caller.
     pub fn actor(&self) -> String {
-        format!("admin {}", self.email)
+        match self.credential {
+            Credential::AdminToken { .. } => format!("admin {}", self.email),
+            Credential::Session { .. } => format!("{} (SSO)", self.email),
+        }
     }
 }
 
@@ -65,7 +75,7 @@ pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> Result<Prin
             .await?;
     }
     Ok(Principal {
-        token_id: row.id,
+        credential: Credential::AdminToken { id: row.id },
         workspace_id: row.workspace_id,
         account_id: row.account_id,
         email: account.email,
@@ -191,4 +201,58 @@ pub fn validate_email(email: &str) -> Result<String> {
             format!("{email:?} is not an e-mail address"),
         ))
     }
+}
+
+/// Who the caller is in their workspace: any active member may ask.
+#[derive(Clone, Debug)]
+pub struct Me {
+    pub user_name: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub role: Role,
+    /// Where the role comes from ("via group Reviewers").
+    pub role_source: crate::domain::roles::RoleSource,
+    pub workspace: workspace::Model,
+    pub signed_in_with_sso: bool,
+}
+
+pub async fn me(db: &impl ConnectionTrait, principal: &Principal) -> Result<Me> {
+    use crate::domain::roles;
+    let Some(member) = member::Entity::find()
+        .filter(member::Column::WorkspaceId.eq(principal.workspace_id.clone()))
+        .filter(member::Column::AccountId.eq(principal.account_id.clone()))
+        .one(db)
+        .await?
+    else {
+        return Err(Error::Forbidden(
+            "you are no longer a member of this workspace".into(),
+        ));
+    };
+    if !member.active {
+        return Err(Error::Forbidden(
+            "your membership of this workspace is deactivated".into(),
+        ));
+    }
+    let Some(ws) = workspace::Entity::find_by_id(member.workspace_id.clone())
+        .one(db)
+        .await?
+    else {
+        return Err(Error::NotFound("workspace".into()));
+    };
+    let mappings = roles::load_mapping_table(db, &member.workspace_id).await?;
+    let groups = roles::mapped_groups(db, std::slice::from_ref(&member.id), &mappings).await?;
+    let resolution = roles::resolve(
+        member.is_owner,
+        member.direct_role.as_deref().and_then(Role::parse),
+        groups.get(&member.id).map(Vec::as_slice).unwrap_or(&[]),
+    );
+    Ok(Me {
+        user_name: member.user_name,
+        given_name: member.given_name,
+        family_name: member.family_name,
+        role: Role::from_stored(&member.effective_role),
+        role_source: resolution.decided_by,
+        workspace: ws,
+        signed_in_with_sso: matches!(principal.credential, Credential::Session { .. }),
+    })
 }

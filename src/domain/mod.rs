@@ -18,6 +18,8 @@ pub mod roles;
 pub mod saml;
 pub mod scim_settings;
 pub mod secrets;
+pub mod sessions;
+pub mod sign_in;
 pub mod users;
 pub mod workspaces;
 

@@ -12,6 +12,12 @@ pub struct Model {
     pub certificate_subject: String,
     pub certificate_not_before: DateTimeUtc,
     pub certificate_expires_at: DateTimeUtc,
+    /// The IdP's next signing certificate, accepted beside the current one during a rotation.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub next_certificate_pem: Option<String>,
+    pub next_certificate_subject: Option<String>,
+    pub next_certificate_not_before: Option<DateTimeUtc>,
+    pub next_certificate_expires_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
 }
 

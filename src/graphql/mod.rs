@@ -53,7 +53,8 @@ pub fn sdl() -> String {
     schema().sdl()
 }
 
-/// Who called, as the request established it; `None` when no valid admin token was presented.
+/// Who called, as the request established it; `None` when no valid admin token or session was
+/// presented.
 struct Caller(Option<Principal>);
 
 /// The authenticated caller, or `UNAUTHENTICATED`.
@@ -72,15 +73,54 @@ fn bearer_token(value: &str) -> &str {
     }
 }
 
-async fn caller_for(state: &AppState, token: Option<&str>) -> Result<Caller, domain::Error> {
-    let Some(token) = token.map(bearer_token).filter(|t| !t.is_empty()) else {
-        return Ok(Caller(None));
+/// The caller: an admin token when one is presented (bootstrap and break-glass), else the SSO
+/// session cookie's member.
+async fn caller_for(
+    state: &AppState,
+    token: Option<&str>,
+    session: Option<&str>,
+) -> Result<Caller, domain::Error> {
+    let authenticated = match (token.map(bearer_token).filter(|t| !t.is_empty()), session) {
+        (Some(token), _) => domain::admin::authenticate(&state.db, token).await,
+        (None, Some(session)) => domain::sessions::authenticate(&state.db, session).await,
+        (None, None) => return Ok(Caller(None)),
     };
-    match domain::admin::authenticate(&state.db, token).await {
+    match authenticated {
         Ok(p) => Ok(Caller(Some(p))),
         Err(domain::Error::Unauthenticated) => Ok(Caller(None)),
         Err(e) => Err(e),
     }
+}
+
+/// Cross-site use of the session cookie is refused: a foreign `Origin`, or (for POST) a body
+/// that is not `application/json`, which a plain HTML form could send.
+fn refuse_cross_site(
+    headers: &HeaderMap,
+    state: &AppState,
+    session: Option<&str>,
+    post: bool,
+) -> Option<Response> {
+    session?;
+    if crate::sso::cross_origin(headers, &state.settings) {
+        return Some(coded_error_response(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "a request from another site may not use this site's sign-in".into(),
+        ));
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if post && !json {
+        return Some(coded_error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "VALIDATION",
+            "send GraphQL requests as application/json".into(),
+        ));
+    }
+    None
 }
 
 /// One error with this `extensions.code`, for answers the serving layer gives itself (a timeout,
@@ -131,7 +171,11 @@ pub async fn post_handler(
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let caller = match caller_for(&state, token).await {
+    let session = crate::sso::session_token(&headers, &state.settings);
+    if let Some(refused) = refuse_cross_site(&headers, &state, session.as_deref(), true) {
+        return refused;
+    }
+    let caller = match caller_for(&state, token, session.as_deref()).await {
         Ok(caller) => caller,
         Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e.extend()),
     };
@@ -150,6 +194,10 @@ pub async fn get_handler(
     let (mut parts, _body) = request.into_parts();
     if !parts.headers.contains_key(header::UPGRADE) {
         return Redirect::to("/graphql/playground").into_response();
+    }
+    let session = crate::sso::session_token(&parts.headers, &state.settings);
+    if let Some(refused) = refuse_cross_site(&parts.headers, &state, session.as_deref(), false) {
+        return refused;
     }
     // A client that names no subprotocol gets graphql-transport-ws, what current clients speak.
     if !parts.headers.contains_key(header::SEC_WEBSOCKET_PROTOCOL) {
@@ -190,7 +238,7 @@ pub async fn get_handler(
                         .or_else(|| payload.get("authToken"))
                         .and_then(|v| v.as_str())
                         .map(str::to_string);
-                    let caller = caller_for(&state, token.as_deref())
+                    let caller = caller_for(&state, token.as_deref(), session.as_deref())
                         .await
                         .map_err(|e| e.extend())?;
                     let mut data = Data::default();

@@ -13,6 +13,33 @@ pub struct MutationRoot;
 
 #[Object(name = "Mutation")]
 impl MutationRoot {
+    /// Ends the caller's SSO session and removes its cookie (with an admin token: nothing to end).
+    async fn sign_out(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let state = ctx.data::<AppState>()?;
+        let p = principal(ctx)?;
+        if let domain::admin::Credential::Session { id } = &p.credential {
+            domain::sessions::end_by_id(state.writer.pool(), id)
+                .await
+                .gql()?;
+            ctx.append_http_header(
+                axum::http::header::SET_COOKIE,
+                crate::sso::clear_session_cookie(&state.settings),
+            );
+        }
+        Ok(true)
+    }
+
+    /// Starts a test sign-in: open the returned URL, sign in at the IdP, and the IdP's answer is
+    /// checked like a real sign-in, with a report (`samlTestReport`) instead of a session.
+    async fn start_saml_test(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let state = ctx.data::<AppState>()?;
+        let p = principal(ctx)?;
+        let sp = state.settings.saml_service_provider(&p.workspace_id);
+        domain::sign_in::begin_test(state.writer.pool(), &sp, p)
+            .await
+            .gql()
+    }
+
     /// Configures SAML from IdP metadata XML or from the three fields.
     async fn configure_saml(
         &self,

@@ -3,13 +3,34 @@ use async_graphql::{Context, Object};
 use crate::domain;
 use crate::graphql::error::GqlResultExt;
 use crate::graphql::principal;
-use crate::graphql::types::{GroupRoleMappingInput, RoleChange, Workspace};
+use crate::graphql::types::{GroupRoleMappingInput, Me, RoleChange, SamlTestReport, Workspace};
 use crate::state::AppState;
 
 pub struct QueryRoot;
 
 #[Object(name = "Query")]
 impl QueryRoot {
+    /// Who is signed in (by SSO session or admin token): any active member of the workspace.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
+        let state = ctx.data::<AppState>()?;
+        let me = domain::admin::me(&state.db, principal(ctx)?).await.gql()?;
+        Ok(Me(me))
+    }
+
+    /// The report of a test sign-in started with `startSamlTest` (admins; null while the IdP
+    /// has not answered).
+    async fn saml_test_report(
+        &self,
+        ctx: &Context<'_>,
+        id: async_graphql::ID,
+    ) -> async_graphql::Result<Option<SamlTestReport>> {
+        let state = ctx.data::<AppState>()?;
+        let report = domain::sign_in::test_report_for(&state.db, principal(ctx)?, &id)
+            .await
+            .gql()?;
+        Ok(report.map(Into::into))
+    }
+
     /// The workspace of the admin token in use.
     async fn workspace(&self, ctx: &Context<'_>) -> async_graphql::Result<Workspace> {
         let state = ctx.data::<AppState>()?;

@@ -171,8 +171,23 @@ impl Saml {
             .is_some_and(|c| c.certificate_expires_soon(domain::now()))
     }
 
+    /// The next certificate, accepted beside the current one during a rotation.
+    async fn next_certificate_subject(&self) -> Option<&str> {
+        self.next().map(|c| c.subject.as_str())
+    }
+
+    async fn next_certificate_expires_at(&self) -> Option<DateTime<Utc>> {
+        self.next().map(|c| c.not_after)
+    }
+
     async fn updated_at(&self) -> Option<DateTime<Utc>> {
         self.0.as_ref().map(|c| c.updated_at)
+    }
+}
+
+impl Saml {
+    fn next(&self) -> Option<&domain::saml::Certificate> {
+        self.0.as_ref().and_then(|c| c.next_certificate.as_ref())
     }
 }
 
@@ -341,6 +356,9 @@ pub struct SamlInput {
     pub sso_url: Option<String>,
     /// The IdP's signing certificate, PEM (or its base64 body).
     pub certificate_pem: Option<String>,
+    /// The IdP's next signing certificate during a rotation: signatures by either are accepted.
+    /// With metadata XML it overrides a second certificate listed there.
+    pub next_certificate_pem: Option<String>,
 }
 
 impl From<SamlInput> for domain::saml::SamlInput {
@@ -350,6 +368,100 @@ impl From<SamlInput> for domain::saml::SamlInput {
             idp_entity_id: i.idp_entity_id,
             sso_url: i.sso_url,
             certificate_pem: i.certificate_pem,
+            next_certificate_pem: i.next_certificate_pem,
+        }
+    }
+}
+
+/// The signed-in person: any active member of the workspace.
+pub struct Me(pub domain::admin::Me);
+
+#[Object]
+impl Me {
+    async fn user_name(&self) -> &str {
+        &self.0.user_name
+    }
+
+    async fn given_name(&self) -> Option<&str> {
+        self.0.given_name.as_deref()
+    }
+
+    async fn family_name(&self) -> Option<&str> {
+        self.0.family_name.as_deref()
+    }
+
+    /// The effective role, read on every request: a group push or mapping edit applies at once.
+    async fn role(&self) -> GqlRole {
+        self.0.role.into()
+    }
+
+    /// Where the role comes from, in words ("via group Reviewers", "by default").
+    async fn role_source(&self) -> String {
+        self.0.role_source.describe()
+    }
+
+    /// True for a session started by SSO, false for an admin token.
+    async fn signed_in_with_sso(&self) -> bool {
+        self.0.signed_in_with_sso
+    }
+
+    async fn workspace(&self) -> MeWorkspace {
+        MeWorkspace {
+            id: ID(self.0.workspace.id.clone()),
+            slug: self.0.workspace.slug.clone(),
+            name: self.0.workspace.name.clone(),
+        }
+    }
+}
+
+/// The signed-in person's workspace, as any member may see it (settings are `workspace`, for
+/// admins).
+#[derive(SimpleObject)]
+pub struct MeWorkspace {
+    pub id: ID,
+    pub slug: String,
+    pub name: String,
+}
+
+/// One check of a test sign-in.
+#[derive(SimpleObject)]
+pub struct SamlCheck {
+    /// FORMAT, STATUS, SIGNATURE, ISSUER, AUDIENCE, RECIPIENT, VALIDITY, REQUEST, REPLAY, PERSON.
+    pub check: String,
+    pub label: String,
+    /// Null when not checked because an earlier check failed.
+    pub passed: Option<bool>,
+    pub detail: String,
+}
+
+/// What a test sign-in found, check by check. No session was started.
+#[derive(SimpleObject)]
+pub struct SamlTestReport {
+    pub succeeded: bool,
+    pub checks: Vec<SamlCheck>,
+    /// Who the IdP said signed in, when its signature held.
+    pub subject: Option<String>,
+    pub member_user_name: Option<String>,
+    pub role: Option<String>,
+}
+
+impl From<domain::sign_in::TestReport> for SamlTestReport {
+    fn from(r: domain::sign_in::TestReport) -> Self {
+        SamlTestReport {
+            succeeded: r.succeeded,
+            checks: r
+                .checks
+                .into_iter()
+                .map(|c| SamlCheck {
+                    check: c.check,
+                    label: c.label,
+                    passed: c.passed,
+                    detail: c.detail,
+                })
+                .collect(),
+            subject: r.subject,
+            member_user_name: r.member_user_name,
+            role: r.role,
         }
     }
 }

@@ -15,6 +15,11 @@ use crate::domain::admin::{self, Principal};
 use crate::domain::{Error, Result, now};
 use crate::entities::saml_config;
 
+pub mod service_provider;
+pub mod verify;
+
+pub use service_provider::ServiceProvider;
+
 /// A certificate expiring within this window is flagged on the page.
 pub const EXPIRY_WARNING: TimeDelta = TimeDelta::days(30);
 const MAX_METADATA_BYTES: usize = 1024 * 1024;
@@ -28,6 +33,9 @@ pub struct SamlInput {
     pub idp_entity_id: Option<String>,
     pub sso_url: Option<String>,
     pub certificate_pem: Option<String>,
+    /// The IdP's next signing certificate, during a rotation (also read from metadata that
+    /// lists two signing certificates).
+    pub next_certificate_pem: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,10 +46,19 @@ pub struct SamlConfig {
     pub certificate_subject: String,
     pub certificate_not_before: DateTime<Utc>,
     pub certificate_expires_at: DateTime<Utc>,
+    /// Accepted beside the current certificate, so the IdP can switch without downtime.
+    pub next_certificate: Option<Certificate>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl SamlConfig {
+    /// The certificates a signature may come from.
+    pub fn trusted_certificates(&self) -> Vec<&str> {
+        std::iter::once(self.certificate_pem.as_str())
+            .chain(self.next_certificate.as_ref().map(|c| c.pem.as_str()))
+            .collect()
+    }
+
     pub fn certificate_expires_soon(&self, at: DateTime<Utc>) -> bool {
         self.certificate_expires_at - at <= EXPIRY_WARNING
     }
@@ -56,6 +73,22 @@ impl From<saml_config::Model> for SamlConfig {
             certificate_subject: m.certificate_subject,
             certificate_not_before: m.certificate_not_before,
             certificate_expires_at: m.certificate_expires_at,
+            next_certificate: match (
+                m.next_certificate_pem,
+                m.next_certificate_subject,
+                m.next_certificate_not_before,
+                m.next_certificate_expires_at,
+            ) {
+                (Some(pem), Some(subject), Some(not_before), Some(not_after)) => {
+                    Some(Certificate {
+                        pem,
+                        subject,
+                        not_before,
+                        not_after,
+                    })
+                }
+                _ => None,
+            },
             updated_at: m.updated_at,
         }
     }
@@ -188,6 +221,8 @@ pub struct Metadata {
     pub entity_id: String,
     pub sso_url: String,
     pub certificate: String,
+    /// A second signing certificate, which IdPs list during a rotation.
+    pub next_certificate: Option<String>,
 }
 
 const MD_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
@@ -232,28 +267,29 @@ pub fn parse_metadata(xml: &str) -> Result<Metadata> {
         .or_else(|| pick(":HTTP-POST"))
         .or_else(|| services.iter().find_map(|n| n.attribute("Location")))
         .ok_or_else(|| Error::invalid(FIELD, "the metadata has no SingleSignOnService location"))?;
-    let certificate = idp
+    let mut certificates = idp
         .children()
         .filter(|n| is(n, MD_NS, "KeyDescriptor"))
         .filter(|n| n.attribute("use").is_none_or(|u| u == "signing"))
-        .find_map(|kd| {
+        .filter_map(|kd| {
             kd.descendants()
                 .find(|n| is(n, DS_NS, "X509Certificate"))
                 .and_then(|n| n.text())
-        })
+        });
+    let certificate = certificates
+        .next()
         .ok_or_else(|| Error::invalid(FIELD, "the metadata has no signing certificate"))?;
+    let next_certificate = certificates.next().map(str::to_string);
     Ok(Metadata {
         entity_id: entity_id.to_string(),
         sso_url: sso_url.to_string(),
         certificate: certificate.to_string(),
+        next_certificate,
     })
 }
 
 /// Validates an input into the configuration to store; errors name the field to fix.
-pub fn validate_input(
-    input: &SamlInput,
-    at: DateTime<Utc>,
-) -> Result<(String, String, Certificate)> {
+pub fn validate_input(input: &SamlInput, at: DateTime<Utc>) -> Result<ValidInput> {
     let fields_given =
         input.idp_entity_id.is_some() || input.sso_url.is_some() || input.certificate_pem.is_some();
     match &input.metadata_xml {
@@ -263,22 +299,45 @@ pub fn validate_input(
         )),
         Some(xml) => {
             let md = parse_metadata(xml)?;
-            Ok((
-                validate_entity_id(&md.entity_id, "metadataXml")?,
-                validate_sso_url(&md.sso_url, "metadataXml")?,
-                parse_certificate(&md.certificate, "metadataXml", at)?,
-            ))
+            let next = match (&input.next_certificate_pem, &md.next_certificate) {
+                (Some(pem), _) => Some(parse_certificate(pem, "nextCertificatePem", at)?),
+                (None, Some(cert)) => Some(parse_certificate(cert, "metadataXml", at)?),
+                (None, None) => None,
+            };
+            Ok(ValidInput {
+                entity_id: validate_entity_id(&md.entity_id, "metadataXml")?,
+                sso_url: validate_sso_url(&md.sso_url, "metadataXml")?,
+                certificate: parse_certificate(&md.certificate, "metadataXml", at)?,
+                next_certificate: next,
+            })
         }
-        None => Ok((
-            validate_entity_id(input.idp_entity_id.as_deref().unwrap_or(""), "idpEntityId")?,
-            validate_sso_url(input.sso_url.as_deref().unwrap_or(""), "ssoUrl")?,
-            parse_certificate(
+        None => Ok(ValidInput {
+            entity_id: validate_entity_id(
+                input.idp_entity_id.as_deref().unwrap_or(""),
+                "idpEntityId",
+            )?,
+            sso_url: validate_sso_url(input.sso_url.as_deref().unwrap_or(""), "ssoUrl")?,
+            certificate: parse_certificate(
                 input.certificate_pem.as_deref().unwrap_or(""),
                 "certificatePem",
                 at,
             )?,
-        )),
+            next_certificate: input
+                .next_certificate_pem
+                .as_deref()
+                .filter(|pem| !pem.trim().is_empty())
+                .map(|pem| parse_certificate(pem, "nextCertificatePem", at))
+                .transpose()?,
+        }),
     }
+}
+
+/// A configuration ready to store.
+pub struct ValidInput {
+    pub entity_id: String,
+    pub sso_url: String,
+    pub certificate: Certificate,
+    pub next_certificate: Option<Certificate>,
 }
 
 pub async fn get(db: &impl ConnectionTrait, workspace_id: &str) -> Result<Option<SamlConfig>> {
@@ -295,7 +354,12 @@ pub async fn configure(
     input: SamlInput,
 ) -> Result<SamlConfig> {
     let at = now();
-    let (entity_id, sso_url, cert) = validate_input(&input, at)?;
+    let ValidInput {
+        entity_id,
+        sso_url,
+        certificate: cert,
+        next_certificate: next,
+    } = validate_input(&input, at)?;
     let txn = crate::domain::begin_write(db).await?;
     admin::require_admin(&txn, principal).await?;
     let model = saml_config::Model {
@@ -306,6 +370,10 @@ pub async fn configure(
         certificate_subject: cert.subject,
         certificate_not_before: cert.not_before,
         certificate_expires_at: cert.not_after,
+        next_certificate_pem: next.as_ref().map(|c| c.pem.clone()),
+        next_certificate_subject: next.as_ref().map(|c| c.subject.clone()),
+        next_certificate_not_before: next.as_ref().map(|c| c.not_before),
+        next_certificate_expires_at: next.as_ref().map(|c| c.not_after),
         updated_at: at,
     };
     saml_config::Entity::insert(model.clone().into_active_model().reset_all())
@@ -318,6 +386,10 @@ pub async fn configure(
                     saml_config::Column::CertificateSubject,
                     saml_config::Column::CertificateNotBefore,
                     saml_config::Column::CertificateExpiresAt,
+                    saml_config::Column::NextCertificatePem,
+                    saml_config::Column::NextCertificateSubject,
+                    saml_config::Column::NextCertificateNotBefore,
+                    saml_config::Column::NextCertificateExpiresAt,
                     saml_config::Column::UpdatedAt,
                 ])
                 .to_owned(),
@@ -336,10 +408,18 @@ pub async fn configure(
             principal.actor(),
             "saml.configure",
             format!(
-                "SAML configured {source} for IdP {} (certificate {} expires {})",
+                "SAML configured {source} for IdP {} (certificate {} expires {}{})",
                 model.idp_entity_id,
                 model.certificate_subject,
-                model.certificate_expires_at.format("%Y-%m-%d")
+                model.certificate_expires_at.format("%Y-%m-%d"),
+                match &next {
+                    Some(next) => format!(
+                        "; next certificate {} expires {}",
+                        next.subject,
+                        next.not_after.format("%Y-%m-%d")
+                    ),
+                    None => String::new(),
+                }
             ),
         ),
     )
@@ -348,75 +428,9 @@ pub async fn configure(
     Ok(model.into())
 }
 
-/// The gateway as a SAML service provider for one workspace: what the admin pastes into the IdP.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceProvider {
-    /// The SP's entity ID, which is also where its metadata is served.
-    pub entity_id: String,
-    /// Where the IdP posts its answer (HTTP-POST binding).
-    pub acs_url: String,
-}
-
-impl ServiceProvider {
-    /// The SP below `saml_base` (`…/api/teams/{workspaceId}/saml`).
-    pub fn at(saml_base: &str) -> ServiceProvider {
-        ServiceProvider {
-            entity_id: format!("{saml_base}/metadata"),
-            acs_url: format!("{saml_base}/acs"),
-        }
-    }
-
-    /// SP metadata (SAML 2.0 metadata, §2.4.4): assertions must be signed, NameID is the
-    /// e-mail address, answers come back by HTTP-POST to the ACS.
-    pub fn metadata_xml(&self) -> String {
-        format!(
-            concat!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
-                "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"{entity}\">\n",
-                "  <md:SPSSODescriptor AuthnRequestsSigned=\"false\" WantAssertionsSigned=\"true\" ",
-                "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n",
-                "    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>\n",
-                "    <md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" ",
-                "Location=\"{acs}\" index=\"0\" isDefault=\"true\"/>\n",
-                "  </md:SPSSODescriptor>\n",
-                "</md:EntityDescriptor>\n"
-            ),
-            entity = xml_attribute(&self.entity_id),
-            acs = xml_attribute(&self.acs_url),
-        )
-    }
-}
-
-/// Text safe inside a double-quoted XML attribute.
-fn xml_attribute(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sp_metadata_escapes_its_urls() {
-        let sp = ServiceProvider::at("https://x.test/a&b\"<c>/api/teams/w/saml");
-        let xml = sp.metadata_xml();
-        let doc = roxmltree::Document::parse(&xml).unwrap();
-        assert_eq!(
-            doc.root_element().attribute("entityID"),
-            Some("https://x.test/a&b\"<c>/api/teams/w/saml/metadata")
-        );
-        assert!(xml.contains("a&amp;b&quot;&lt;c&gt;"), "{xml}");
-    }
 
     #[test]
     fn metadata_picks_redirect_binding_and_signing_cert() {

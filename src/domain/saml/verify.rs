@@ -1,0 +1,529 @@
+//! Verifying an IdP's answer (a SAML `Response` posted to the ACS). The XML signature is checked by
+//! xmlsec1 through `samael` (exclusive canonicalisation, SHA-2 algorithms only), never by code of
+//! ours; samael also reduces the document to what the signature covers, and every value used
+//! afterwards (who, audience, times, request) is read from that. What samael leaves to its caller
+//! is checked here: the unsigned envelope (exactly one assertion, status Success, destination),
+//! that an audience is named at all, and, from the signed assertion, the request it answers.
+//!
+//! xmlsec and libxml2 keep global state, so verifications run one at a time (`verify` holds a
+//! process-wide lock); sign-ins are rare next to the time one takes (~1 ms).
+
+use std::sync::Mutex;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, TimeDelta, Utc};
+use samael::crypto::{AllowedSignatureAlgorithm, decode_x509_cert};
+use samael::key_info::{KeyInfo, X509Data};
+use samael::metadata::{EntityDescriptor, IdpSsoDescriptor, KeyDescriptor};
+use samael::service_provider::{Error as SamlError, ServiceProvider as SamaelSp};
+
+use super::service_provider::ServiceProvider;
+
+/// How far the IdP's clock may be from ours.
+pub const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(2);
+/// How long after the IdP issued an answer it is still accepted (the user's round trip).
+const MAX_ISSUE_DELAY: TimeDelta = TimeDelta::minutes(5);
+/// A larger `SAMLResponse` is refused unread.
+const MAX_RESPONSE_BYTES: usize = 512 * 1024;
+
+const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+/// Attribute names IdPs use for the e-mail address (Okta's attribute statements, Entra's claims,
+/// the LDAP `mail` OID).
+const EMAIL_ATTRIBUTES: &[&str] = &[
+    "email",
+    "mail",
+    "emailaddress",
+    "user.email",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+    "urn:oid:0.9.2342.19200300.100.1.3",
+];
+
+/// The checks an answer goes through, in order, for the test sign-in's report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    Format,
+    Status,
+    Signature,
+    Issuer,
+    Audience,
+    Recipient,
+    Validity,
+    Request,
+    Replay,
+    Person,
+}
+
+impl Check {
+    pub const ALL: [Check; 10] = [
+        Check::Format,
+        Check::Status,
+        Check::Signature,
+        Check::Issuer,
+        Check::Audience,
+        Check::Recipient,
+        Check::Validity,
+        Check::Request,
+        Check::Replay,
+        Check::Person,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Check::Format => "SAML response format",
+            Check::Status => "IdP status",
+            Check::Signature => "Signature",
+            Check::Issuer => "Issuer (IdP entity ID)",
+            Check::Audience => "Audience (SP entity ID)",
+            Check::Recipient => "Recipient and destination (ACS URL)",
+            Check::Validity => "Validity window",
+            Check::Request => "Answered request",
+            Check::Replay => "First use of the assertion",
+            Check::Person => "Who signs in",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Format => "FORMAT",
+            Check::Status => "STATUS",
+            Check::Signature => "SIGNATURE",
+            Check::Issuer => "ISSUER",
+            Check::Audience => "AUDIENCE",
+            Check::Recipient => "RECIPIENT",
+            Check::Validity => "VALIDITY",
+            Check::Request => "REQUEST",
+            Check::Replay => "REPLAY",
+            Check::Person => "PERSON",
+        }
+    }
+}
+
+/// Why an answer was refused: the check that failed and, in words, how.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {detail}", check.label())]
+pub struct Refusal {
+    pub check: Check,
+    pub detail: String,
+}
+
+impl Refusal {
+    pub fn new(check: Check, detail: impl Into<String>) -> Self {
+        Refusal {
+            check,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// What the IdP asserted, read from the signed assertion only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedAssertion {
+    pub assertion_id: String,
+    pub issuer: String,
+    /// The NameID, or the e-mail attribute when the NameID is not an e-mail address.
+    pub subject: String,
+    pub name_id: String,
+    /// The request this answers (`InResponseTo`); `None` for an IdP-initiated sign-in.
+    pub in_response_to: Option<String>,
+    /// Until when this assertion could be accepted: how long its ID is remembered.
+    pub accept_until: DateTime<Utc>,
+}
+
+/// The IdP as the workspace configured it: entity ID and the certificates it may sign with.
+pub struct TrustedIdp<'a> {
+    pub entity_id: &'a str,
+    /// PEM certificates: the current one and, during a rotation, the next.
+    pub certificates: Vec<&'a str>,
+}
+
+static XMLSEC: Mutex<()> = Mutex::new(());
+
+/// Decodes and verifies a posted `SAMLResponse` for `sp`, trusting `idp`. Blocking (xmlsec):
+/// call it from a blocking thread.
+pub fn verify(
+    saml_response: &str,
+    sp: &ServiceProvider,
+    idp: &TrustedIdp<'_>,
+) -> Result<VerifiedAssertion, Refusal> {
+    let xml = decode(saml_response)?;
+    let envelope = check_envelope(&xml, sp)?;
+    let samael_sp = samael_sp(sp, idp)?;
+    let assertion = {
+        let _one_at_a_time = XMLSEC
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        samael_sp
+            .parse_xml_response(&xml, None)
+            .map_err(refusal_from_samael)?
+    };
+    read_assertion(assertion, sp, envelope.in_response_to.as_deref())
+}
+
+fn decode(saml_response: &str) -> Result<String, Refusal> {
+    let compact: String = saml_response
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    if compact.is_empty() {
+        return Err(Refusal::new(Check::Format, "the form has no SAMLResponse"));
+    }
+    if compact.len() > MAX_RESPONSE_BYTES * 4 / 3 + 4 {
+        return Err(Refusal::new(
+            Check::Format,
+            "the SAMLResponse is larger than 512 KiB",
+        ));
+    }
+    let bytes = STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| Refusal::new(Check::Format, "the SAMLResponse is not base64"))?;
+    String::from_utf8(bytes)
+        .map_err(|_| Refusal::new(Check::Format, "the SAMLResponse is not UTF-8 XML"))
+}
+
+struct Envelope {
+    in_response_to: Option<String>,
+}
+
+/// The unsigned parts samael does not refuse on its own when only the assertion is signed.
+fn check_envelope(xml: &str, sp: &ServiceProvider) -> Result<Envelope, Refusal> {
+    // roxmltree refuses DTDs, so no entity expansion reaches the verifier either.
+    let doc = roxmltree::Document::parse(xml).map_err(|e| {
+        Refusal::new(
+            Check::Format,
+            format!("the SAMLResponse is not well-formed XML: {e}"),
+        )
+    })?;
+    let root = doc.root_element();
+    if root.tag_name().namespace() != Some(PROTOCOL_NS) || root.tag_name().name() != "Response" {
+        return Err(Refusal::new(
+            Check::Format,
+            "the document is not a SAML 2.0 Response",
+        ));
+    }
+    let named = |ns: &str, name: &str| {
+        doc.descendants()
+            .filter(|n| {
+                n.is_element()
+                    && n.tag_name().namespace() == Some(ns)
+                    && n.tag_name().name() == name
+            })
+            .count()
+    };
+    if named(ASSERTION_NS, "EncryptedAssertion") > 0 {
+        return Err(Refusal::new(
+            Check::Format,
+            "the assertion is encrypted; turn assertion encryption off in the IdP (the signature protects it, and the connection is TLS)",
+        ));
+    }
+    // Signature wrapping hides a second assertion beside, before or around the signed one.
+    match named(ASSERTION_NS, "Assertion") {
+        1 => {}
+        0 => return Err(Refusal::new(Check::Format, "the response has no assertion")),
+        n => {
+            return Err(Refusal::new(
+                Check::Format,
+                format!("the response carries {n} assertions; exactly one is accepted"),
+            ));
+        }
+    }
+    let status = root
+        .children()
+        .find(|n| n.has_tag_name((PROTOCOL_NS, "Status")))
+        .and_then(|s| {
+            s.children()
+                .find(|n| n.has_tag_name((PROTOCOL_NS, "StatusCode")))
+        });
+    let code = status.and_then(|c| c.attribute("Value"));
+    if code != Some(STATUS_SUCCESS) {
+        let nested = status
+            .and_then(|c| {
+                c.children()
+                    .find(|n| n.has_tag_name((PROTOCOL_NS, "StatusCode")))
+            })
+            .and_then(|c| c.attribute("Value"));
+        let said = match (code, nested) {
+            (None, _) => "no status".to_string(),
+            (Some(code), Some(nested)) => format!("{} ({})", short(code), short(nested)),
+            (Some(code), None) => short(code).to_string(),
+        };
+        return Err(Refusal::new(
+            Check::Status,
+            format!("the IdP did not sign the person in: {said}"),
+        ));
+    }
+    if let Some(destination) = root.attribute("Destination")
+        && destination != sp.acs_url
+    {
+        return Err(Refusal::new(
+            Check::Recipient,
+            format!(
+                "the response is addressed to {destination:?}, not to this ACS URL {:?}",
+                sp.acs_url
+            ),
+        ));
+    }
+    Ok(Envelope {
+        in_response_to: root.attribute("InResponseTo").map(str::to_string),
+    })
+}
+
+fn short(urn: &str) -> &str {
+    urn.rsplit(':').next().unwrap_or(urn)
+}
+
+fn samael_sp(sp: &ServiceProvider, idp: &TrustedIdp<'_>) -> Result<SamaelSp, Refusal> {
+    let certificates: Vec<String> = idp
+        .certificates
+        .iter()
+        .map(|pem| pem_body(pem))
+        .filter(|body| decode_x509_cert(body).is_ok())
+        .collect();
+    // samael skips signature checks when it has no certificate: never let that happen.
+    if certificates.is_empty() {
+        return Err(Refusal::new(
+            Check::Signature,
+            "no usable IdP signing certificate is configured",
+        ));
+    }
+    let key_descriptors = vec![KeyDescriptor {
+        key_use: Some("signing".into()),
+        key_info: KeyInfo {
+            id: None,
+            x509_data: Some(X509Data { certificates }),
+        },
+        encryption_methods: None,
+    }];
+    let idp_descriptor = IdpSsoDescriptor {
+        id: None,
+        valid_until: None,
+        cache_duration: None,
+        protocol_support_enumeration: Some(PROTOCOL_NS.into()),
+        error_url: None,
+        signature: None,
+        key_descriptors,
+        organization: None,
+        contact_people: Vec::new(),
+        artifact_resolution_service: Vec::new(),
+        single_logout_services: Vec::new(),
+        manage_name_id_services: Vec::new(),
+        name_id_formats: Vec::new(),
+        want_authn_requests_signed: None,
+        single_sign_on_services: Vec::new(),
+        name_id_mapping_services: Vec::new(),
+        assertion_id_request_services: Vec::new(),
+        attribute_profiles: Vec::new(),
+        attributes: Vec::new(),
+    };
+    Ok(SamaelSp {
+        entity_id: Some(sp.entity_id.clone()),
+        acs_url: Some(sp.acs_url.clone()),
+        metadata_url: Some(sp.entity_id.clone()),
+        idp_metadata: EntityDescriptor {
+            entity_id: Some(idp.entity_id.to_string()),
+            idp_sso_descriptors: Some(vec![idp_descriptor]),
+            ..EntityDescriptor::default()
+        },
+        // The request an answer belongs to is checked against the database, from the signed
+        // assertion's InResponseTo (see `read_assertion`).
+        allow_idp_initiated: true,
+        max_issue_delay: MAX_ISSUE_DELAY,
+        max_clock_skew: CLOCK_SKEW,
+        allowed_signature_algorithms: Some(vec![
+            AllowedSignatureAlgorithm::RsaSha256,
+            AllowedSignatureAlgorithm::RsaSha384,
+            AllowedSignatureAlgorithm::RsaSha512,
+            AllowedSignatureAlgorithm::EcdsaSha256,
+            AllowedSignatureAlgorithm::EcdsaSha384,
+            AllowedSignatureAlgorithm::EcdsaSha512,
+        ]),
+        ..SamaelSp::default()
+    })
+}
+
+fn pem_body(pem: &str) -> String {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.chars())
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+fn refusal_from_samael(e: SamlError) -> Refusal {
+    use SamlError as E;
+    let (check, detail) = match &e {
+        E::FailedToValidateSignature | E::CryptoXmlError(_) | E::CryptoProviderError(_) => (
+            Check::Signature,
+            "the response and its assertion are not signed by the configured IdP certificate, or were changed after signing".to_string(),
+        ),
+        E::AssertionIssuerMismatch { issuer, entity_id }
+        | E::ResponseIssuerMismatch { issuer, entity_id } => (
+            Check::Issuer,
+            format!(
+                "the IdP calls itself {:?}, but the workspace expects {:?}",
+                issuer.as_deref().unwrap_or(""),
+                entity_id.as_deref().unwrap_or("")
+            ),
+        ),
+        E::AssertionConditionAudienceRestrictionFailed { requirement } => (
+            Check::Audience,
+            format!("the assertion is meant for another service provider, not {requirement:?}"),
+        ),
+        E::DestinationValidationError {
+            response_destination,
+            sp_acs_url,
+        } => (
+            Check::Recipient,
+            format!(
+                "the response is addressed to {:?}, not to this ACS URL {:?}",
+                response_destination.as_deref().unwrap_or(""),
+                sp_acs_url.as_deref().unwrap_or("")
+            ),
+        ),
+        E::AssertionRecipientMismatch {
+            assertion_recipient,
+            sp_acs_url,
+        } => (
+            Check::Recipient,
+            format!(
+                "the assertion's recipient is {:?}, not this ACS URL {:?}",
+                assertion_recipient.as_deref().unwrap_or(""),
+                sp_acs_url.as_deref().unwrap_or("")
+            ),
+        ),
+        E::AssertionExpired { time }
+        | E::ResponseExpired { time }
+        | E::AssertionConditionExpired { time }
+        | E::AssertionSubjectConfirmationExpired { time } => (
+            Check::Validity,
+            format!("the assertion expired at {time} (check the IdP's clock if this is unexpected)"),
+        ),
+        E::AssertionConditionExpiredBefore { time }
+        | E::AssertionSubjectConfirmationExpiredBefore { time } => (
+            Check::Validity,
+            format!("the assertion is not valid before {time} (check the IdP's clock)"),
+        ),
+        E::AssertionBearerSubjectConfirmationMissing | E::AssertionSubjectConfirmationMissing => (
+            Check::Format,
+            "the assertion has no bearer subject confirmation with a recipient and an expiry"
+                .to_string(),
+        ),
+        E::ResponseBadStatusCode { code } => (
+            Check::Status,
+            format!("the IdP did not sign the person in: {}", short(code)),
+        ),
+        E::EncryptedAssertionsNotYetSupported => (
+            Check::Format,
+            "the assertion is encrypted; turn assertion encryption off in the IdP".to_string(),
+        ),
+        other => (
+            Check::Format,
+            format!("the response could not be read: {other}"),
+        ),
+    };
+    Refusal::new(check, detail)
+}
+
+fn read_assertion(
+    assertion: samael::schema::Assertion,
+    sp: &ServiceProvider,
+    envelope_in_response_to: Option<&str>,
+) -> Result<VerifiedAssertion, Refusal> {
+    let audiences: Vec<&str> = assertion
+        .conditions
+        .iter()
+        .flat_map(|c| c.audience_restrictions.iter().flatten())
+        .flat_map(|r| r.audience.iter().map(String::as_str))
+        .collect();
+    if !audiences.contains(&sp.entity_id.as_str()) {
+        return Err(Refusal::new(
+            Check::Audience,
+            format!(
+                "the assertion names no audience {:?} (set the IdP's Audience URI / Identifier to the SP entity ID)",
+                sp.entity_id
+            ),
+        ));
+    }
+    let subject = assertion.subject.as_ref();
+    // samael accepted at least one bearer confirmation for this ACS; take its request and expiry.
+    let confirmation = subject
+        .and_then(|s| s.subject_confirmations.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|c| c.method.as_deref() == Some(BEARER))
+        .filter_map(|c| c.subject_confirmation_data.as_ref())
+        .find(|d| d.recipient.as_deref() == Some(sp.acs_url.as_str()))
+        .ok_or_else(|| {
+            Refusal::new(
+                Check::Recipient,
+                "no bearer confirmation names this ACS URL",
+            )
+        })?;
+    let in_response_to = confirmation.in_response_to.clone();
+    if let Some(outer) = envelope_in_response_to
+        && in_response_to.as_deref() != Some(outer)
+    {
+        return Err(Refusal::new(
+            Check::Request,
+            "the response and its signed assertion answer different requests",
+        ));
+    }
+    let mut accept_until = confirmation
+        .not_on_or_after
+        .ok_or_else(|| Refusal::new(Check::Validity, "the assertion has no expiry"))?;
+    if let Some(conditions_end) = assertion
+        .conditions
+        .as_ref()
+        .and_then(|c| c.not_on_or_after)
+    {
+        accept_until = accept_until.min(conditions_end);
+    }
+    accept_until += CLOCK_SKEW;
+    let name_id = subject
+        .and_then(|s| s.name_id.as_ref())
+        .map(|n| n.value.trim().to_string())
+        .unwrap_or_default();
+    let email = assertion
+        .attribute_statements
+        .iter()
+        .flatten()
+        .flat_map(|s| s.attributes.iter())
+        .filter(|a| {
+            [a.name.as_deref(), a.friendly_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .any(|n| EMAIL_ATTRIBUTES.iter().any(|e| n.eq_ignore_ascii_case(e)))
+        })
+        .flat_map(|a| a.values.iter())
+        .find_map(|v| {
+            v.value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| v.contains('@'))
+        })
+        .map(str::to_string);
+    let subject = if name_id.contains('@') {
+        name_id.clone()
+    } else if let Some(email) = email {
+        email
+    } else if !name_id.is_empty() {
+        name_id.clone()
+    } else {
+        return Err(Refusal::new(
+            Check::Person,
+            "the assertion names nobody: no NameID and no e-mail attribute",
+        ));
+    };
+    Ok(VerifiedAssertion {
+        assertion_id: assertion.id,
+        issuer: assertion.issuer.value.unwrap_or_default(),
+        subject,
+        name_id,
+        in_response_to,
+        accept_until,
+    })
+}

@@ -1,0 +1,249 @@
+//! Single sign-on over HTTP: each workspace's SAML service provider (`/api/teams/{id}/saml/…`:
+//! metadata, login, ACS), the sign-in screen's "Sign in with SSO" entry, and the session cookie.
+//! The rules (what is verified, who may sign in) are in `domain::sign_in`.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::domain::{self, sign_in};
+use crate::state::{AppState, Settings};
+
+/// The largest ACS form accepted: a signed response with a large attribute statement fits.
+const ACS_BODY_LIMIT: usize = 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/teams/{workspace_id}/saml/metadata", get(metadata))
+        .route("/api/teams/{workspace_id}/saml/login", get(login))
+        .route(
+            "/api/teams/{workspace_id}/saml/acs",
+            post(acs).layer(axum::extract::DefaultBodyLimit::max(ACS_BODY_LIMIT)),
+        )
+        .route("/api/sso", get(find_workspace))
+}
+
+/// The workspace's SP metadata, public as IdPs fetch it; 404 for a workspace that doesn't exist.
+async fn metadata(State(state): State<AppState>, Path(workspace_id): Path<String>) -> Response {
+    match domain::workspaces::get(&state.db, &workspace_id).await {
+        Ok(_) => (
+            [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+            state
+                .settings
+                .saml_service_provider(&workspace_id)
+                .metadata_xml(),
+        )
+            .into_response(),
+        Err(e) => error_page(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+}
+
+/// SP-initiated sign-in: off to the IdP with an AuthnRequest.
+async fn login(
+    State(state): State<AppState>,
+    Path(workspace_id): Path<String>,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let sp = state.settings.saml_service_provider(&workspace_id);
+    match sign_in::begin(
+        state.writer.pool(),
+        &sp,
+        &workspace_id,
+        query.return_to.as_deref(),
+    )
+    .await
+    {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(e) => error_page(&e),
+    }
+}
+
+/// The IdP's answer (HTTP-POST binding): a session and a redirect, a test report, or a page
+/// saying why not.
+async fn acs(
+    State(state): State<AppState>,
+    Path(workspace_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let mut saml_response = None;
+    let mut relay_state = None;
+    for (name, value) in url::form_urlencoded::parse(&body) {
+        match name.as_ref() {
+            "SAMLResponse" => saml_response = Some(value.into_owned()),
+            "RelayState" => relay_state = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    let Some(saml_response) = saml_response else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "The identity provider's answer has no SAMLResponse field.",
+        );
+    };
+    let sp = state.settings.saml_service_provider(&workspace_id);
+    let outcome = sign_in::complete(
+        state.writer.pool(),
+        &sp,
+        &workspace_id,
+        saml_response,
+        relay_state,
+        state.settings.session_ttl,
+    )
+    .await;
+    match outcome {
+        Ok(sign_in::Outcome::SignedIn { session, return_to }) => {
+            let mut response = Redirect::to(&return_to).into_response();
+            let cookie =
+                session_cookie(&state.settings, &session.token, &state.settings.session_ttl);
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Ok(sign_in::Outcome::Tested { request_id }) => {
+            let target = format!("/?samlTest={}#saml", urlencode(&request_id));
+            Redirect::to(&target).into_response()
+        }
+        Ok(sign_in::Outcome::Refused(refusal)) => {
+            let message = if refusal.check == domain::saml::verify::Check::Person {
+                format!("You are {}.", sign_in::NOT_A_MEMBER)
+            } else {
+                format!(
+                    "The identity provider's answer was refused ({refusal}). Nobody was signed in; if this keeps happening, show this message to your admin."
+                )
+            };
+            page(StatusCode::FORBIDDEN, "Sign-in refused", &message)
+        }
+        Err(e) => error_page(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct FindQuery {
+    who: Option<String>,
+    return_to: Option<String>,
+}
+
+/// "Sign in with SSO": a workspace slug or an e-mail address → that workspace's login.
+async fn find_workspace(State(state): State<AppState>, Query(query): Query<FindQuery>) -> Response {
+    let who = query.who.unwrap_or_default();
+    match sign_in::find_workspace(&state.db, &who).await {
+        Ok(Some(workspace_id)) => {
+            let mut target = format!("/api/teams/{}/saml/login", urlencode(&workspace_id));
+            if let Some(path) = query.return_to.as_deref().and_then(sign_in::local_path) {
+                target.push_str("?return_to=");
+                target.push_str(&urlencode(&path));
+            }
+            Redirect::to(&target).into_response()
+        }
+        Ok(None) => {
+            let message = format!(
+                "No workspace with single sign-on was found for {who:?}. Enter your workspace's name as in its address, or ask your admin."
+            );
+            Redirect::to(&format!("/?ssoError={}", urlencode(&message))).into_response()
+        }
+        Err(e) => error_page(&e),
+    }
+}
+
+/// The cookie that carries a session: HttpOnly, SameSite=Lax, Secure over https.
+pub fn session_cookie(settings: &Settings, token: &str, ttl: &chrono::TimeDelta) -> String {
+    format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        settings.session_cookie_name(),
+        ttl.num_seconds().max(0),
+        if settings.https() { "; Secure" } else { "" }
+    )
+}
+
+/// The header that removes the session cookie.
+pub fn clear_session_cookie(settings: &Settings) -> String {
+    format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        settings.session_cookie_name(),
+        if settings.https() { "; Secure" } else { "" }
+    )
+}
+
+/// The session cookie's value in a request, if any.
+pub fn session_token(headers: &HeaderMap, settings: &Settings) -> Option<String> {
+    let name = settings.session_cookie_name();
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// A request that carries the session cookie from a page of another origin (cross-site request
+/// forgery): refused. A request without `Origin` (a same-origin GET, a non-browser client) is not.
+pub fn cross_origin(headers: &HeaderMap, settings: &Settings) -> bool {
+    headers
+        .get(header::ORIGIN)
+        .is_some_and(|origin| origin.as_bytes() != settings.public_origin().as_bytes())
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn error_page(e: &domain::Error) -> Response {
+    match e {
+        domain::Error::NotFound(what) => {
+            page(StatusCode::NOT_FOUND, "Not found", &format!("{what}."))
+        }
+        domain::Error::Invalid { reason, .. } => {
+            page(StatusCode::BAD_REQUEST, "Sign-in failed", reason)
+        }
+        other => {
+            tracing::error!(error = %other, "single sign-on");
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again shortly",
+                "The sign-in service is not available right now.",
+            )
+        }
+    }
+}
+
+/// A small page with a title, a message and a way back to the sign-in screen.
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
+         <h1>{t}</h1><p id=\"message\">{m}</p><p><a href=\"/\">Back to sign-in</a></p></body></html>",
+        t = escape(title),
+        m = escape(message)
+    );
+    (status, Html(html)).into_response()
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
