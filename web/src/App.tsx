@@ -1,8 +1,9 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError, makeApi, type Api, type ResultOf } from './graphql';
-import { SETTINGS } from './queries';
+import { ME, SETTINGS, SIGN_OUT } from './queries';
 import { forgetToken, storedToken, saveToken } from './token';
 import { SignIn } from './sections/SignIn';
+import { MemberPage } from './sections/MemberPage';
 import { SamlSection } from './sections/SamlSection';
 import { ScimSection } from './sections/ScimSection';
 import { ApiKeysSection } from './sections/ApiKeysSection';
@@ -13,35 +14,70 @@ import { ErrorNote, Loading } from './ui';
 
 export type Settings = ResultOf<typeof SETTINGS>['workspace'];
 
+export type Me = ResultOf<typeof ME>['me'];
+
+// Who this browser is: an admin token (kept in localStorage), else the SSO session cookie, which
+// the page can't read (HttpOnly) but asks about with `me`.
+type Who = { kind: 'checking' } | { kind: 'signed-out' } | { kind: 'token'; token: string } | { kind: 'session'; me: Me };
+
 export function App() {
-  const [token, setToken] = useState<string | null>(storedToken);
-  const [signInError, setSignInError] = useState<string | null>(null);
-  if (!token) {
+  const [who, setWho] = useState<Who>(() => {
+    const token = storedToken();
+    return token ? { kind: 'token', token } : { kind: 'checking' };
+  });
+  const [signInError, setSignInError] = useState<string | null>(() => new URLSearchParams(window.location.search).get('ssoError'));
+
+  useEffect(() => {
+    if (who.kind !== 'checking') return;
+    let live = true;
+    makeApi(null)
+      .request(ME)
+      .then((data) => live && setWho({ kind: 'session', me: data.me }))
+      .catch((e) => {
+        if (!live) return;
+        if (!(e instanceof ApiError && e.code === 'UNAUTHENTICATED')) setSignInError(e instanceof Error ? e.message : String(e));
+        setWho({ kind: 'signed-out' });
+      });
+    return () => {
+      live = false;
+    };
+  }, [who.kind]);
+
+  const signOut = useCallback(
+    async (reason?: string) => {
+      if (who.kind === 'session') {
+        try {
+          await makeApi(null).request(SIGN_OUT);
+        } catch {
+          // The session is gone already (ended elsewhere): signed out either way.
+        }
+      }
+      forgetToken();
+      setSignInError(reason ?? null);
+      setWho({ kind: 'signed-out' });
+    },
+    [who.kind],
+  );
+
+  if (who.kind === 'checking') return <Loading what="your sign-in" />;
+  if (who.kind === 'signed-out') {
     return (
       <SignIn
         error={signInError}
         onSignIn={(t) => {
           saveToken(t);
           setSignInError(null);
-          setToken(t);
+          setWho({ kind: 'token', token: t });
         }}
       />
     );
   }
-  return (
-    <SignedIn
-      key={token}
-      token={token}
-      onSignOut={(reason) => {
-        forgetToken();
-        setSignInError(reason ?? null);
-        setToken(null);
-      }}
-    />
-  );
+  if (who.kind === 'session' && who.me.role !== 'ADMIN') return <MemberPage me={who.me} onSignOut={() => void signOut()} />;
+  const token = who.kind === 'token' ? who.token : null;
+  return <SignedIn key={token ?? 'session'} token={token} onSignOut={(reason) => void signOut(reason)} />;
 }
 
-function SignedIn({ token, onSignOut }: { token: string; onSignOut: (reason?: string) => void }) {
+function SignedIn({ token, onSignOut }: { token: string | null; onSignOut: (reason?: string) => void }) {
   const api: Api = useMemo(() => makeApi(token), [token]);
   useEffect(() => () => {
     api.close();
@@ -60,11 +96,12 @@ function SignedIn({ token, onSignOut }: { token: string; onSignOut: (reason?: st
       setSettings(data.workspace);
       setError(null);
     } catch (e) {
-      if (e instanceof ApiError && e.code === 'UNAUTHENTICATED') onSignOut('That sign-in token is not valid (any more). Sign in again.');
+      if (e instanceof ApiError && e.code === 'UNAUTHENTICATED')
+        onSignOut(token ? 'That sign-in token is not valid (any more). Sign in again.' : 'Your session has ended. Sign in again.');
       else if (e instanceof ApiError && e.code === 'FORBIDDEN') onSignOut(e.message);
       else setError(e);
     }
-  }, [api, onSignOut]);
+  }, [api, onSignOut, token]);
 
   useEffect(() => {
     void reload();

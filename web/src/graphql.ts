@@ -22,13 +22,16 @@ export class ApiError extends Error {
 
 type Body<T> = { data?: T | null; errors?: { message: string; extensions?: { code?: string; field?: string } }[] };
 
-export function makeApi(token: string) {
+/** The API as an admin token holder (`token`) or, without one, as the SSO session's cookie. */
+export function makeApi(token: string | null) {
+  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   async function request<R, V>(document: TadaDocumentNode<R, V>, variables?: V): Promise<R> {
     let response: Response;
     try {
       response = await fetch('/graphql', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        headers: { 'content-type': 'application/json', ...auth },
+        credentials: 'same-origin',
         body: JSON.stringify({ query: print(document), variables: variables ?? {} }),
       });
     } catch {
@@ -52,7 +55,8 @@ export function makeApi(token: string) {
   function subscribe<R>(document: TadaDocumentNode<R, Record<string, never>>, onNext: (data: R) => void, onError: (e: ApiError) => void): () => void {
     if (!ws) {
       const url = `${window.location.protocol === 'https:' ? 'wss' : 'ws'}://${window.location.host}/graphql`;
-      ws = createClient({ url, connectionParams: { Authorization: `Bearer ${token}` }, retryAttempts: Infinity });
+      // Without a token the upgrade request carries the session cookie.
+      ws = createClient({ url, connectionParams: token ? { Authorization: `Bearer ${token}` } : {}, retryAttempts: Infinity });
     }
     return ws.subscribe<R>(
       { query: print(document) },

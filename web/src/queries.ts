@@ -6,7 +6,7 @@ export const SETTINGS = graphql(`
       id
       slug
       name
-      saml { configured idpEntityId ssoUrl certificateSubject certificateExpiresAt certificateExpiresSoon updatedAt spEntityId acsUrl spMetadataUrl }
+      saml { configured idpEntityId ssoUrl certificateSubject certificateExpiresAt certificateExpiresSoon nextCertificateSubject nextCertificateExpiresAt updatedAt spEntityId acsUrl spMetadataUrl }
       scim { enabled baseUrl }
       apiKeys { id name prefix createdAt expiresAt expiresSoon lastUsedAt lastUsedClient revokedAt status }
       groupRoleMappings { groupName role }
@@ -71,5 +71,29 @@ export const ACTIVITY = graphql(`
 export const ACTIVITY_LIVE = graphql(`
   subscription ActivityLive {
     activity { id at actor action summary status succeeded method path }
+  }
+`);
+
+export const ME = graphql(`
+  query Me {
+    me { userName givenName familyName role roleSource signedInWithSso workspace { id slug name } }
+  }
+`);
+
+export const SIGN_OUT = graphql(`
+  mutation SignOut {
+    signOut
+  }
+`);
+
+export const START_SAML_TEST = graphql(`
+  mutation StartSamlTest {
+    startSamlTest
+  }
+`);
+
+export const SAML_TEST_REPORT = graphql(`
+  query SamlTestReport($id: ID!) {
+    samlTestReport(id: $id) { succeeded subject memberUserName role checks { check label passed detail } }
   }
 `);

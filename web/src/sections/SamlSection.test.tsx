@@ -18,7 +18,7 @@ describe('SamlSection', () => {
     render(
       <SamlSection
         api={api}
-        saml={{ configured: false, idpEntityId: null, ssoUrl: null, certificateSubject: null, certificateExpiresAt: null, certificateExpiresSoon: false, updatedAt: null, ...sp }}
+        saml={{ configured: false, idpEntityId: null, ssoUrl: null, certificateSubject: null, certificateExpiresAt: null, certificateExpiresSoon: false, nextCertificateSubject: null, nextCertificateExpiresAt: null, updatedAt: null, ...sp }}
         onChanged={vi.fn()}
       />,
     );
@@ -33,5 +33,37 @@ describe('SamlSection', () => {
     expect(entra).toHaveTextContent(`Identifier (Entity ID): ${sp.spEntityId}`);
     expect(entra).toHaveTextContent(`Reply URL (Assertion Consumer Service URL): ${sp.acsUrl}`);
     expect(api.request).not.toHaveBeenCalled();
+  });
+
+  it('shows the report of a test sign-in the gateway sent the browser back with', async () => {
+    window.history.replaceState(null, '', '/?samlTest=id42#saml');
+    const report = {
+      succeeded: false,
+      subject: 'bob@acme.test',
+      memberUserName: 'bob@acme.test',
+      role: 'Labeler',
+      checks: [
+        { check: 'SIGNATURE', label: 'Signature', passed: true, detail: 'signed by the configured IdP certificate' },
+        { check: 'PERSON', label: 'Who signs in', passed: false, detail: 'bob@acme.test is a deactivated member' },
+        { check: 'REPLAY', label: 'First use of the assertion', passed: null, detail: 'not checked' },
+      ],
+    };
+    const request = vi.fn().mockResolvedValue({ samlTestReport: report });
+    const api = { request } as unknown as Api;
+    render(
+      <SamlSection
+        api={api}
+        saml={{ configured: true, idpEntityId: 'http://idp', ssoUrl: 'https://idp/sso', certificateSubject: 'CN=idp', certificateExpiresAt: '2030-01-01T00:00:00Z', certificateExpiresSoon: false, nextCertificateSubject: null, nextCertificateExpiresAt: null, updatedAt: null, ...sp }}
+        onChanged={vi.fn()}
+      />,
+    );
+    const list = await screen.findByLabelText('Test sign-in report');
+    expect(request).toHaveBeenCalledWith(expect.anything(), { id: 'id42' });
+    expect(screen.getByRole('status')).toHaveTextContent('Test sign-in failed as bob@acme.test (Labeler)');
+    expect(list.querySelector('[data-check="PERSON"]')).toHaveAttribute('data-passed', 'false');
+    expect(list.querySelector('[data-check="PERSON"]')).toHaveTextContent('Who signs in: bob@acme.test is a deactivated member');
+    expect(list.querySelector('[data-check="SIGNATURE"]')).toHaveAttribute('data-passed', 'true');
+    expect(list.querySelector('[data-check="REPLAY"]')).toHaveAttribute('data-passed', 'not-checked');
+    window.history.replaceState(null, '', '/');
   });
 });

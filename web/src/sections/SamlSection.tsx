@@ -1,6 +1,6 @@
-import { useState } from 'react';
-import { ApiError, type Api } from '../graphql';
-import { CONFIGURE_SAML } from '../queries';
+import { useEffect, useState } from 'react';
+import { ApiError, type Api, type ResultOf } from '../graphql';
+import { CONFIGURE_SAML, SAML_TEST_REPORT, START_SAML_TEST } from '../queries';
 import type { Settings } from '../App';
 import { expiry } from '../format';
 import { Badge, CopyField, ErrorNote, Field, IdpSteps, Section } from '../ui';
@@ -15,6 +15,7 @@ export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; on
   const [idpEntityId, setIdpEntityId] = useState(saml.idpEntityId ?? '');
   const [ssoUrl, setSsoUrl] = useState(saml.ssoUrl ?? '');
   const [certificatePem, setCertificatePem] = useState('');
+  const [nextCertificatePem, setNextCertificatePem] = useState('');
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -25,12 +26,14 @@ export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; on
     setBusy(true);
     setFieldErrors({});
     setError(null);
-    const input = mode === 'metadata' ? { metadataXml } : { idpEntityId, ssoUrl, certificatePem };
+    const next = nextCertificatePem.trim() ? { nextCertificatePem } : {};
+    const input = mode === 'metadata' ? { metadataXml, ...next } : { idpEntityId, ssoUrl, certificatePem, ...next };
     try {
       await api.request(CONFIGURE_SAML, { input });
       setEditing(false);
       setMetadataXml('');
       setCertificatePem('');
+      setNextCertificatePem('');
       await onChanged();
     } catch (err) {
       if (err instanceof ApiError && err.code === 'VALIDATION' && err.field) setFieldErrors({ [err.field]: err.message });
@@ -100,8 +103,17 @@ export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; on
             {saml.certificateSubject} — expires {cert.text}{' '}
             {cert.level === 'warn' && <Badge tone="warn">Expires soon: upload the new certificate before SSO breaks</Badge>}
           </dd>
+          {saml.nextCertificateSubject && (
+            <>
+              <dt>Next certificate (rotation)</dt>
+              <dd>
+                {saml.nextCertificateSubject} — expires {expiry(saml.nextCertificateExpiresAt ?? null, 30).text}
+              </dd>
+            </>
+          )}
         </dl>
       )}
+      {saml.configured && <TestSignIn api={api} />}
       {saml.configured && !editing && (
         <button type="button" className="secondary" onClick={() => setEditing(true)}>
           Replace configuration
@@ -133,6 +145,15 @@ export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; on
                     <Field label="Signing certificate (PEM)" multiline value={certificatePem} onChange={setCertificatePem} error={fieldErrors.certificatePem} placeholder="-----BEGIN CERTIFICATE-----" />
             </>
           )}
+          <Field
+            label="Next signing certificate (optional, PEM)"
+            multiline
+            value={nextCertificatePem}
+            onChange={setNextCertificatePem}
+            error={fieldErrors.nextCertificatePem}
+            placeholder="-----BEGIN CERTIFICATE-----"
+            hint="During a certificate rotation at the IdP, signatures by either certificate are accepted."
+          />
           <ErrorNote error={error} />
           <div className="actions">
             <button type="submit" disabled={busy}>
@@ -147,5 +168,76 @@ export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; on
         </form>
       )}
     </Section>
+  );
+}
+
+type Report = NonNullable<ResultOf<typeof SAML_TEST_REPORT>['samlTestReport']>;
+
+/** The id of a test sign-in the gateway sent the browser back with (`?samlTest=…`). */
+function returnedTestId(): string | null {
+  return new URLSearchParams(window.location.search).get('samlTest');
+}
+
+/** "Test sign-in": an SSO round trip whose answer is checked like a real one, with a report. */
+function TestSignIn({ api }: { api: Api }) {
+  const [report, setReport] = useState<Report | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    const id = returnedTestId();
+    if (!id) return;
+    api
+      .request(SAML_TEST_REPORT, { id })
+      .then((data) => {
+        if (data.samlTestReport) setReport(data.samlTestReport);
+        else setError(new Error('The identity provider has not answered this test sign-in (or it expired). Run it again.'));
+      })
+      .catch(setError);
+  }, [api]);
+
+  async function start() {
+    setBusy(true);
+    setError(null);
+    try {
+      const data = await api.request(START_SAML_TEST);
+      window.location.assign(data.startSamlTest);
+    } catch (e) {
+      setError(e);
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div className="test-sign-in">
+      <button type="button" className="secondary" onClick={() => void start()} disabled={busy}>
+        {busy ? 'Opening your identity provider…' : 'Test sign-in'}
+      </button>
+      <p className="hint">Signs you in at your identity provider and checks its answer step by step, without starting a session.</p>
+      <ErrorNote error={error} />
+      {report && (
+        <div className="report" aria-label="Test sign-in report">
+          <p role="status">
+            {report.succeeded ? (
+              <Badge tone="ok">Test sign-in succeeded</Badge>
+            ) : (
+              <Badge tone="warn">Test sign-in failed</Badge>
+            )}{' '}
+            {report.memberUserName && (
+              <span>
+                as {report.memberUserName} ({report.role})
+              </span>
+            )}
+          </p>
+          <ul className="checks">
+            {report.checks.map((c) => (
+              <li key={c.check} data-check={c.check} data-passed={c.passed === null ? 'not-checked' : String(c.passed)}>
+                <span aria-hidden="true">{c.passed === null ? '–' : c.passed ? '✓' : '✗'}</span> <strong>{c.label}</strong>: {c.detail}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+    </div>
   );
 }

@@ -13,6 +13,8 @@ const saml = (configured: boolean) => ({
   certificateSubject: null,
   certificateExpiresAt: null,
   certificateExpiresSoon: false,
+  nextCertificateSubject: null,
+  nextCertificateExpiresAt: null,
   updatedAt: null,
   spEntityId: 'https://gw/api/teams/w/saml/metadata',
   acsUrl: 'https://gw/api/teams/w/saml/acs',
