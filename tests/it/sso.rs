@@ -753,3 +753,173 @@ async fn a_cookie_from_another_site_is_refused() {
     let (_, body) = sso.gql_cookie(&cookie, ME).await;
     assert_eq!(error_code(&body), "UNAUTHENTICATED");
 }
+
+const REPORT: &str = "query($id: ID!) { samlTestReport(id: $id) { succeeded subject memberUserName role checks { check passed detail } } }";
+
+/// The admin's "Test sign-in": the same checks as a sign-in, a report, and no session.
+#[tokio::test]
+async fn a_test_sign_in_reports_each_check_without_a_session() {
+    let sso = Sso::start().await;
+    sso.app
+        .add_member(&sso.workspace_id, "alice@acme.test", None)
+        .await;
+
+    let body = sso
+        .app
+        .gql(Some(&sso.admin), "mutation { startSamlTest }", json!({}))
+        .await;
+    let url = url::Url::parse(body["data"]["startSamlTest"].as_str().unwrap()).unwrap();
+    assert!(url.as_str().starts_with(IDP_SSO_URL));
+    let relay = url
+        .query_pairs()
+        .find(|(k, _)| k == "RelayState")
+        .unwrap()
+        .1
+        .to_string();
+    let request = authn_request(&url);
+    let request_id = roxmltree::Document::parse(&request)
+        .unwrap()
+        .root_element()
+        .attribute("ID")
+        .unwrap()
+        .to_string();
+    // Not answered yet: no report.
+    let body = sso
+        .app
+        .gql(Some(&sso.admin), REPORT, json!({ "id": request_id }))
+        .await;
+    assert!(body["data"]["samlTestReport"].is_null(), "{body}");
+
+    let mut assertion = sso.assertion("alice@acme.test");
+    assertion.in_response_to = Some(request_id.clone());
+    let response = sso.post_acs(&assertion.signed(), Some(&relay)).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        session_cookie(&response).is_none(),
+        "a test starts no session"
+    );
+    assert_eq!(
+        response.headers()["location"],
+        format!("/?samlTest={request_id}#saml").as_str()
+    );
+    assert_eq!(sso.sessions().await, 0);
+    let body = sso
+        .app
+        .gql(Some(&sso.admin), REPORT, json!({ "id": request_id }))
+        .await;
+    let report = &body["data"]["samlTestReport"];
+    assert_eq!(report["succeeded"], true, "{body}");
+    assert_eq!(report["memberUserName"], "alice@acme.test");
+    assert_eq!(report["role"], "Labeler");
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 10);
+    assert!(checks.iter().all(|c| c["passed"] == true), "{report}");
+
+    // A failing test: signed by another key; the report says which check failed, and what
+    // could not be checked after it.
+    let body = sso
+        .app
+        .gql(Some(&sso.admin), "mutation { startSamlTest }", json!({}))
+        .await;
+    let url = url::Url::parse(body["data"]["startSamlTest"].as_str().unwrap()).unwrap();
+    let relay = url
+        .query_pairs()
+        .find(|(k, _)| k == "RelayState")
+        .unwrap()
+        .1
+        .to_string();
+    let mut assertion = sso.assertion("alice@acme.test");
+    assertion.in_response_to = Some(relay.clone());
+    let response = sso
+        .post_acs(&assertion.signed_by(foreign_key()), Some(&relay))
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let body = sso
+        .app
+        .gql(Some(&sso.admin), REPORT, json!({ "id": relay }))
+        .await;
+    let report = &body["data"]["samlTestReport"];
+    assert_eq!(report["succeeded"], false);
+    let check = |name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(check("FORMAT")["passed"], true, "{report}");
+    assert_eq!(check("SIGNATURE")["passed"], false);
+    assert!(
+        check("SIGNATURE")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not signed by the configured IdP certificate")
+    );
+    assert!(check("PERSON")["passed"].is_null());
+    assert_eq!(sso.sessions().await, 0);
+
+    // Only admins start tests and read reports.
+    let labeler_cookie = sso.sign_in("alice@acme.test").await;
+    let (_, body) = sso
+        .gql_cookie(&labeler_cookie, "mutation { startSamlTest }")
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    let (_, body) = sso
+        .gql_cookie(
+            &labeler_cookie,
+            &format!("{{ samlTestReport(id: \"{relay}\") {{ succeeded }} }}"),
+        )
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+}
+
+#[tokio::test]
+async fn sign_in_with_sso_finds_the_workspace_by_slug_or_email() {
+    let sso = Sso::start().await;
+    sso.app
+        .add_member(&sso.workspace_id, "alice@acme.test", None)
+        .await;
+    let find = |who: &str| {
+        let url = format!(
+            "{}/api/sso?who={}&return_to=%2Fmembers",
+            sso.app.url,
+            url::form_urlencoded::byte_serialize(who.as_bytes()).collect::<String>()
+        );
+        let browser = sso.browser.clone();
+        async move { browser.get(url).send().await.unwrap() }
+    };
+    let expected = format!(
+        "/api/teams/{}/saml/login?return_to=%2Fmembers",
+        sso.workspace_id
+    );
+    for who in ["acme", "ACME ", "Alice@Acme.test"] {
+        let response = find(who).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{who}");
+        assert_eq!(response.headers()["location"], expected.as_str(), "{who}");
+    }
+    for who in ["nobody@acme.test", "no-such-workspace", ""] {
+        let response = find(who).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{who}");
+        let location = response.headers()["location"].to_str().unwrap();
+        assert!(location.starts_with("/?ssoError="), "{who}: {location}");
+    }
+    // A workspace without SAML has no sign-in to go to.
+    let globex_admin = sso.app.admin_token("globex", "owner@globex.test").await;
+    let globex = sso.app.workspace_id(&globex_admin).await;
+    let response = sso
+        .browser
+        .get(format!("{}/api/teams/{globex}/saml/login", sso.app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("no SAML configuration")
+    );
+}
