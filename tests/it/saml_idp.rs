@@ -125,22 +125,7 @@ impl Assertion {
             .map(|id| format!(" InResponseTo=\"{id}\""))
             .unwrap_or_default();
         let signature = if signature_template {
-            format!(
-                concat!(
-                    "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>",
-                    "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
-                    "<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>",
-                    "<ds:Reference URI=\"#{id}\"><ds:Transforms>",
-                    "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
-                    "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
-                    "</ds:Transforms><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>",
-                    "<ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo>",
-                    "<ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}",
-                    "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"
-                ),
-                id = self.assertion_id,
-                cert = signer.certificate_b64,
-            )
+            signature_template_for(&self.assertion_id, signer)
         } else {
             String::new()
         };
@@ -222,6 +207,40 @@ impl Assertion {
     pub fn signed(&self) -> String {
         self.signed_by(idp_key())
     }
+
+    /// The whole Response signed (its assertion inside, unsigned), as some IdPs are set up.
+    pub fn response_signed(&self) -> String {
+        let signer = idp_key();
+        let xml = self.response_xml(&self.assertion_xml(false, signer));
+        let issuer_end = xml.find("</saml:Issuer>").unwrap() + "</saml:Issuer>".len();
+        let with_template = format!(
+            "{}{}{}",
+            &xml[..issuer_end],
+            signature_template_for(&self.response_id, signer),
+            &xml[issuer_end..]
+        );
+        signer.sign(&with_template)
+    }
+}
+
+/// An enveloped-signature template for the element with `ID="{id}"`, which xmlsec fills in.
+fn signature_template_for(id: &str, signer: &SigningKey) -> String {
+    format!(
+        concat!(
+            "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>",
+            "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+            "<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>",
+            "<ds:Reference URI=\"#{id}\"><ds:Transforms>",
+            "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
+            "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+            "</ds:Transforms><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>",
+            "<ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo>",
+            "<ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}",
+            "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"
+        ),
+        id = id,
+        cert = signer.certificate_b64,
+    )
 }
 
 /// The form field value: base64 of the XML.

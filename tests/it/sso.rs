@@ -116,6 +116,33 @@ impl Sso {
         cookie.unwrap_or_else(|| panic!("no session cookie: {body}"))
     }
 
+    /// The summary of the newest refusal in the activity log.
+    pub async fn latest_refusal(&self) -> String {
+        activity::Entity::find()
+            .filter(activity::Column::Action.eq("sso.refused"))
+            .order_by_desc(activity::Column::Id)
+            .one(&self.app.db)
+            .await
+            .unwrap()
+            .expect("an activity entry for the refusal")
+            .summary
+    }
+
+    /// Posts `signed`, which must sign in, then drops the session (so a later refusal is seen
+    /// as "no session").
+    pub async fn accept_once(&self, signed: &str) {
+        let response = self.post_acs(signed, None).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "the untouched response is accepted"
+        );
+        session::Entity::delete_many()
+            .exec(&self.app.db)
+            .await
+            .unwrap();
+    }
+
     pub async fn sessions(&self) -> u64 {
         session::Entity::find().count(&self.app.db).await.unwrap()
     }
@@ -446,19 +473,8 @@ async fn the_attack_corpus_is_refused_without_a_session() {
     for (why, xml) in &cases {
         sso.assert_refused(sso.post_acs(xml, None).await, why).await;
         // Refused for the right reason: the activity entry names the check that failed.
-        let latest = activity::Entity::find()
-            .filter(activity::Column::Action.eq("sso.refused"))
-            .order_by_desc(activity::Column::Id)
-            .one(&sso.app.db)
-            .await
-            .unwrap()
-            .expect("an activity entry for the refusal");
-        println!("{why} => {}", latest.summary);
-        assert!(
-            latest.summary.contains(expected_check(why)),
-            "{why}: {}",
-            latest.summary
-        );
+        let summary = sso.latest_refusal().await;
+        assert!(summary.contains(expected_check(why)), "{why}: {summary}");
     }
     let refusals = activity::Entity::find()
         .filter(activity::Column::Action.eq("sso.refused"))
@@ -474,48 +490,23 @@ async fn the_attack_corpus_is_refused_without_a_session() {
     // Replay of an IdP-initiated response (no request to consume: only the replay cache stops
     // it), of an SP-initiated one, and a request answered twice.
     let signed = valid().signed();
-    let first = sso.post_acs(&signed, None).await;
-    assert_eq!(
-        first.status(),
-        StatusCode::SEE_OTHER,
-        "the untouched response is accepted"
-    );
-    session::Entity::delete_many()
-        .exec(&sso.app.db)
-        .await
-        .unwrap();
+    sso.accept_once(&signed).await;
     sso.assert_refused(
         sso.post_acs(&signed, None).await,
         "replayed IdP-initiated response",
     )
     .await;
-    let latest = activity::Entity::find()
-        .filter(activity::Column::Action.eq("sso.refused"))
-        .order_by_desc(activity::Column::Id)
-        .one(&sso.app.db)
-        .await
-        .unwrap()
-        .unwrap();
     assert!(
-        latest.summary.contains("First use of the assertion:"),
-        "{}",
-        latest.summary
+        sso.latest_refusal()
+            .await
+            .contains("First use of the assertion:")
     );
 
     let (_, request_id) = sso.login(None).await;
     let mut a = valid();
     a.in_response_to = Some(request_id.clone());
     let signed = a.signed();
-    let first = sso.post_acs(&signed, None).await;
-    assert_eq!(
-        first.status(),
-        StatusCode::SEE_OTHER,
-        "the untouched response is accepted"
-    );
-    session::Entity::delete_many()
-        .exec(&sso.app.db)
-        .await
-        .unwrap();
+    sso.accept_once(&signed).await;
     sso.assert_refused(sso.post_acs(&signed, None).await, "replayed response")
         .await;
     let mut again = valid();
@@ -921,5 +912,45 @@ async fn sign_in_with_sso_finds_the_workspace_by_slug_or_email() {
             .await
             .unwrap()
             .contains("no SAML configuration")
+    );
+}
+
+#[tokio::test]
+async fn a_response_signed_as_a_whole_is_accepted_and_still_held_to_one_assertion() {
+    let sso = Sso::start().await;
+    sso.app
+        .add_member(&sso.workspace_id, "alice@acme.test", None)
+        .await;
+    let response = sso
+        .post_acs(&sso.assertion("alice@acme.test").response_signed(), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = session_cookie(&response).expect("a session");
+    assert_eq!(
+        sso.me(&cookie).await["data"]["me"]["userName"],
+        "alice@acme.test"
+    );
+    session::Entity::delete_many()
+        .exec(&sso.app.db)
+        .await
+        .unwrap();
+
+    // A second, unsigned assertion beside the one the response signature covers.
+    let signed = sso.assertion("alice@acme.test").response_signed();
+    let mut evil = sso.assertion("owner@acme.test");
+    evil.assertion_id = "_evil".into();
+    let injected = signed.replace(
+        "</samlp:Response>",
+        &format!("{}</samlp:Response>", evil.assertion_xml(false, idp_key())),
+    );
+    sso.assert_refused(
+        sso.post_acs(&injected, None).await,
+        "assertion beside a signed response",
+    )
+    .await;
+    assert!(
+        sso.latest_refusal()
+            .await
+            .contains("exactly one is accepted")
     );
 }

@@ -1,0 +1,389 @@
+//! Signing in through the workspace's IdP. `begin` remembers an AuthnRequest (single use, ten
+//! minutes, in the database so any replica can receive the answer) and gives the IdP URL;
+//! `complete` verifies the answer (`saml::verify`), consumes the request, remembers the
+//! assertion's ID until it expires (replays are refused), and signs in the active member whose
+//! userName or e-mail is the asserted subject. SCIM is how people arrive: nobody else gets in.
+//! A test sign-in (an admin's) runs the same checks and stores a report instead of a session.
+
+use chrono::TimeDelta;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
+    TransactionTrait,
+};
+
+use crate::domain::activity::{self, NewEntry};
+use crate::domain::admin::{self, Principal};
+use crate::domain::roles::Role;
+use crate::domain::saml::verify::{self, Check, Refusal, TrustedIdp, VerifiedAssertion};
+use crate::domain::saml::{self, ServiceProvider};
+use crate::domain::sessions::{self, NewSession};
+use crate::domain::{Error, Result, now, workspaces};
+use crate::entities::{saml_assertion_seen, saml_request};
+
+mod people;
+mod report;
+
+pub use people::find_workspace;
+use people::{Person, find_person, person_detail};
+pub use report::{CheckResult, TestReport, refused_report, test_report_for};
+use report::{store_report, test_report};
+
+/// How long the IdP has to answer a request.
+pub const REQUEST_TTL: TimeDelta = TimeDelta::minutes(10);
+/// What a person who may not sign in is told (details go to the activity log, not to them).
+pub const NOT_A_MEMBER: &str =
+    "not a member of this workspace: ask your admin to assign you in your identity provider";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    SignIn,
+    Test,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::SignIn => "sign_in",
+            Purpose::Test => "test",
+        }
+    }
+}
+
+/// Starts an SP-initiated sign-in: the URL to send the browser to.
+pub async fn begin(
+    db: &(impl TransactionTrait + ConnectionTrait),
+    sp: &ServiceProvider,
+    workspace_id: &str,
+    return_to: Option<&str>,
+) -> Result<String> {
+    let return_to = return_to.and_then(local_path);
+    remember_request(db, sp, workspace_id, Purpose::SignIn, return_to, None).await
+}
+
+/// Starts an admin's test sign-in: the URL to open. No session comes of it, only a report.
+pub async fn begin_test(
+    db: &(impl TransactionTrait + ConnectionTrait),
+    sp: &ServiceProvider,
+    principal: &Principal,
+) -> Result<String> {
+    admin::require_admin(db, principal).await?;
+    remember_request(
+        db,
+        sp,
+        &principal.workspace_id,
+        Purpose::Test,
+        None,
+        Some(&principal.account_id),
+    )
+    .await
+}
+
+async fn remember_request(
+    db: &(impl TransactionTrait + ConnectionTrait),
+    sp: &ServiceProvider,
+    workspace_id: &str,
+    purpose: Purpose,
+    return_to: Option<String>,
+    requested_by: Option<&str>,
+) -> Result<String> {
+    workspaces::get(db, workspace_id).await?;
+    let Some(config) = saml::get(db, workspace_id).await? else {
+        return Err(Error::NotFound(
+            "single sign-on: this workspace has no SAML configuration".into(),
+        ));
+    };
+    // An NCName (letter first) with 244 random bits.
+    let id = format!(
+        "id{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let at = now();
+    let url = sp.authn_request_url(&config.sso_url, &id, &id, at)?;
+    let txn = crate::domain::begin_write(db).await?;
+    saml_request::Entity::insert(saml_request::ActiveModel {
+        id: Set(id),
+        workspace_id: Set(workspace_id.to_string()),
+        purpose: Set(purpose.as_str().to_string()),
+        return_to: Set(return_to),
+        requested_by_account_id: Set(requested_by.map(str::to_string)),
+        created_at: Set(at),
+        expires_at: Set(at + REQUEST_TTL),
+        consumed_at: Set(None),
+        report: Set(None),
+    })
+    .exec(&txn)
+    .await?;
+    // Requests nobody answered, and test reports, are kept a day at most.
+    saml_request::Entity::delete_many()
+        .filter(saml_request::Column::ExpiresAt.lt(at - TimeDelta::days(1)))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(url)
+}
+
+/// A relative path of this site to return to, or `None`: never another origin (`//evil`,
+/// `/\evil`, `https:`), never control characters.
+pub fn local_path(candidate: &str) -> Option<String> {
+    let ok = candidate.starts_with('/')
+        && !candidate.starts_with("//")
+        && !candidate.contains('\\')
+        && candidate.len() <= 2048
+        && !candidate
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace());
+    ok.then(|| candidate.to_string())
+}
+
+/// How an answer at the ACS ended (no Debug: it holds the new session's secret).
+pub enum Outcome {
+    SignedIn {
+        session: NewSession,
+        return_to: String,
+    },
+    /// An admin's test sign-in: the report is stored under this request id.
+    Tested {
+        request_id: String,
+    },
+    Refused(Refusal),
+}
+
+/// Verifies an answer posted to the ACS and acts on it.
+pub async fn complete(
+    db: &(impl TransactionTrait + ConnectionTrait),
+    sp: &ServiceProvider,
+    workspace_id: &str,
+    saml_response: String,
+    relay_state: Option<String>,
+    session_ttl: TimeDelta,
+) -> Result<Outcome> {
+    workspaces::get(db, workspace_id).await?;
+    let Some(config) = saml::get(db, workspace_id).await? else {
+        return refused(
+            db,
+            workspace_id,
+            Refusal::new(Check::Format, "this workspace has no SAML configuration"),
+        )
+        .await;
+    };
+    let verified = {
+        let sp = sp.clone();
+        tokio::task::spawn_blocking(move || {
+            let idp = TrustedIdp {
+                entity_id: &config.idp_entity_id,
+                certificates: config.trusted_certificates(),
+            };
+            verify::verify(&saml_response, &sp, &idp)
+        })
+        .await
+        .map_err(|e| Error::Internal(sea_orm::DbErr::Custom(format!("SAML verification: {e}"))))?
+    };
+    match verified {
+        Ok(verified) => accept(db, workspace_id, verified, relay_state, session_ttl).await,
+        Err(refusal) => refuse_unverified(db, workspace_id, refusal, relay_state).await,
+    }
+}
+
+/// A verified answer: the request and replay checks, then the person, in one transaction.
+async fn accept(
+    db: &(impl TransactionTrait + ConnectionTrait),
+    workspace_id: &str,
+    verified: VerifiedAssertion,
+    relay_state: Option<String>,
+    session_ttl: TimeDelta,
+) -> Result<Outcome> {
+    let txn = crate::domain::begin_write(db).await?;
+    let request = match &verified.in_response_to {
+        Some(id) => match consume_request(&txn, workspace_id, id).await? {
+            Some(request) => Some(request),
+            None => {
+                drop(txn);
+                let refusal = Refusal::new(
+                    Check::Request,
+                    "the answer is to a request this workspace did not send, or one already answered or expired; start the sign-in again",
+                );
+                return refused(db, workspace_id, refusal).await;
+            }
+        },
+        None => None,
+    };
+    if !remember_assertion(&txn, workspace_id, &verified).await? {
+        drop(txn);
+        let refusal = Refusal::new(
+            Check::Replay,
+            format!(
+                "assertion {} was already used once; an assertion signs in once only",
+                verified.assertion_id
+            ),
+        );
+        return refused(db, workspace_id, refusal).await;
+    }
+    let person = find_person(&txn, workspace_id, &verified.subject).await?;
+    if let Some(test) = request
+        .as_ref()
+        .filter(|r| r.purpose == Purpose::Test.as_str())
+    {
+        let report = test_report(&verified, &person);
+        store_report(&txn, &test.id, &report).await?;
+        let summary = if report.succeeded {
+            format!("test sign-in as {} succeeded", verified.subject)
+        } else {
+            format!(
+                "test sign-in as {} failed: {}",
+                verified.subject,
+                person_detail(&person)
+            )
+        };
+        let ok = report.succeeded;
+        activity::record(
+            &txn,
+            entry(workspace_id, &verified.subject, "sso.test", summary, ok),
+        )
+        .await?;
+        txn.commit().await?;
+        return Ok(Outcome::Tested {
+            request_id: test.id.clone(),
+        });
+    }
+    let Person::Active(member) = &person else {
+        let refusal = Refusal::new(Check::Person, person_detail(&person));
+        let entry = refusal_entry(workspace_id, Some(&verified.subject), &refusal);
+        activity::record(&txn, entry).await?;
+        txn.commit().await?;
+        return Ok(Outcome::Refused(refusal));
+    };
+    let session = sessions::start(&txn, workspace_id, &member.id, session_ttl).await?;
+    let summary = format!(
+        "{} signed in through SSO as {}",
+        member.user_name,
+        Role::from_stored(&member.effective_role).label()
+    );
+    activity::record(
+        &txn,
+        entry(
+            workspace_id,
+            &verified.subject,
+            "sso.sign_in",
+            summary,
+            true,
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    let return_to = request
+        .and_then(|r| r.return_to)
+        .or_else(|| relay_state.as_deref().and_then(local_path))
+        .unwrap_or_else(|| "/".to_string());
+    Ok(Outcome::SignedIn { session, return_to })
+}
+
+/// An answer that failed verification. A failed test sign-in reports to the admin, found by its
+/// RelayState (the request id): nothing is trusted from it but where to put the report.
+async fn refuse_unverified(
+    db: &(impl TransactionTrait + ConnectionTrait),
+    workspace_id: &str,
+    refusal: Refusal,
+    relay_state: Option<String>,
+) -> Result<Outcome> {
+    if let Some(request_id) = relay_state.as_deref() {
+        let txn = crate::domain::begin_write(db).await?;
+        if let Some(request) = consume_request(&txn, workspace_id, request_id).await?
+            && request.purpose == Purpose::Test.as_str()
+        {
+            store_report(&txn, &request.id, &refused_report(&refusal)).await?;
+            activity::record(&txn, refusal_entry(workspace_id, None, &refusal)).await?;
+            txn.commit().await?;
+            return Ok(Outcome::Tested {
+                request_id: request.id,
+            });
+        }
+    }
+    refused(db, workspace_id, refusal).await
+}
+
+/// Marks the request answered; `None` when it is unknown, answered already, or expired.
+async fn consume_request(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Option<saml_request::Model>> {
+    let at = now();
+    let updated = saml_request::Entity::update_many()
+        .col_expr(saml_request::Column::ConsumedAt, Expr::value(at))
+        .filter(saml_request::Column::Id.eq(id))
+        .filter(saml_request::Column::WorkspaceId.eq(workspace_id))
+        .filter(saml_request::Column::ConsumedAt.is_null())
+        .filter(saml_request::Column::ExpiresAt.gt(at))
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Ok(None);
+    }
+    Ok(saml_request::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?)
+}
+
+/// Records the assertion's ID until it expires; false when it was seen before.
+async fn remember_assertion(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    verified: &VerifiedAssertion,
+) -> Result<bool> {
+    let at = now();
+    saml_assertion_seen::Entity::delete_many()
+        .filter(saml_assertion_seen::Column::ExpiresAt.lt(at))
+        .exec(db)
+        .await?;
+    let inserted = saml_assertion_seen::Entity::insert(saml_assertion_seen::ActiveModel {
+        workspace_id: Set(workspace_id.to_string()),
+        assertion_id: Set(verified.assertion_id.clone()),
+        expires_at: Set(verified.accept_until.max(at)),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            saml_assertion_seen::Column::WorkspaceId,
+            saml_assertion_seen::Column::AssertionId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(inserted == 1)
+}
+
+async fn refused(
+    db: &(impl TransactionTrait + ConnectionTrait),
+    workspace_id: &str,
+    refusal: Refusal,
+) -> Result<Outcome> {
+    activity::record(db, refusal_entry(workspace_id, None, &refusal)).await?;
+    Ok(Outcome::Refused(refusal))
+}
+
+fn refusal_entry(workspace_id: &str, subject: Option<&str>, refusal: &Refusal) -> NewEntry {
+    entry(
+        workspace_id,
+        subject.unwrap_or("unknown"),
+        "sso.refused",
+        format!("SSO sign-in refused: {refusal}"),
+        false,
+    )
+}
+
+fn entry(workspace_id: &str, subject: &str, action: &str, summary: String, ok: bool) -> NewEntry {
+    NewEntry {
+        workspace_id: workspace_id.to_string(),
+        actor: format!("SSO {subject}"),
+        action: action.to_string(),
+        summary,
+        status: if ok { 200 } else { 403 },
+        succeeded: ok,
+        method: Some("POST".into()),
+        path: Some("saml/acs".into()),
+        ..Default::default()
+    }
+}
