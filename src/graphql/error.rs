@@ -34,7 +34,7 @@ impl ErrorExtensions for Error {
         }
         let message = match self {
             Error::Unauthenticated => {
-                "sign in with a valid admin token (Authorization: Bearer <token>)".to_string()
+                "sign in: with single sign-on (a session cookie) or a valid admin token (Authorization: Bearer <token>)".to_string()
             }
             other => other.to_string(),
         };

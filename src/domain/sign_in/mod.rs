@@ -387,3 +387,29 @@ fn entry(workspace_id: &str, subject: &str, action: &str, summary: String, ok: b
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_paths_of_this_site_are_returned_to() {
+        for ok in ["/", "/members", "/reports?x=1#a", "/a/b%2F"] {
+            assert_eq!(local_path(ok).as_deref(), Some(ok), "{ok}");
+        }
+        for evil in [
+            "",
+            "members",
+            "//evil.test",
+            "/\\evil.test",
+            "https://evil.test/",
+            "javascript:alert(1)",
+            "/a b",
+            "/a\nLocation: https://evil.test",
+            "/\t/evil.test",
+        ] {
+            assert_eq!(local_path(evil), None, "{evil:?}");
+        }
+        assert_eq!(local_path(&format!("/{}", "a".repeat(3000))), None);
+    }
+}
