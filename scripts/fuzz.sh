@@ -4,6 +4,7 @@
 # in the debug assertions cargo-fuzz turns on). Installs cargo-fuzz when missing.
 # Usage: scripts/fuzz.sh [target...]   (targets: filter patch_path scim_bodies)
 set -euo pipefail
+"$(dirname "$0")/build-deps.sh"
 cd "$(dirname "$0")/../fuzz"
 seconds="${FUZZ_SECONDS:-600}"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked

@@ -8,6 +8,7 @@
 #                       on PostgreSQL after a SQLite run: code for one database only dies there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/build-deps.sh
 command -v cargo-mutants >/dev/null 2>&1 || cargo install --locked cargo-mutants
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
