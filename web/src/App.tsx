@@ -74,10 +74,27 @@ export function App() {
   }
   if (who.kind === 'session' && who.me.role !== 'ADMIN') return <MemberPage me={who.me} onSignOut={() => void signOut()} />;
   const token = who.kind === 'token' ? who.token : null;
-  return <SignedIn key={token ?? 'session'} token={token} onSignOut={(reason) => void signOut(reason)} />;
+  // A session whose member is no longer an admin (a group push, a mapping edit) asks `me` again
+  // and lands on the member page instead of being signed out.
+  return (
+    <SignedIn
+      key={token ?? 'session'}
+      token={token}
+      onSignOut={(reason) => void signOut(reason)}
+      onForbidden={token ? undefined : () => setWho({ kind: 'checking' })}
+    />
+  );
 }
 
-function SignedIn({ token, onSignOut }: { token: string | null; onSignOut: (reason?: string) => void }) {
+function SignedIn({
+  token,
+  onSignOut,
+  onForbidden,
+}: {
+  token: string | null;
+  onSignOut: (reason?: string) => void;
+  onForbidden?: () => void;
+}) {
   const api: Api = useMemo(() => makeApi(token), [token]);
   useEffect(() => () => {
     api.close();
@@ -98,10 +115,13 @@ function SignedIn({ token, onSignOut }: { token: string | null; onSignOut: (reas
     } catch (e) {
       if (e instanceof ApiError && e.code === 'UNAUTHENTICATED')
         onSignOut(token ? 'That sign-in token is not valid (any more). Sign in again.' : 'Your session has ended. Sign in again.');
-      else if (e instanceof ApiError && e.code === 'FORBIDDEN') onSignOut(e.message);
+      else if (e instanceof ApiError && e.code === 'FORBIDDEN') {
+        if (onForbidden) onForbidden();
+        else onSignOut(e.message);
+      }
       else setError(e);
     }
-  }, [api, onSignOut, token]);
+  }, [api, onSignOut, onForbidden, token]);
 
   useEffect(() => {
     void reload();
