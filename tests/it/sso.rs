@@ -954,3 +954,57 @@ async fn a_response_signed_as_a_whole_is_accepted_and_still_held_to_one_assertio
             .contains("exactly one is accepted")
     );
 }
+
+#[tokio::test]
+async fn removing_a_member_through_scim_ends_their_session() {
+    let scim = Scim::start().await;
+    let user = scim
+        .ok(
+            "POST",
+            "/Users",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "bob@acme.test",
+                "emails": [{ "value": "bob@acme.test", "primary": true }],
+            })),
+        )
+        .await;
+    let user_id = user.body["id"].as_str().unwrap().to_string();
+    let Scim {
+        app,
+        admin,
+        key,
+        base,
+    } = scim;
+    let sso = Sso::on(app, admin).await;
+    let cookie = sso.sign_in("bob@acme.test").await;
+    assert_eq!(
+        sso.me(&cookie).await["data"]["me"]["userName"],
+        "bob@acme.test"
+    );
+
+    let deleted = sso
+        .app
+        .client
+        .delete(format!("{base}/Users/{user_id}"))
+        .header("Authorization", format!("Bearer {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let (_, body) = sso.gql_cookie(&cookie, ME).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+    assert_eq!(
+        sso.sessions().await,
+        0,
+        "the member's sessions went with it"
+    );
+    let body = sso
+        .assert_refused(
+            sso.post_acs(&sso.assertion("bob@acme.test").signed(), None)
+                .await,
+            "removed member",
+        )
+        .await;
+    assert!(body.contains("not a member of this workspace"), "{body}");
+}

@@ -115,9 +115,17 @@ async fn remember_request(
     })
     .exec(&txn)
     .await?;
-    // Requests nobody answered, and test reports, are kept a day at most.
+    // Sign-in requests go when they expire; test requests (their reports) after a day.
     saml_request::Entity::delete_many()
-        .filter(saml_request::Column::ExpiresAt.lt(at - TimeDelta::days(1)))
+        .filter(
+            sea_orm::Condition::any()
+                .add(
+                    sea_orm::Condition::all()
+                        .add(saml_request::Column::Purpose.eq(Purpose::SignIn.as_str()))
+                        .add(saml_request::Column::ExpiresAt.lt(at)),
+                )
+                .add(saml_request::Column::ExpiresAt.lt(at - TimeDelta::days(1))),
+        )
         .exec(&txn)
         .await?;
     txn.commit().await?;
