@@ -247,3 +247,38 @@ fn escape(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn the_session_cookie_is_secure_and_host_bound_over_https() {
+        let https = Settings::new("https://gw.example.com/", PathBuf::new());
+        let cookie = session_cookie(&https, "v", &chrono::TimeDelta::hours(12));
+        assert_eq!(
+            cookie,
+            "__Host-scimgw_session=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=43200; Secure"
+        );
+        assert!(clear_session_cookie(&https).starts_with("__Host-scimgw_session=; "));
+        assert!(clear_session_cookie(&https).contains("Max-Age=0"));
+        let http = Settings::new("http://127.0.0.1:8080", PathBuf::new());
+        assert!(!session_cookie(&http, "v", &chrono::TimeDelta::hours(1)).contains("Secure"));
+
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            "a=1; __Host-scimgw_session=tok; b=2".parse().unwrap(),
+        );
+        assert_eq!(session_token(&headers, &https).as_deref(), Some("tok"));
+        assert_eq!(session_token(&headers, &http), None);
+        headers.insert(header::ORIGIN, "https://gw.example.com".parse().unwrap());
+        assert!(!cross_origin(&headers, &https));
+        headers.insert(
+            header::ORIGIN,
+            "https://gw.example.com.evil.test".parse().unwrap(),
+        );
+        assert!(cross_origin(&headers, &https));
+    }
+}
