@@ -88,6 +88,8 @@ pub fn parse(path: &str) -> Option<ScimPath> {
     let Some(workspace_id) = decode(team) else {
         return Some(ScimPath::Unknown);
     };
+    // One trailing slash names the same endpoint (Microsoft's collection sends `/Users/?filter=`).
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
     let mut segments = rest.split('/').skip(1);
     let (first, second) = (segments.next(), segments.next());
     if segments.next().is_some() {
@@ -275,12 +277,13 @@ mod tests {
             ),
         ];
         for (rest, expected, id) in cases {
-            let path = format!("{base}{rest}");
-            assert_eq!(
-                endpoint(&path),
-                Some(("ws-1".to_string(), expected, id.map(str::to_string))),
-                "{path}"
-            );
+            for path in [format!("{base}{rest}"), format!("{base}{rest}/")] {
+                assert_eq!(
+                    endpoint(&path),
+                    Some(("ws-1".to_string(), expected, id.map(str::to_string))),
+                    "{path}"
+                );
+            }
             // The template names the same path shape.
             assert!(
                 expected
@@ -300,8 +303,9 @@ mod tests {
             "/api/teams/ws-1/scim/v2",
             "/api/teams/ws-1/scim/v2/",
             "/api/teams/ws-1/scim/v2/users",
-            "/api/teams/ws-1/scim/v2/Users/",
+            "/api/teams/ws-1/scim/v2/Users//",
             "/api/teams/ws-1/scim/v2/Users/a/b",
+            "/api/teams/ws-1/scim/v2/Users/a/b/",
             "/api/teams/ws-1/scim/v2/Nope",
             "/api/teams//scim/v2/Users",
             "/api/teams/ws-1/scim/v2/Users/%FF",

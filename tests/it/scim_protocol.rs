@@ -392,3 +392,62 @@ async fn etags_if_match_and_if_none_match() {
         .await;
     assert_eq!(r.status, 200);
 }
+
+/// Every SCIM route answers the same with one trailing slash (Microsoft's reference collection
+/// sends `/Users/?filter=…`).
+#[tokio::test]
+async fn one_trailing_slash_names_the_same_endpoint() {
+    let s = Scim::start().await;
+    let user = s
+        .ok(
+            "POST",
+            "/Users/",
+            Some(serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "slash@acme.test"
+            })),
+        )
+        .await;
+    assert_eq!(user.status.as_u16(), 201, "{}", user.body);
+    let id = user.body["id"].as_str().unwrap().to_string();
+    for path in [
+        "/Users".to_string(),
+        "/Users?filter=userName%20eq%20%22slash@acme.test%22".to_string(),
+        format!("/Users/{id}"),
+        "/Groups".to_string(),
+        "/ServiceProviderConfig".to_string(),
+        "/ResourceTypes".to_string(),
+        "/ResourceTypes/User".to_string(),
+        "/Schemas".to_string(),
+    ] {
+        let plain = s.call("GET", &path, None).await;
+        let slashed_path = match path.split_once('?') {
+            Some((p, q)) => format!("{p}/?{q}"),
+            None => format!("{path}/"),
+        };
+        let slashed = s.call("GET", &slashed_path, None).await;
+        assert_eq!(plain.status.as_u16(), 200, "{path}: {}", plain.body);
+        assert_eq!(
+            slashed.status, plain.status,
+            "{slashed_path}: {}",
+            slashed.body
+        );
+        assert_eq!(slashed.body, plain.body, "{slashed_path}");
+    }
+    let found = s
+        .call(
+            "GET",
+            "/Users/?filter=userName%20eq%20%22slash@acme.test%22",
+            None,
+        )
+        .await;
+    assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+    s.ok("DELETE", &format!("/Users/{id}/"), None).await;
+    assert_eq!(
+        s.call("GET", &format!("/Users/{id}"), None)
+            .await
+            .status
+            .as_u16(),
+        404
+    );
+}
