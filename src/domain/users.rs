@@ -614,6 +614,50 @@ fn conflict_user_name(user_name: &str) -> impl Fn(Error) -> Error + '_ {
     }
 }
 
+/// Why a new user conflicts, in words an admin reading the IdP's error can act on: the userName
+/// is taken, or the e-mail that keys the account already belongs to another member here.
+async fn creation_conflict(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    user_name: &str,
+    email: &str,
+) -> Error {
+    let holder = |column: member::Column, key: String| {
+        member::Entity::find()
+            .filter(member::Column::WorkspaceId.eq(workspace_id))
+            .filter(column.eq(key))
+            .one(db)
+    };
+    match holder(member::Column::UserNameKey, email_key(user_name)).await {
+        Ok(Some(_)) => {
+            return Error::Conflict(format!(
+                "a user with userName {user_name:?} already exists in this workspace"
+            ));
+        }
+        Ok(None) => {}
+        Err(e) => return e.into(),
+    }
+    let account = match workspaces::find_account(db, email).await {
+        Ok(account) => account,
+        Err(e) => return e,
+    };
+    if let Some(account) = account {
+        match holder(member::Column::AccountId, account.id).await {
+            Ok(Some(member)) => {
+                return Error::Conflict(format!(
+                    "the e-mail {email} already belongs to member {} of this workspace",
+                    member.user_name
+                ));
+            }
+            Ok(None) => {}
+            Err(e) => return e.into(),
+        }
+    }
+    Error::Conflict(format!(
+        "a user with userName {user_name:?} or e-mail {email} already exists in this workspace"
+    ))
+}
+
 /// POST /Users: adds a person to the workspace, linking the account of that e-mail when one
 /// exists (inviting them), or creating it. On SQLite the account is looked up first and the rows
 /// go in one round trip; an account stored meanwhile by another request makes it look again.
@@ -632,10 +676,16 @@ pub async fn create(
             let (user, writes) = creation(backend, p, &input, &email, found);
             match sqlite.apply(writes).await {
                 Err(e) if workspaces::is_account_taken(&e) => continue,
-                written => {
-                    written.map_err(|e| conflict_user_name(&user.user_name)(e.into()))?;
-                    return Ok(user);
-                }
+                Err(e) => match Error::from(e) {
+                    Error::Conflict(_) => {
+                        let ws = &p.workspace_id;
+                        return Err(
+                            creation_conflict(writer.pool(), ws, &user.user_name, &email).await,
+                        );
+                    }
+                    other => return Err(other),
+                },
+                Ok(_) => return Ok(user),
             }
         }
     } else {
@@ -648,8 +698,17 @@ pub async fn create(
                     txn.rollback().await?;
                     continue;
                 }
-                written => {
-                    written.map_err(|e| conflict_user_name(&user.user_name)(e.into()))?;
+                Err(e) => {
+                    txn.rollback().await?;
+                    return Err(match Error::from(e) {
+                        Error::Conflict(_) => {
+                            let ws = &p.workspace_id;
+                            creation_conflict(writer.pool(), ws, &user.user_name, &email).await
+                        }
+                        other => other,
+                    });
+                }
+                Ok(_) => {
                     txn.commit().await?;
                     return Ok(user);
                 }

@@ -830,3 +830,67 @@ async fn concurrent_creates_and_patches_lose_nothing() {
     assert_eq!(emails, expected);
     assert_eq!(user["meta"]["version"], "W/\"13\"");
 }
+
+/// A 409 says which value conflicts and with whom, in the answer and in the activity log.
+#[tokio::test]
+async fn conflicts_say_what_conflicts() {
+    let s = Scim::start().await;
+    let user = |user_name: &str, email: &str| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name,
+            "emails": [{ "value": email, "type": "work", "primary": true }],
+        })
+    };
+    s.ok(
+        "POST",
+        "/Users",
+        Some(user("UserName333", "testing@bob2.com")),
+    )
+    .await;
+
+    let r = s
+        .call(
+            "POST",
+            "/Users",
+            Some(user("UserName444", "Testing@Bob2.com")),
+        )
+        .await;
+    assert_scim_error(&r, 409, Some("uniqueness"));
+    assert_eq!(
+        r.body["detail"],
+        "the e-mail Testing@Bob2.com already belongs to member UserName333 of this workspace"
+    );
+
+    let r = s
+        .call(
+            "POST",
+            "/Users",
+            Some(user("username333", "other@bob2.com")),
+        )
+        .await;
+    assert_scim_error(&r, 409, Some("uniqueness"));
+    assert_eq!(
+        r.body["detail"],
+        "a user with userName \"username333\" already exists in this workspace"
+    );
+
+    let logged = s
+        .app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            s.app.db.get_database_backend(),
+            "SELECT summary FROM activity WHERE status = 409 ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    let summaries: Vec<String> = logged
+        .iter()
+        .map(|row| row.try_get::<String>("", "summary").unwrap())
+        .collect();
+    assert_eq!(summaries.len(), 2, "{summaries:?}");
+    assert!(
+        summaries[0].contains("already belongs to member UserName333"),
+        "{summaries:?}"
+    );
+}
