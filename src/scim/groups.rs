@@ -13,7 +13,7 @@ use crate::scim::auth::Caller;
 use crate::scim::list::{ListParams, QueryParams, list_response};
 use crate::scim::patch::{self, OpKind, PatchOp, PatchPath};
 use crate::scim::resource::{
-    GROUP_SCHEMA, Projection, Url, many, meta, opt_string, require_core_schema, take,
+    GROUP_SCHEMA, Projection, Url, many, meta, opt_string, require_core_schema, strict_string, take,
 };
 use crate::scim::routes::ResourceId;
 use crate::scim::{IfNoneMatch, ScimBody, ScimError, ScimResult, if_match, not_modified_response};
@@ -27,11 +27,10 @@ fn member_ids(value: Option<Value>) -> ScimResult<Vec<String>> {
         .into_iter()
         .map(|item| match item {
             Value::String(id) => Ok(id),
-            Value::Object(mut m) => {
-                opt_string(take(&mut m, "value"), "members.value")?.ok_or_else(|| {
+            Value::Object(mut m) => strict_string(take(&mut m, "value"), "members.value")?
+                .ok_or_else(|| {
                     ScimError::invalid_value("every member needs a value (the user's id)")
-                })
-            }
+                }),
             other => Err(ScimError::invalid_value(format!(
                 "members must hold objects, not {other}"
             ))),
@@ -41,7 +40,7 @@ fn member_ids(value: Option<Value>) -> ScimResult<Vec<String>> {
 
 pub fn parse(mut body: Map<String, Value>) -> ScimResult<GroupInput> {
     require_core_schema(&body, GROUP_SCHEMA)?;
-    let display_name = opt_string(take(&mut body, "displayName"), "displayName")?
+    let display_name = strict_string(take(&mut body, "displayName"), "displayName")?
         .filter(|d| !d.trim().is_empty())
         .ok_or_else(|| ScimError::invalid_value("displayName is required"))?;
     let external_id = opt_string(take(&mut body, "externalId"), "externalId")?;
@@ -299,7 +298,7 @@ fn changes(ops: Vec<PatchOp>) -> ScimResult<Vec<GroupChange>> {
                     ));
                 }
                 (_, value) => {
-                    let name = opt_string(value, "displayName")?.unwrap_or_default();
+                    let name = strict_string(value, "displayName")?.unwrap_or_default();
                     out.push(GroupChange::DisplayName(name));
                 }
             }

@@ -86,8 +86,28 @@ pub struct PatchOp {
     pub value: Option<Value>,
 }
 
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
 /// A PatchOp request body.
 pub fn parse(mut body: Map<String, Value>) -> ScimResult<Vec<PatchOp>> {
+    // A missing `schemas` is tolerated (IdPs omit it); one naming another message is a client
+    // sending the wrong body (a User to PATCH, say).
+    if let Some(schemas) = take(&mut body, "schemas") {
+        let names_patch_op = |v: &Value| {
+            v.as_str()
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case(PATCH_OP))
+        };
+        let ok = match &schemas {
+            Value::Null => true,
+            Value::Array(items) => items.is_empty() || items.iter().any(names_patch_op),
+            single => names_patch_op(single),
+        };
+        if !ok {
+            return Err(ScimError::invalid_syntax(format!(
+                "a PATCH body's schemas must be [\"{PATCH_OP}\"], not {schemas}"
+            )));
+        }
+    }
     let Some(Value::Array(ops)) = take(&mut body, "Operations") else {
         return Err(ScimError::invalid_syntax(
             "a PATCH body needs an \"Operations\" array",

@@ -162,6 +162,27 @@ pub fn opt_string(value: Option<Value>, attr: &str) -> ScimResult<Option<String>
     }
 }
 
+/// A string attribute that keys or names something (`userName`, group `displayName`,
+/// `members.value`, `emails.value`): a number, boolean, object or array there is a broken IdP
+/// mapping, refused rather than stored as its text.
+pub fn strict_string(value: Option<Value>, attr: &str) -> ScimResult<Option<String>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => {
+            let kind = match other {
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                Value::Array(_) => "an array",
+                _ => "an object",
+            };
+            Err(ScimError::invalid_value(format!(
+                "{attr} must be a string, not {kind} ({other}): check the IdP's attribute mapping"
+            )))
+        }
+    }
+}
+
 /// A boolean attribute, also as the strings "True"/"False" Entra sends.
 pub fn opt_bool(value: Option<Value>, attr: &str) -> ScimResult<Option<bool>> {
     match value {

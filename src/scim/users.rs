@@ -14,7 +14,7 @@ use crate::scim::json_out::JsonOut;
 use crate::scim::list::{ListParams, QueryParams, list_response, list_response_with};
 use crate::scim::resource::{
     ENTERPRISE_USER, Projection, USER_SCHEMA, Url, WORKSPACE_USER, find_key, many, meta, opt_bool,
-    opt_string, require_core_schema, take,
+    opt_string, require_core_schema, strict_string, take,
 };
 use crate::scim::routes::ResourceId;
 use crate::scim::user_json::UserJson;
@@ -30,7 +30,7 @@ const READ_ONLY: &[&str] = &["id", "meta", "groups", "schemas", "password"];
 /// object where an array belongs, URN-prefixed extension keys folded into their extension.
 pub fn parse(mut body: Map<String, Value>) -> ScimResult<UserInput> {
     require_core_schema(&body, USER_SCHEMA)?;
-    let user_name = opt_string(take(&mut body, "userName"), "userName")?
+    let user_name = strict_string(take(&mut body, "userName"), "userName")?
         .filter(|u| !u.trim().is_empty())
         .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
     let external_id = opt_string(take(&mut body, "externalId"), "externalId")?;
@@ -60,7 +60,7 @@ pub fn parse(mut body: Map<String, Value>) -> ScimResult<UserInput> {
                 primary: false,
             },
             Value::Object(mut e) => Email {
-                value: opt_string(take(&mut e, "value"), "emails.value")?
+                value: strict_string(take(&mut e, "value"), "emails.value")?
                     .ok_or_else(|| ScimError::invalid_value("every e-mail needs a value"))?,
                 kind: opt_string(take(&mut e, "type"), "emails.type")?,
                 primary: opt_bool(take(&mut e, "primary"), "emails.primary")?.unwrap_or(false),

@@ -894,3 +894,102 @@ async fn conflicts_say_what_conflicts() {
         "{summaries:?}"
     );
 }
+
+/// Lenient where real IdPs need it, strict where leniency would hide a broken mapping.
+#[tokio::test]
+async fn types_are_lenient_where_idps_need_it_and_strict_where_it_hides_a_broken_mapping() {
+    let s = Scim::start().await;
+    // Lenient: no schemas, booleans as Entra's strings, capitalised ops.
+    let created = s
+        .ok(
+            "POST",
+            "/Users",
+            Some(json!({ "userName": "lenient@acme.test", "active": "True" })),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(created.body["active"], true);
+    let patched = s
+        .ok(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(
+                json!({ "Operations": [{ "op": "Replace", "path": "active", "value": "False" }] }),
+            ),
+        )
+        .await;
+    assert_eq!(patched.body["active"], false);
+
+    // Strict: a non-string where a key or name must be a string.
+    for (body, attr) in [
+        (json!({ "userName": 12345 }), "userName"),
+        (json!({ "userName": true }), "userName"),
+        (json!({ "userName": { "value": "x" } }), "userName"),
+        (json!({ "userName": ["a@acme.test"] }), "userName"),
+        (
+            json!({ "userName": "e@acme.test", "emails": [{ "value": 42 }] }),
+            "emails.value",
+        ),
+    ] {
+        let r = s.call("POST", "/Users", Some(body.clone())).await;
+        assert_scim_error(&r, 400, Some("invalidValue"));
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{attr} must be a string")),
+            "{body}: {}",
+            r.body
+        );
+    }
+    let r = s
+        .call(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(
+                json!({ "Operations": [{ "op": "replace", "path": "userName", "value": 12345 }] }),
+            ),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert_eq!(
+        s.ok("GET", &format!("/Users/{id}"), None).await.body["userName"],
+        "lenient@acme.test",
+        "nothing changed"
+    );
+
+    let group = |body: Value| s.call("POST", "/Groups", Some(body));
+    let r = group(json!({ "displayName": 7 })).await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("displayName must be a string")
+    );
+    let r = group(json!({ "displayName": "G", "members": [{ "value": 7 }] })).await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("members.value must be a string")
+    );
+
+    // A PATCH body that names another message is the wrong body.
+    let r = s
+        .call(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "Operations": [{ "op": "replace", "path": "active", "value": true }]
+            })),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidSyntax"));
+    assert_eq!(
+        s.ok("GET", &format!("/Users/{id}"), None).await.body["active"],
+        false
+    );
+}
