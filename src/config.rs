@@ -134,6 +134,12 @@ pub enum Command {
         /// The admin's e-mail.
         #[arg(long)]
         email: String,
+        /// The admin's given name, shown in SCIM (`name.givenName`) and on the page.
+        #[arg(long)]
+        given_name: Option<String>,
+        /// The admin's family name (`name.familyName`).
+        #[arg(long)]
+        family_name: Option<String>,
     },
 }
 

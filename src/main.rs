@@ -30,7 +30,18 @@ async fn main() -> ExitCode {
             Ok(())
         }
         Command::Migrate => migrate(&cli).await,
-        Command::AdminToken { workspace, email } => admin_token(&cli, &workspace, &email).await,
+        Command::AdminToken {
+            workspace,
+            email,
+            given_name,
+            family_name,
+        } => {
+            let person = domain::admin::PersonName {
+                given: given_name.clone(),
+                family: family_name.clone(),
+            };
+            admin_token(&cli, &workspace, &email, &person).await
+        }
         Command::Serve => serve(&cli).await,
     };
     match result {
@@ -58,9 +69,14 @@ async fn migrate(cli: &Cli) -> Result<(), String> {
     Ok(())
 }
 
-async fn admin_token(cli: &Cli, workspace: &str, email: &str) -> Result<(), String> {
+async fn admin_token(
+    cli: &Cli,
+    workspace: &str,
+    email: &str,
+    person: &domain::admin::PersonName,
+) -> Result<(), String> {
     let conn = open(cli).await?;
-    let issued = domain::admin::issue_token(&conn, workspace, email)
+    let issued = domain::admin::issue_token_named(&conn, workspace, workspace, email, person)
         .await
         .map_err(|e| e.to_string())?;
     if issued.created_workspace {

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_initial;
 mod m20261129_000001_member_names_and_emails;
 mod m20261204_000001_saml_sign_in;
+mod m20261205_000001_account_emails_of_members;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261129_000001_member_names_and_emails::Migration),
             Box::new(m20261204_000001_saml_sign_in::Migration),
+            Box::new(m20261205_000001_account_emails_of_members::Migration),
         ]
     }
 }

@@ -126,17 +126,32 @@ pub async fn issue_token(
     slug: &str,
     email: &str,
 ) -> Result<IssuedToken> {
-    issue_token_named(db, slug, slug, email).await
+    issue_token_named(db, slug, slug, email, &PersonName::default()).await
 }
 
-/// `issue_token`, naming the workspace if it is created.
+/// A person's names, when the operator gives them (`admin-token --given-name …`).
+#[derive(Clone, Debug, Default)]
+pub struct PersonName {
+    pub given: Option<String>,
+    pub family: Option<String>,
+}
+
+/// `issue_token`, naming the workspace if it is created, and the person when names are given.
 pub async fn issue_token_named(
     db: &impl TransactionTrait,
     slug: &str,
     name: &str,
     email: &str,
+    person: &PersonName,
 ) -> Result<IssuedToken> {
     let email = validate_email(email)?;
+    let clean = |n: &Option<String>| {
+        n.as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+    };
+    let (given, family) = (clean(&person.given), clean(&person.family));
     let txn = crate::domain::begin_write(db).await?;
     let existing = workspace::Entity::find()
         .filter(workspace::Column::Slug.eq(slug.trim().to_lowercase()))
@@ -146,7 +161,10 @@ pub async fn issue_token_named(
         Some(ws) => (ws, false),
         None => (workspaces::create(&txn, slug, name).await?, true),
     };
-    let account = workspaces::find_or_create_account(&txn, &email).await?;
+    let mut account = workspaces::find_or_create_account(&txn, &email).await?;
+    if given.is_some() || family.is_some() {
+        account = workspaces::rename_account(&txn, account, given, family).await?;
+    }
     let member = match member::Entity::find()
         .filter(member::Column::WorkspaceId.eq(ws.id.clone()))
         .filter(member::Column::AccountId.eq(account.id.clone()))

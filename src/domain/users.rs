@@ -669,6 +669,7 @@ pub async fn create(
 ) -> Result<User> {
     validate(&input)?;
     let email = account_email(&input);
+
     let backend = writer.pool().get_database_backend();
     if let Some(sqlite) = writer.sqlite() {
         for _ in 0..RETRIES {

@@ -8,7 +8,7 @@ use sea_orm::{
 use crate::db::rows::{Cells, Cost, Fetch, FromCells};
 use crate::domain::roles::{self, Role};
 use crate::domain::{Error, Result, admin, email_key, new_id, now};
-use crate::entities::{account, member, scim_setting, workspace};
+use crate::entities::{account, member, member_email, scim_setting, workspace};
 
 /// A workspace as the protocol layers see it.
 #[derive(Clone, Debug)]
@@ -164,8 +164,42 @@ pub fn new_account(
     (model, insert)
 }
 
-/// Adds an account to a workspace with its e-mail as userName; the effective role is resolved
-/// from the owner flag and direct role (a new member is in no group yet).
+/// Sets the names given (a `None` keeps the name) on an account and on its members' copies.
+pub async fn rename_account(
+    db: &impl ConnectionTrait,
+    account: account::Model,
+    given: Option<String>,
+    family: Option<String>,
+) -> Result<account::Model> {
+    let mut renamed = account;
+    if given.is_some() {
+        renamed.given_name = given;
+    }
+    if family.is_some() {
+        renamed.family_name = family;
+    }
+    renamed.updated_at = now();
+    let renamed = account::Entity::update(renamed.into_active_model().reset_all())
+        .exec(db)
+        .await?;
+    member::Entity::update_many()
+        .col_expr(
+            member::Column::GivenName,
+            sea_orm::sea_query::Expr::value(renamed.given_name.clone()),
+        )
+        .col_expr(
+            member::Column::FamilyName,
+            sea_orm::sea_query::Expr::value(renamed.family_name.clone()),
+        )
+        .filter(member::Column::AccountId.eq(renamed.id.clone()))
+        .exec(db)
+        .await?;
+    Ok(renamed)
+}
+
+/// Adds an account to a workspace with its e-mail as userName and as its one e-mail (primary,
+/// work), so SCIM lists it as an IdP import expects; the effective role is resolved from the owner
+/// flag and direct role (a new member is in no group yet).
 pub async fn add_member(
     db: &impl ConnectionTrait,
     workspace_id: &str,
@@ -190,7 +224,7 @@ pub async fn add_member(
         attributes: "{}".into(),
         given_name: account.given_name.clone(),
         family_name: account.family_name.clone(),
-        emails: "[]".into(),
+        emails: serde_json::json!([[account.email, "work", true]]).to_string(),
         version: 1,
         created_at: at,
         updated_at: at,
@@ -198,6 +232,17 @@ pub async fn add_member(
     member::Entity::insert(model.clone().into_active_model().reset_all())
         .exec(db)
         .await?;
+    member_email::Entity::insert(member_email::ActiveModel {
+        member_id: Set(model.id.clone()),
+        workspace_id: Set(workspace_id.to_string()),
+        value: Set(account.email.clone()),
+        value_key: Set(account.email_key.clone()),
+        kind: Set(Some("work".into())),
+        is_primary: Set(true),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
     Ok(model)
 }
 
@@ -205,6 +250,8 @@ pub async fn add_member(
 pub const DEMO_SLUG: &str = "demo";
 pub const DEMO_NAME: &str = "Demo workspace";
 pub const DEMO_OWNER_EMAIL: &str = "admin@example.com";
+pub const DEMO_OWNER_GIVEN_NAME: &str = "Demo";
+pub const DEMO_OWNER_FAMILY_NAME: &str = "Admin";
 
 /// On an empty database, creates the demo workspace with its owner and returns a sign-in token
 /// for it. Returns `None` when any workspace exists (also when another replica just created it).
@@ -214,7 +261,11 @@ pub async fn bootstrap_if_empty(
     if workspace::Entity::find().count(db).await? > 0 {
         return Ok(None);
     }
-    match admin::issue_token_named(db, DEMO_SLUG, DEMO_NAME, DEMO_OWNER_EMAIL).await {
+    let owner = admin::PersonName {
+        given: Some(DEMO_OWNER_GIVEN_NAME.into()),
+        family: Some(DEMO_OWNER_FAMILY_NAME.into()),
+    };
+    match admin::issue_token_named(db, DEMO_SLUG, DEMO_NAME, DEMO_OWNER_EMAIL, &owner).await {
         Ok(issued) if issued.created_workspace => Ok(Some(issued)),
         Ok(_) | Err(Error::Conflict(_)) => Ok(None),
         Err(e) => Err(e),

@@ -87,11 +87,41 @@ async fn migrate_and_admin_token_print_only_what_they_should() {
             "acme",
             "--email",
             "second@acme.test",
+            "--given-name",
+            "Sam",
+            "--family-name",
+            "Second",
         ],
         &url,
     );
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("created workspace"));
+    // The person is named, and has their account e-mail like any SCIM user.
+    use scim_gateway::entities::member;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let conn = scim_gateway::db::connect(&url, 1).await.unwrap();
+    let row = member::Entity::find()
+        .filter(member::Column::UserNameKey.eq("second@acme.test"))
+        .one(&conn)
+        .await
+        .unwrap()
+        .expect("the admin is a member");
+    let page = scim_gateway::domain::users::get(&conn, &row.workspace_id, &row.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (page.given_name.as_deref(), page.family_name.as_deref()),
+        (Some("Sam"), Some("Second"))
+    );
+    assert_eq!(page.emails.len(), 1);
+    assert_eq!(
+        (
+            page.emails[0].value.as_str(),
+            page.emails[0].kind.as_deref(),
+            page.emails[0].primary
+        ),
+        ("second@acme.test", Some("work"), true)
+    );
 
     for (args, words) in [
         (

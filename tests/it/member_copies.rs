@@ -167,3 +167,74 @@ async fn the_migration_fills_the_copies_from_existing_rows() {
     assert_eq!((lone.given_name, lone.family_name), (None, None));
     assert!(lone.emails.is_empty());
 }
+
+#[tokio::test]
+async fn members_added_outside_scim_get_their_account_email_on_migration() {
+    let (url, _database) = fresh_database().await;
+    let conn = db::connect(&url, 1).await.unwrap();
+    Migrator::up(&conn, Some(3)).await.unwrap();
+    let at = "'2026-12-01T10:00:00+00:00'";
+    conn.execute_unprepared(&format!(
+        "INSERT INTO workspaces (id, slug, name, created_at) VALUES ('w1', 'acme', 'Acme', {at})"
+    ))
+    .await
+    .unwrap();
+    // (member, account e-mail, is_owner, direct role, external id)
+    let people = [
+        ("owner", "Owner@Acme.test", true, "NULL", "NULL"),
+        ("token_admin", "it@acme.test", false, "'admin'", "NULL"),
+        ("scim_plain", "plain@acme.test", false, "NULL", "NULL"),
+        ("scim_admin", "boss@acme.test", false, "'admin'", "'ext-1'"),
+    ];
+    for (id, email, owner, role, external) in people {
+        conn.execute_unprepared(&format!(
+            "INSERT INTO accounts (id, email, email_key, created_at, updated_at) \
+             VALUES ('a_{id}', '{email}', '{}', {at}, {at})",
+            email.to_lowercase()
+        ))
+        .await
+        .unwrap();
+        conn.execute_unprepared(&format!(
+            "INSERT INTO members (id, workspace_id, account_id, user_name, user_name_key, external_id, active, \
+             direct_role, effective_role, is_owner, attributes, emails, version, created_at, updated_at) \
+             VALUES ('{id}', 'w1', 'a_{id}', '{email}', '{}', {external}, true, {role}, 'admin', {owner}, '{{}}', '[]', 1, {at}, {at})",
+            email.to_lowercase()
+        ))
+        .await
+        .unwrap();
+    }
+    Migrator::up(&conn, None).await.unwrap();
+
+    let emails_of = |id: &'static str| {
+        let conn = conn.clone();
+        async move {
+            domain::users::get(&conn, "w1", id)
+                .await
+                .unwrap()
+                .emails
+                .iter()
+                .map(|e| (e.value.clone(), e.kind.clone(), e.primary))
+                .collect::<Vec<_>>()
+        }
+    };
+    let work = |v: &str| vec![(v.to_string(), Some("work".to_string()), true)];
+    assert_eq!(emails_of("owner").await, work("Owner@Acme.test"));
+    assert_eq!(emails_of("token_admin").await, work("it@acme.test"));
+    assert_eq!(
+        emails_of("scim_plain").await,
+        vec![],
+        "SCIM members keep what their IdP sent"
+    );
+    assert_eq!(emails_of("scim_admin").await, vec![]);
+    // The rows that filters use came too.
+    let found = domain::users::get(&conn, "w1", "owner").await.unwrap();
+    assert_eq!(found.emails.len(), 1);
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT member_id FROM member_emails WHERE value_key = 'owner@acme.test'",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+}

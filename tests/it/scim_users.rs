@@ -993,3 +993,45 @@ async fn types_are_lenient_where_idps_need_it_and_strict_where_it_hides_a_broken
         false
     );
 }
+
+/// People who did not arrive through SCIM (the demo owner, `admin-token` admins) are listed with
+/// their account e-mail and names, so an IdP import (Okta's SPEC test reads
+/// `Resources[0].emails[0].value` and `name.*`) can match them.
+#[tokio::test]
+async fn members_added_outside_scim_are_listed_with_email_and_name() {
+    let app = crate::common::TestApp::spawn().await;
+    let issued = scim_gateway::domain::workspaces::bootstrap_if_empty(&app.db)
+        .await
+        .unwrap()
+        .expect("the demo workspace");
+    let (base, key) = enable_scim(&app, &issued.token).await;
+    let r = app
+        .client
+        .get(format!(
+            "{base}/Users?filter=userName%20eq%20%22admin@example.com%22"
+        ))
+        .header("Authorization", format!("Bearer {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body: Value = r.json().await.unwrap();
+    let owner = &body["Resources"][0];
+    assert_eq!(owner["emails"][0]["value"], "admin@example.com", "{body}");
+    assert_eq!(owner["emails"][0]["primary"], true);
+    assert_eq!(owner["emails"][0]["type"], "work");
+    assert_eq!(owner["name"]["givenName"], "Demo");
+    assert_eq!(owner["name"]["familyName"], "Admin");
+    // And found by e-mail, as an import matches.
+    let r = app
+        .client
+        .get(format!(
+            "{base}/Users?filter=emails.value%20eq%20%22ADMIN@example.com%22"
+        ))
+        .header("Authorization", format!("Bearer {key}"))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["totalResults"], 1, "{body}");
+}
