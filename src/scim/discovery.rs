@@ -508,7 +508,7 @@ fn schema_list(base: &str) -> Vec<Value> {
         })
     };
     vec![
-        schema(USER_SCHEMA, "User", "User account", user_attrs),
+        schema(USER_SCHEMA, "User", "User Account", user_attrs),
         schema(GROUP_SCHEMA, "Group", "Group", group_attrs),
         schema(
             ENTERPRISE_USER,

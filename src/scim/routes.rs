@@ -95,21 +95,56 @@ pub fn parse(path: &str) -> Option<ScimPath> {
     if segments.next().is_some() {
         return Some(ScimPath::Unknown);
     }
-    let found = match (first, second) {
-        (Some("Users"), None) => Some((Endpoint::Users, None)),
-        (Some("Users"), Some(".search")) => Some((Endpoint::UsersSearch, None)),
-        (Some("Users"), Some(id)) => Some((Endpoint::User, Some(id))),
-        (Some("Groups"), None) => Some((Endpoint::Groups, None)),
-        (Some("Groups"), Some(".search")) => Some((Endpoint::GroupsSearch, None)),
-        (Some("Groups"), Some(id)) => Some((Endpoint::Group, Some(id))),
-        (Some(".search"), None) => Some((Endpoint::Search, None)),
-        (Some("Bulk"), None) => Some((Endpoint::Bulk, None)),
-        (Some("ServiceProviderConfig"), None) => Some((Endpoint::ServiceProviderConfig, None)),
-        (Some("ResourceTypes"), None) => Some((Endpoint::ResourceTypes, None)),
-        (Some("ResourceTypes"), Some(name)) => Some((Endpoint::ResourceType, Some(name))),
-        (Some("Schemas"), None) => Some((Endpoint::Schemas, None)),
-        (Some("Schemas"), Some(urn)) => Some((Endpoint::Schema, Some(urn))),
-        _ => None,
+    // Endpoint names in any case (`/users`, as Microsoft's reference collection sends); ids as
+    // given.
+    let named =
+        |segment: Option<&str>, name: &str| segment.is_some_and(|s| s.eq_ignore_ascii_case(name));
+    let found = if named(first, "Users") || named(first, "Groups") {
+        let users = named(first, "Users");
+        match second {
+            None => Some((
+                if users {
+                    Endpoint::Users
+                } else {
+                    Endpoint::Groups
+                },
+                None,
+            )),
+            Some(".search") => Some((
+                if users {
+                    Endpoint::UsersSearch
+                } else {
+                    Endpoint::GroupsSearch
+                },
+                None,
+            )),
+            Some(id) => Some((
+                if users {
+                    Endpoint::User
+                } else {
+                    Endpoint::Group
+                },
+                Some(id),
+            )),
+        }
+    } else if named(first, ".search") && second.is_none() {
+        Some((Endpoint::Search, None))
+    } else if named(first, "Bulk") && second.is_none() {
+        Some((Endpoint::Bulk, None))
+    } else if named(first, "ServiceProviderConfig") && second.is_none() {
+        Some((Endpoint::ServiceProviderConfig, None))
+    } else if named(first, "ResourceTypes") {
+        Some(match second {
+            None => (Endpoint::ResourceTypes, None),
+            Some(name) => (Endpoint::ResourceType, Some(name)),
+        })
+    } else if named(first, "Schemas") {
+        Some(match second {
+            None => (Endpoint::Schemas, None),
+            Some(urn) => (Endpoint::Schema, Some(urn)),
+        })
+    } else {
+        None
     };
     let Some((endpoint, id)) = found else {
         return Some(ScimPath::Unknown);
@@ -295,6 +330,15 @@ mod tests {
             endpoint("/api/teams/ws%2D1/scim/v2/Users").map(|e| e.0),
             Some("ws-1".to_string())
         );
+        // Endpoint names in any case; ids as given.
+        assert_eq!(
+            endpoint("/api/teams/ws-1/scim/v2/users/U-1"),
+            Some(("ws-1".to_string(), Endpoint::User, Some("U-1".to_string())))
+        );
+        assert_eq!(
+            endpoint("/api/teams/ws-1/scim/v2/serviceproviderconfig/").map(|e| e.1),
+            Some(Endpoint::ServiceProviderConfig)
+        );
     }
 
     #[test]
@@ -302,7 +346,6 @@ mod tests {
         for path in [
             "/api/teams/ws-1/scim/v2",
             "/api/teams/ws-1/scim/v2/",
-            "/api/teams/ws-1/scim/v2/users",
             "/api/teams/ws-1/scim/v2/Users//",
             "/api/teams/ws-1/scim/v2/Users/a/b",
             "/api/teams/ws-1/scim/v2/Users/a/b/",

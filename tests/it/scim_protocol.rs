@@ -135,7 +135,7 @@ async fn hand_matched_routes_behave_as_a_router_would() {
     assert_eq!(r.body["id"], "urn:ietf:params:scim:schemas:core:2.0:User");
 
     // Unknown paths below the base: SCIM's 404, with or without a key.
-    for path in ["", "/", "/Users//", "/users", "/Users/a/b", "/Users/%FF"] {
+    for path in ["", "/", "/Users//", "/Userz", "/Users/a/b", "/Users/%FF"] {
         let r = s.call("GET", path, None).await;
         assert_scim_error(&r, 404, None);
         let anonymous = s
