@@ -434,6 +434,20 @@ async fn one_trailing_slash_names_the_same_endpoint() {
         );
         assert_eq!(slashed.body, plain.body, "{slashed_path}");
     }
+    // Endpoint names in any case, as Microsoft's collection sends `/users`.
+    for (lower, canonical) in [
+        ("/users".to_string(), "/Users".to_string()),
+        (format!("/users/{id}"), format!("/Users/{id}")),
+        (
+            "/serviceproviderconfig".to_string(),
+            "/ServiceProviderConfig".to_string(),
+        ),
+    ] {
+        let a = s.call("GET", &lower, None).await;
+        let b = s.call("GET", &canonical, None).await;
+        assert_eq!(a.status.as_u16(), 200, "{lower}: {}", a.body);
+        assert_eq!(a.body, b.body, "{lower}");
+    }
     let found = s
         .call(
             "GET",
