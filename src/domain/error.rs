@@ -20,6 +20,9 @@ pub enum Error {
     SamlRequired,
     #[error("the resource was changed by someone else")]
     VersionMismatch,
+    /// A paging cursor that no longer leads anywhere (RFC 9865 `expiredCursor`).
+    #[error("{0}")]
+    CursorExpired(String),
     #[error("internal error")]
     Internal(#[source] DbErr),
 }

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType, Order,
     QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionSession, TransactionTrait,
 };
 use serde_json::{Map, Value};
@@ -17,7 +17,7 @@ use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::roles::{self, RoleChange};
 use crate::domain::users::{ListQuery, MAX_PAGE, Page};
-use crate::domain::{Error, Result, filter_sql, new_id, now};
+use crate::domain::{Error, Result, filter_sql, keyset, new_id, now};
 use crate::entities::{group, group_member, member};
 
 /// SQLite allows 32766 bound parameters per statement; a membership chunk stays well below.
@@ -208,22 +208,60 @@ pub async fn list(
         return Ok(Page {
             total: count().await?,
             items: Vec::new(),
+            more: false,
         });
     }
-    let order = query.order();
-    if let Some(sort) = &query.sort_by {
-        select = select.order_by(filter_sql::group_sort(sort)?, order.clone());
+    let sort = match &query.sort_by {
+        Some(path) => Some(filter_sql::group_sort(path)?),
+        None => None,
+    };
+    let limit = Ord::min(query.count, MAX_PAGE);
+    let cursor = query.cursor.as_ref();
+    let backwards = cursor.is_some_and(keyset::Cursor::backwards);
+    // A cursor page reads against the list's order for a previous page.
+    let ascending = !query.descending != backwards;
+    let order = if ascending { Order::Asc } else { Order::Desc };
+    if let Some(at) = cursor.and_then(keyset::Cursor::position) {
+        keyset::require_row(db, &GROUPS, workspace_id, at).await?;
+        let backend = db.get_database_backend();
+        select = select.filter(keyset::beyond(
+            &GROUPS,
+            workspace_id,
+            sort.as_ref(),
+            at,
+            ascending,
+            backend,
+        ));
     }
-    let rows = select
+    if let Some(sort) = sort {
+        select = select.order_by(sort, order.clone());
+    }
+    let select = select
         .order_by(group::Column::CreatedAt, order.clone())
-        .order_by(group::Column::Id, order)
-        .offset(query.start_index.saturating_sub(1))
-        .limit(Ord::min(query.count, MAX_PAGE))
-        .all(db)
-        .await?;
+        .order_by(group::Column::Id, order);
+    let (mut rows, more) = match cursor {
+        None => (
+            select
+                .offset(query.start_index.saturating_sub(1))
+                .limit(limit)
+                .all(db)
+                .await?,
+            false,
+        ),
+        Some(_) => {
+            let mut rows = select.limit(limit + 1).all(db).await?;
+            let more = rows.len() as u64 > limit;
+            rows.truncate(limit as usize);
+            (rows, more)
+        }
+    };
+    if backwards {
+        rows.reverse();
+    }
+    let first_page = cursor.is_none_or(|c| c.position().is_none());
     let total = match crate::domain::users::known_total(query, rows.len()) {
-        Some(total) => total,
-        None => count().await?,
+        Some(total) if first_page => total,
+        _ => count().await?,
     };
     let mut members = if with_members {
         members_of(db, &rows.iter().map(|g| g.id.clone()).collect::<Vec<_>>()).await?
@@ -237,8 +275,16 @@ pub async fn list(
             from_model(m, list)
         })
         .collect();
-    Ok(Page { total, items })
+    Ok(Page { total, items, more })
 }
+
+/// The groups table, as cursor pages name it.
+const GROUPS: keyset::Table = keyset::Table {
+    name: "groups",
+    id: "id",
+    created_at: "created_at",
+    workspace_id: "workspace_id",
+};
 
 /// The given ids that are members of the workspace; any other is an error naming it.
 async fn check_members(

@@ -12,6 +12,7 @@ mod error;
 pub mod filter;
 pub mod filter_sql;
 pub mod groups;
+pub mod keyset;
 pub mod mappings;
 pub mod rate_limit;
 pub mod roles;

@@ -20,7 +20,7 @@ use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::domain::roles::{self, Role};
-use crate::domain::{Error, Result, email_key, filter_sql, new_id, now, workspaces};
+use crate::domain::{Error, Result, email_key, filter_sql, keyset, new_id, now, workspaces};
 use crate::entities::{account, member, member_email};
 
 /// Largest page a list returns; advertised as `filter.maxResults`.
@@ -107,6 +107,8 @@ pub struct ListQuery {
     /// 1-based.
     pub start_index: u64,
     pub count: u64,
+    /// Cursor paging (RFC 9865) instead of `start_index`.
+    pub cursor: Option<crate::domain::keyset::Cursor>,
 }
 
 impl ListQuery {
@@ -122,6 +124,8 @@ impl ListQuery {
 pub struct Page<T> {
     pub total: u64,
     pub items: Vec<T>,
+    /// Cursor paging: whether rows lie beyond this page in the direction it was read.
+    pub more: bool,
 }
 
 const MAX_TEXT: usize = 1024;
@@ -344,7 +348,11 @@ pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Res
         return Ok(Page {
             total: count().await?,
             items: Vec::new(),
+            more: false,
         });
+    }
+    if let Some(cursor) = &query.cursor {
+        return cursor_page(db, workspace_id, query, cursor, condition, cost).await;
     }
     let order = query.order();
     let sort = match &query.sort_by {
@@ -398,8 +406,85 @@ pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Res
         Some(total) => total,
         None => count().await?,
     };
-    Ok(Page { total, items })
+    Ok(Page {
+        total,
+        items,
+        more: false,
+    })
 }
+
+/// A cursor page: the rows beyond the cursor's, read in the list's order (or against it, for a
+/// previous page), one more than asked for to know whether another page follows.
+async fn cursor_page(
+    db: &impl Fetch,
+    workspace_id: &str,
+    query: &ListQuery,
+    cursor: &keyset::Cursor,
+    condition: Option<SimpleExpr>,
+    cost: Cost,
+) -> Result<Page<User>> {
+    let sort = match &query.sort_by {
+        Some(path) => Some(filter_sql::user_sort(path)?),
+        None => None,
+    };
+    let ascending = !query.descending != cursor.backwards();
+    let order = if ascending { Order::Asc } else { Order::Desc };
+    let limit = Ord::min(query.count, MAX_PAGE);
+    let mut stmt = user_select(db.backend());
+    first_page(&mut stmt, workspace_id, condition.clone());
+    if let Some(at) = cursor.position() {
+        keyset::require_row(db, &USERS, workspace_id, at).await?;
+        stmt.and_where(keyset::beyond(
+            &USERS,
+            workspace_id,
+            sort.as_ref(),
+            at,
+            ascending,
+            db.backend(),
+        ));
+    }
+    if let Some(sort) = &sort {
+        stmt.order_by_expr(sort.clone(), order.clone());
+    }
+    stmt.order_by((member::Entity, member::Column::CreatedAt), order.clone())
+        .order_by((member::Entity, member::Column::Id), order)
+        .limit(limit + 1);
+    let mut items: Vec<User> = db
+        .fetch::<UserRow>(db.backend().build(&stmt), cost)
+        .await?
+        .into_iter()
+        .map(|row| row.0)
+        .collect();
+    let more = items.len() as u64 > limit;
+    items.truncate(limit as usize);
+    if cursor.backwards() {
+        items.reverse();
+    }
+    let total = if cursor.position().is_none() && !more {
+        items.len() as u64
+    } else {
+        let mut counting = member::Entity::find()
+            .select_only()
+            .column_as(Expr::col((member::Entity, member::Column::Id)).count(), "n")
+            .filter(member::Column::WorkspaceId.eq(workspace_id));
+        if let Some(condition) = condition {
+            counting = counting.filter(condition);
+        }
+        let rows = db
+            .fetch::<Count>(db.backend().build(counting.as_query()), cost)
+            .await?;
+        rows.first().map_or(0, |c| c.0)
+    };
+    Ok(Page { total, items, more })
+}
+
+/// The members table, as cursor pages name it.
+const USERS: keyset::Table = keyset::Table {
+    name: "members",
+    id: "id",
+    created_at: "created_at",
+    workspace_id: "workspace_id",
+};
 
 const PAGE: &str = "page";
 const PAGE_ID: &str = "page_id";
@@ -455,7 +540,15 @@ async fn identity_lookup(
     else {
         return Ok(None);
     };
-    if query.start_index > 1 || query.sort_by.is_some() || query.count == 0 || query.descending {
+    if query.start_index > 1
+        || query.sort_by.is_some()
+        || query.count == 0
+        || query.descending
+        || query
+            .cursor
+            .as_ref()
+            .is_some_and(|c| c.position().is_some())
+    {
         return Ok(None);
     }
     let Some(attribute) = IDENTITY_ATTRIBUTES
@@ -485,7 +578,11 @@ async fn identity_lookup(
     let total = known_total(query, items.len());
     // A full page of one identity can't happen (the attributes are unique or near it), but if
     // it did, the general path counts.
-    Ok(total.map(|total| Page { total, items }))
+    Ok(total.map(|total| Page {
+        total,
+        items,
+        more: false,
+    }))
 }
 
 /// Builds the lookup with marker values and notes where each marker landed.

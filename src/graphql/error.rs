@@ -19,7 +19,7 @@ pub fn code_of(err: &Error) -> &'static str {
     match err {
         Error::NotFound(_) => NOT_FOUND,
         Error::Conflict(_) | Error::VersionMismatch => CONFLICT,
-        Error::Invalid { .. } | Error::InvalidFilter(_) => VALIDATION,
+        Error::Invalid { .. } | Error::InvalidFilter(_) | Error::CursorExpired(_) => VALIDATION,
         Error::Unauthenticated => UNAUTHENTICATED,
         Error::Forbidden(_) => FORBIDDEN,
         Error::SamlRequired => SAML_REQUIRED,

@@ -30,6 +30,15 @@ pub async fn service_provider_config(State(state): State<AppState>, Caller(p): C
         "changePassword": { "supported": false },
         "sort": { "supported": true },
         "etag": { "supported": true },
+        // RFC 9865: cursors (keyset positions) beside startIndex, which stays the default.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": users::DEFAULT_PAGE,
+            "maxPageSize": users::MAX_PAGE,
+            "cursorTimeout": crate::scim::cursor::TIMEOUT.num_seconds()
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",

@@ -72,6 +72,7 @@ impl From<domain::Error> for ScimError {
             E::Conflict(detail) => ScimError::new(StatusCode::CONFLICT, Some("uniqueness"), detail),
             E::Invalid { reason, .. } => ScimError::invalid_value(reason),
             E::InvalidFilter(reason) => ScimError::bad_request("invalidFilter", reason),
+            E::CursorExpired(reason) => ScimError::bad_request("expiredCursor", reason),
             E::Unauthenticated => ScimError::new(
                 StatusCode::UNAUTHORIZED,
                 None,

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::filter::{CompValue, CompareOp, Filter};
 use crate::domain::groups::{self, Group, GroupChange, GroupInput};
+use crate::domain::keyset::Position;
 use crate::scim::auth::Caller;
 use crate::scim::list::{ListParams, QueryParams, list_response};
 use crate::scim::patch::{self, OpKind, PatchOp, PatchPath};
@@ -136,16 +137,31 @@ pub async fn search(
     run_list(&state, &p, ListParams::from_body(&body)?).await
 }
 
-async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> ScimResult<Response> {
+async fn run_list(
+    state: &AppState,
+    p: &ScimPrincipal,
+    mut params: ListParams,
+) -> ScimResult<Response> {
+    let binding = params.bind_cursor(&p.workspace_id, "Group")?;
     let with_members = params.projection.wants("members");
     let page = groups::list(&state.db, &p.workspace_id, &params.query, with_members).await?;
+    let position = |g: &groups::Group| Position {
+        id: g.id.clone(),
+        created_at: g.created_at,
+    };
+    let paging = params.paging(
+        binding.as_ref(),
+        page.items.first().map(position),
+        page.items.last().map(position),
+        page.more,
+    );
     let base = state.settings.scim_base_url(&p.workspace_id);
     let resources = page
         .items
         .iter()
         .map(|g| present(g, &base, &params.projection))
         .collect();
-    Ok(list_response(page.total, &params.query, resources))
+    Ok(list_response(page.total, &params.query, paging, resources))
 }
 
 pub async fn get(

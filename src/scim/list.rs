@@ -9,9 +9,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::domain::filter::{self, AttrPath};
+use crate::domain::keyset::Position;
 use crate::domain::users::{DEFAULT_PAGE, ListQuery, MAX_PAGE};
 use crate::domain::{self, groups, users};
 use crate::scim::auth::Caller;
+use crate::scim::cursor;
 use crate::scim::json_out::JsonOut;
 use crate::scim::resource::{LIST_RESPONSE, Projection, find_key};
 use crate::scim::{ANSWER_BYTES, ScimBody, ScimError, ScimResult, respond_written};
@@ -20,6 +22,19 @@ use crate::state::AppState;
 pub struct ListParams {
     pub query: ListQuery,
     pub projection: Projection,
+    /// The `cursor` sent (empty for a first cursor page); `None` pages by `startIndex`.
+    cursor_token: Option<String>,
+    /// Filter and sort as sent: what a cursor is bound to.
+    shape: String,
+}
+
+/// How a list answer pages: by index, or by cursors (RFC 9865).
+pub enum Paging {
+    Index(u64),
+    Cursor {
+        next: Option<String>,
+        previous: Option<String>,
+    },
 }
 
 fn number(value: Option<&str>, name: &str) -> ScimResult<Option<i64>> {
@@ -33,15 +48,28 @@ fn number(value: Option<&str>, name: &str) -> ScimResult<Option<i64>> {
 }
 
 impl ListParams {
+    #[allow(clippy::too_many_arguments)]
     fn build(
         filter: Option<&str>,
         sort_by: Option<&str>,
         sort_order: Option<&str>,
         start_index: Option<i64>,
         count: Option<i64>,
+        cursor: Option<&str>,
         attributes: Option<&str>,
         excluded: Option<&str>,
     ) -> ScimResult<ListParams> {
+        if cursor.is_some() && start_index.is_some() {
+            return Err(ScimError::invalid_value(
+                "page either by startIndex or by cursor, not both",
+            ));
+        }
+        let shape = format!(
+            "{}\n{}\n{}",
+            filter.unwrap_or("").trim(),
+            sort_by.unwrap_or("").trim(),
+            sort_order.unwrap_or("").trim().to_ascii_lowercase()
+        );
         let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
             Some(f) => Some(filter::parse(f)?),
             None => None,
@@ -74,9 +102,44 @@ impl ListParams {
                 descending,
                 start_index,
                 count,
+                cursor: None,
             },
             projection: Projection::parse(attributes, excluded),
+            cursor_token: cursor.map(str::to_string),
+            shape,
         })
+    }
+
+    /// For a cursor request: reads the cursor (bound to this workspace, `resource` and query) into
+    /// the query, and returns the binding that makes the page's cursors.
+    pub fn bind_cursor(
+        &mut self,
+        workspace_id: &str,
+        resource: &str,
+    ) -> ScimResult<Option<cursor::Binding>> {
+        let Some(token) = &self.cursor_token else {
+            return Ok(None);
+        };
+        let binding = cursor::Binding::new(workspace_id, resource, &self.shape, self.query.count);
+        self.query.cursor = Some(binding.decode(token, chrono::Utc::now())?);
+        Ok(Some(binding))
+    }
+
+    /// The paging of an answer whose page starts at `first` and ends at `last`.
+    pub fn paging(
+        &self,
+        binding: Option<&cursor::Binding>,
+        first: Option<Position>,
+        last: Option<Position>,
+        more: bool,
+    ) -> Paging {
+        match (binding, &self.query.cursor) {
+            (Some(binding), Some(cursor)) => {
+                let (next, previous) = binding.links(cursor, first, last, more, chrono::Utc::now());
+                Paging::Cursor { next, previous }
+            }
+            _ => Paging::Index(self.query.start_index),
+        }
     }
 
     /// From a GET query string; parameter names are matched case-insensitively.
@@ -94,6 +157,7 @@ impl ListParams {
             get("sortOrder"),
             number(get("startIndex"), "startIndex")?,
             number(get("count"), "count")?,
+            get("cursor"),
             get("attributes"),
             get("excludedAttributes"),
         )
@@ -138,6 +202,7 @@ impl ListParams {
             text("sortOrder")?.as_deref(),
             int("startIndex")?,
             int("count")?,
+            text("cursor")?.as_deref(),
             text("attributes")?.as_deref(),
             text("excludedAttributes")?.as_deref(),
         )
@@ -145,8 +210,13 @@ impl ListParams {
 }
 
 /// A ListResponse. With `count=0` only the totals, no `Resources`.
-pub fn list_response<T: Serialize>(total: u64, query: &ListQuery, resources: Vec<T>) -> Response {
-    list_response_with(total, query, resources.len(), |json| {
+pub fn list_response<T: Serialize>(
+    total: u64,
+    query: &ListQuery,
+    paging: Paging,
+    resources: Vec<T>,
+) -> Response {
+    list_response_with(total, query, paging, resources.len(), |json| {
         for resource in &resources {
             json.element();
             json.serde(resource);
@@ -158,6 +228,7 @@ pub fn list_response<T: Serialize>(total: u64, query: &ListQuery, resources: Vec
 pub fn list_response_with(
     total: u64,
     query: &ListQuery,
+    paging: Paging,
     items: usize,
     write_items: impl FnOnce(&mut JsonOut),
 ) -> Response {
@@ -171,8 +242,22 @@ pub fn list_response_with(
     json.close(']');
     json.key("totalResults");
     json.number(total);
-    json.key("startIndex");
-    json.number(query.start_index);
+    match paging {
+        Paging::Index(start_index) => {
+            json.key("startIndex");
+            json.number(start_index);
+        }
+        Paging::Cursor { next, previous } => {
+            if let Some(next) = next {
+                json.key("nextCursor");
+                json.string(&next);
+            }
+            if let Some(previous) = previous {
+                json.key("previousCursor");
+                json.string(&previous);
+            }
+        }
+    }
     json.key("itemsPerPage");
     json.number(items);
     if query.count > 0 {
@@ -192,6 +277,11 @@ pub async fn search_all(
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
     let params = ListParams::from_body(&body)?;
+    if params.cursor_token.is_some() {
+        return Err(ScimError::invalid_value(
+            "the root /.search pages by startIndex; cursors page /Users, /Groups and their .search",
+        ));
+    }
     let q = &params.query;
     let base = state.settings.scim_base_url(&p.workspace_id);
     // A filter may name attributes only one of the types has: the other type then matches none.
@@ -246,7 +336,12 @@ pub async fn search_all(
                 .map(|g| super::groups::present(g, &base, &params.projection)),
         );
     }
-    Ok(list_response(users_total + groups_total, q, resources))
+    Ok(list_response(
+        users_total + groups_total,
+        q,
+        Paging::Index(q.start_index),
+        resources,
+    ))
 }
 
 /// Query parameters in the order sent (a list: no hashing for the two or three a request has).

@@ -3,6 +3,7 @@
 
 mod auth;
 pub(crate) mod bulk;
+pub(crate) mod cursor;
 mod discovery;
 pub(crate) mod error;
 #[doc(hidden)]

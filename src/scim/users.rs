@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::domain::api_keys::ScimPrincipal;
+use crate::domain::keyset::Position;
 use crate::domain::roles::Role;
 use crate::domain::starts_with_ignore_case;
 use crate::domain::users::{self, Email, User, UserInput};
@@ -306,8 +307,23 @@ pub async fn search(
     run_list(&state, &p, params).await
 }
 
-async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> ScimResult<Response> {
+async fn run_list(
+    state: &AppState,
+    p: &ScimPrincipal,
+    mut params: ListParams,
+) -> ScimResult<Response> {
+    let binding = params.bind_cursor(&p.workspace_id, "User")?;
     let page = users::list(&state.reads, &p.workspace_id, &params.query).await?;
+    let position = |u: &users::User| Position {
+        id: u.id.clone(),
+        created_at: u.created_at,
+    };
+    let paging = params.paging(
+        binding.as_ref(),
+        page.items.first().map(position),
+        page.items.last().map(position),
+        page.more,
+    );
     let base = state.settings.scim_base_url(&p.workspace_id);
     if params.projection.is_default() {
         let write_users = |json: &mut JsonOut| {
@@ -319,6 +335,7 @@ async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> Sc
         return Ok(list_response_with(
             page.total,
             &params.query,
+            paging,
             page.items.len(),
             write_users,
         ));
@@ -328,7 +345,7 @@ async fn run_list(state: &AppState, p: &ScimPrincipal, params: ListParams) -> Sc
         .iter()
         .map(|u| present(u, &base, &params.projection))
         .collect();
-    Ok(list_response(page.total, &params.query, resources))
+    Ok(list_response(page.total, &params.query, paging, resources))
 }
 
 pub async fn get(

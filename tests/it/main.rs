@@ -25,6 +25,7 @@ mod saml;
 mod saml_idp;
 mod schema_sdl;
 mod scim_bulk;
+mod scim_cursors;
 mod scim_groups;
 mod scim_protocol;
 mod scim_switch;
