@@ -219,7 +219,7 @@ pub async fn list(
     let cursor = query.cursor.as_ref();
     let backwards = cursor.is_some_and(keyset::Cursor::backwards);
     // A cursor page reads against the list's order for a previous page.
-    let ascending = !query.descending != backwards;
+    let ascending = query.descending == backwards;
     let order = if ascending { Order::Asc } else { Order::Desc };
     if let Some(at) = cursor.and_then(keyset::Cursor::position) {
         keyset::require_row(db, &GROUPS, workspace_id, at).await?;

@@ -63,11 +63,9 @@ pub fn beyond(
 ) -> SimpleExpr {
     let column = |c: &str| Expr::col((Alias::new(table.name), Alias::new(c)));
     let past = |a: SimpleExpr, b: SimpleExpr| if ascending { a.gt(b) } else { a.lt(b) };
-    let tie = past(column(table.created_at), Expr::val(at.created_at).into()).or(column(
-        table.created_at,
-    )
-    .eq(at.created_at)
-    .and(past(column(table.id), Expr::val(at.id.clone()).into())));
+    let tie = past(column(table.created_at), Expr::val(at.created_at)).or(column(table.created_at)
+        .eq(at.created_at)
+        .and(past(column(table.id), Expr::val(at.id.clone()))));
     let Some(sort) = sort else {
         return tie;
     };

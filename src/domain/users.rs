@@ -427,7 +427,7 @@ async fn cursor_page(
         Some(path) => Some(filter_sql::user_sort(path)?),
         None => None,
     };
-    let ascending = !query.descending != cursor.backwards();
+    let ascending = query.descending == cursor.backwards();
     let order = if ascending { Order::Asc } else { Order::Desc };
     let limit = Ord::min(query.count, MAX_PAGE);
     let mut stmt = user_select(db.backend());
