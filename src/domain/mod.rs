@@ -7,6 +7,7 @@ pub mod access;
 pub mod activity;
 pub mod admin;
 pub mod api_keys;
+pub mod attributes;
 pub mod directory;
 mod error;
 pub mod filter;

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use crate::domain::attributes::{self, Attribute};
 use crate::domain::users;
 use crate::scim::auth::Caller;
 use crate::scim::resource::{
@@ -113,425 +114,43 @@ fn by_id(list: Vec<Value>, id: &str, what: &str) -> ScimResult<Response> {
         .ok_or_else(|| ScimError::not_found(format!("no {what} {id}")))
 }
 
-/// One attribute definition, in the order RFC 7643 §7 lists its characteristics.
-#[allow(clippy::too_many_arguments)]
-fn attr(
-    name: &str,
-    kind: &str,
-    multi: bool,
-    required: bool,
-    case_exact: bool,
-    mutability: &str,
-    returned: &str,
-    uniqueness: &str,
-    description: &str,
-) -> Value {
-    json!({
-        "name": name, "type": kind, "multiValued": multi, "description": description,
-        "required": required, "caseExact": case_exact, "mutability": mutability,
-        "returned": returned, "uniqueness": uniqueness
-    })
-}
-
-fn string(name: &str, description: &str) -> Value {
-    attr(
-        name,
-        "string",
-        false,
-        false,
-        false,
-        "readWrite",
-        "default",
-        "none",
-        description,
-    )
-}
-
-/// The sub-attribute `sub` of attribute `name` in a list of definitions.
-fn sub_attr<'a>(attrs: &'a mut [Value], name: &str, sub: &str) -> &'a mut Value {
-    let parent = attrs
-        .iter_mut()
-        .find(|a| a["name"] == name)
-        .expect("attribute defined above");
-    let subs = parent["subAttributes"]
-        .as_array_mut()
-        .expect("complex attribute");
-    subs.iter_mut()
-        .find(|a| a["name"] == sub)
-        .expect("sub-attribute defined above")
-}
-
-fn with_subs(mut a: Value, subs: Vec<Value>) -> Value {
-    a["subAttributes"] = Value::Array(subs);
-    a
+/// An attribute's definition as RFC 7643 §7 writes it, from the attribute table.
+fn attribute_json(a: &Attribute) -> Value {
+    let mut out = json!({
+        "name": a.name, "type": a.kind.as_str(), "multiValued": a.multi_valued,
+        "description": a.description, "required": a.required, "caseExact": a.case_exact,
+        "mutability": a.mutability.as_str(), "returned": a.returned.as_str(),
+        "uniqueness": a.uniqueness.as_str()
+    });
+    if !a.sub_attributes.is_empty() {
+        out["subAttributes"] = a.sub_attributes.iter().map(attribute_json).collect();
+    }
+    if !a.canonical_values.is_empty() {
+        out["canonicalValues"] = json!(a.canonical_values);
+    }
+    if !a.reference_types.is_empty() {
+        out["referenceTypes"] = json!(a.reference_types);
+    }
+    out
 }
 
 fn schema_list(base: &str) -> Vec<Value> {
-    let mut user_attrs = vec![
-        attr(
-            "userName",
-            "string",
-            false,
-            true,
-            false,
-            "readWrite",
-            "always",
-            "server",
-            "The person's e-mail address; unique in the workspace, case-insensitively",
-        ),
-        with_subs(
-            attr(
-                "name",
-                "complex",
-                false,
-                false,
-                false,
-                "readWrite",
-                "default",
-                "none",
-                "The person's name; given and family names update the person's profile",
-            ),
-            vec![
-                string("formatted", "The full name"),
-                string("givenName", "Given name"),
-                string("familyName", "Family name"),
-                string("middleName", "Middle name"),
-                string("honorificPrefix", "Prefix"),
-                string("honorificSuffix", "Suffix"),
-            ],
-        ),
-        string("displayName", "Name to display"),
-        string("nickName", "Casual name"),
-        string("title", "Job title"),
-        string("userType", "Kind of user"),
-        string("preferredLanguage", "Preferred language"),
-        string("locale", "Locale"),
-        string("timezone", "Time zone"),
-        attr(
-            "active",
-            "boolean",
-            false,
-            false,
-            false,
-            "readWrite",
-            "default",
-            "none",
-            "false deactivates the member (kept, no access); true restores it",
-        ),
-        with_subs(
-            attr(
-                "emails",
-                "complex",
-                true,
-                false,
-                false,
-                "readWrite",
-                "default",
-                "none",
-                "E-mail addresses",
-            ),
-            vec![
-                string("value", "The address"),
-                string("type", "work, home or other"),
-                attr(
-                    "primary",
-                    "boolean",
-                    false,
-                    false,
-                    false,
-                    "readWrite",
-                    "default",
-                    "none",
-                    "The primary address",
-                ),
-            ],
-        ),
-        with_subs(
-            attr(
-                "phoneNumbers",
-                "complex",
-                true,
-                false,
-                false,
-                "readWrite",
-                "default",
-                "none",
-                "Phone numbers",
-            ),
-            vec![
-                string("value", "The number"),
-                string("type", "work, mobile, ..."),
-                attr(
-                    "primary",
-                    "boolean",
-                    false,
-                    false,
-                    false,
-                    "readWrite",
-                    "default",
-                    "none",
-                    "The primary number",
-                ),
-            ],
-        ),
-        with_subs(
-            attr(
-                "roles",
-                "complex",
-                true,
-                false,
-                false,
-                "readWrite",
-                "default",
-                "none",
-                "The direct role the IdP gives: admin, reviewer or labeler",
-            ),
-            vec![
-                string("value", "admin, reviewer or labeler (any case)"),
-                string("display", "Label"),
-                string("type", "Kind"),
-                attr(
-                    "primary",
-                    "boolean",
-                    false,
-                    false,
-                    false,
-                    "readWrite",
-                    "default",
-                    "none",
-                    "Primary",
-                ),
-            ],
-        ),
-        with_subs(
-            attr(
-                "groups",
-                "complex",
-                true,
-                false,
-                false,
-                "readOnly",
-                "default",
-                "none",
-                "Groups the member belongs to",
-            ),
-            vec![
-                attr(
-                    "value", "string", false, false, true, "readOnly", "default", "none",
-                    "Group id",
-                ),
-                attr(
-                    "$ref",
-                    "reference",
-                    false,
-                    false,
-                    true,
-                    "readOnly",
-                    "default",
-                    "none",
-                    "Group URI",
-                ),
-                attr(
-                    "display",
-                    "string",
-                    false,
-                    false,
-                    false,
-                    "readOnly",
-                    "default",
-                    "none",
-                    "Group name",
-                ),
-            ],
-        ),
-        attr(
-            "externalId",
-            "string",
-            false,
-            false,
-            true,
-            "readWrite",
-            "default",
-            "none",
-            "The IdP's identifier",
-        ),
-    ];
-    let mut group_attrs = vec![
-        attr(
-            "displayName",
-            "string",
-            false,
-            true,
-            false,
-            "readWrite",
-            "always",
-            "server",
-            "Group name; unique in the workspace, case-insensitively",
-        ),
-        with_subs(
-            attr(
-                "members",
-                "complex",
-                true,
-                false,
-                false,
-                "readWrite",
-                "default",
-                "none",
-                "Members of the group (users of this workspace)",
-            ),
-            vec![
-                attr(
-                    "value",
-                    "string",
-                    false,
-                    false,
-                    true,
-                    "immutable",
-                    "default",
-                    "none",
-                    "User id",
-                ),
-                attr(
-                    "$ref",
-                    "reference",
-                    false,
-                    false,
-                    true,
-                    "immutable",
-                    "default",
-                    "none",
-                    "User URI",
-                ),
-                attr(
-                    "display",
-                    "string",
-                    false,
-                    false,
-                    false,
-                    "readOnly",
-                    "default",
-                    "none",
-                    "User name",
-                ),
-                attr(
-                    "type",
-                    "string",
-                    false,
-                    false,
-                    false,
-                    "immutable",
-                    "default",
-                    "none",
-                    "User",
-                ),
-            ],
-        ),
-        attr(
-            "externalId",
-            "string",
-            false,
-            false,
-            true,
-            "readWrite",
-            "default",
-            "none",
-            "The IdP's identifier",
-        ),
-    ];
-    let mut enterprise_attrs = vec![
-        string("employeeNumber", "Employee number"),
-        string("costCenter", "Cost center"),
-        string("organization", "Organization"),
-        string("division", "Division"),
-        string("department", "Department"),
-        with_subs(
-            attr(
-                "manager",
-                "complex",
-                false,
-                false,
-                false,
-                "readWrite",
-                "default",
-                "none",
-                "Manager",
-            ),
-            vec![
-                string("value", "Manager id"),
-                attr(
-                    "$ref",
-                    "reference",
-                    false,
-                    false,
-                    false,
-                    "readWrite",
-                    "default",
-                    "none",
-                    "Manager URI",
-                ),
-                attr(
-                    "displayName",
-                    "string",
-                    false,
-                    false,
-                    false,
-                    "readOnly",
-                    "default",
-                    "none",
-                    "Manager name",
-                ),
-            ],
-        ),
-    ];
-    let mut workspace_attrs = vec![attr(
-        "effectiveRole",
-        "string",
-        false,
-        false,
-        false,
-        "readOnly",
-        "default",
-        "none",
-        "The role the member has in the workspace: the highest of its groups' mapped roles, its direct role, and labeler",
-    )];
-    // Every member has an active state (true unless the IdP says otherwise).
-    if let Some(active) = user_attrs.iter_mut().find(|a| a["name"] == "active") {
-        active["required"] = json!(true);
-    }
-    sub_attr(&mut user_attrs, "roles", "value")["canonicalValues"] =
-        json!(["admin", "reviewer", "labeler"]);
-    sub_attr(&mut user_attrs, "groups", "$ref")["referenceTypes"] = json!(["Group"]);
-    sub_attr(&mut group_attrs, "members", "$ref")["referenceTypes"] = json!(["User"]);
-    sub_attr(&mut group_attrs, "members", "type")["canonicalValues"] = json!(["User"]);
-    // A member's name is the user's, not the group's: on request only.
-    sub_attr(&mut group_attrs, "members", "display")["returned"] = json!("request");
-    sub_attr(&mut enterprise_attrs, "manager", "$ref")["referenceTypes"] = json!(["User"]);
-    // Computed, so only returned when asked for (`attributes=`): what a client writes into this
-    // extension comes back as written.
-    workspace_attrs[0]["returned"] = json!("request");
-    let schema = |id: &str, name: &str, description: &str, attributes: Vec<Value>| {
-        json!({
-            "schemas": [SCHEMA_SCHEMA], "id": id, "name": name, "description": description, "attributes": attributes,
-            "meta": { "resourceType": "Schema", "location": format!("{base}/Schemas/{id}") }
-        })
-    };
-    vec![
-        schema(USER_SCHEMA, "User", "User Account", user_attrs),
-        schema(GROUP_SCHEMA, "Group", "Group", group_attrs),
-        schema(
-            ENTERPRISE_USER,
-            "EnterpriseUser",
-            "Enterprise user",
-            enterprise_attrs,
-        ),
-        schema(
-            WORKSPACE_USER,
-            "WorkspaceUser",
-            "What the workspace computes for a member",
-            workspace_attrs,
-        ),
+    [
+        &attributes::USER,
+        &attributes::GROUP,
+        &attributes::ENTERPRISE_USER,
+        &attributes::WORKSPACE_USER,
     ]
+    .iter()
+    .map(|schema| {
+        json!({
+            "schemas": [SCHEMA_SCHEMA], "id": schema.id, "name": schema.name,
+            "description": schema.description,
+            "attributes": schema.attributes.iter().map(attribute_json).collect::<Vec<_>>(),
+            "meta": { "resourceType": "Schema", "location": format!("{base}/Schemas/{}", schema.id) }
+        })
+    })
+    .collect()
 }
 
 pub async fn schemas(State(state): State<AppState>, Caller(p): Caller) -> Response {
