@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, DbBackend, EntityName};
 
+use crate::domain::attributes::{self, Attribute, Child, Compare, Resource, Stored};
 use crate::domain::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::domain::{Error, Result};
 use crate::entities::{group, group_member, member, member_email};
@@ -203,76 +204,67 @@ enum Scope {
     GroupMembers,
 }
 
+impl Scope {
+    /// The table a scope's columns are in.
+    fn table(self) -> &'static str {
+        match self {
+            Scope::User | Scope::UserRoles => "members",
+            Scope::Group => "groups",
+            Scope::UserEmails => "member_emails",
+            Scope::UserGroups | Scope::GroupMembers => "group_members",
+        }
+    }
+
+    /// The multi-valued attribute a child scope holds the elements of.
+    fn parent(self) -> Option<&'static Attribute> {
+        let (resource, name) = match self {
+            Scope::User | Scope::Group => return None,
+            Scope::UserEmails => (Resource::User, "emails"),
+            Scope::UserGroups => (Resource::User, "groups"),
+            Scope::UserRoles => (Resource::User, "roles"),
+            Scope::GroupMembers => (Resource::Group, "members"),
+        };
+        attributes::find(resource.schema().attributes, name)
+    }
+}
+
+/// The column an attribute is stored in, as the attribute table says, and how it compares.
 fn field(scope: Scope, path: &AttrPath) -> Option<Field> {
-    let is = |name: &str, s: Option<&str>| path.is(name, s);
-    Some(match scope {
-        Scope::User => {
-            if is("id", None) {
-                Field::Exact(col(member::Column::Id))
-            } else if is("userName", None) {
-                Field::Key(col(member::Column::UserNameKey))
-            } else if is("externalId", None) {
-                Field::Exact(col(member::Column::ExternalId))
-            } else if is("displayName", None) {
-                Field::Folded(col(member::Column::DisplayName))
-            } else if is("active", None) {
-                Field::Bool(col(member::Column::Active))
-            } else if is("name", Some("givenName")) {
-                Field::Folded(col(member::Column::GivenName))
-            } else if is("name", Some("familyName")) {
-                Field::Folded(col(member::Column::FamilyName))
-            } else if is("meta", Some("created")) {
-                Field::Time(col(member::Column::CreatedAt))
-            } else if is("meta", Some("lastModified")) {
-                Field::Time(col(member::Column::UpdatedAt))
+    let stored = match scope {
+        Scope::User | Scope::Group => {
+            let resource = if scope == Scope::User {
+                Resource::User
             } else {
+                Resource::Group
+            };
+            let (attribute, sub) = resource.attribute(path)?;
+            // A sub-attribute of a multi-valued attribute is in its child table.
+            if matches!(attribute.stored, Stored::Child(_)) {
                 return None;
             }
+            sub.unwrap_or(attribute).stored
         }
-        Scope::Group => {
-            if is("id", None) {
-                Field::Exact(col(group::Column::Id))
-            } else if is("displayName", None) {
-                Field::Folded(col(group::Column::DisplayName))
-            } else if is("externalId", None) {
-                Field::Exact(col(group::Column::ExternalId))
-            } else if is("meta", Some("created")) {
-                Field::Time(col(group::Column::CreatedAt))
-            } else if is("meta", Some("lastModified")) {
-                Field::Time(col(group::Column::UpdatedAt))
-            } else {
+        // In a child scope the path names a sub-attribute of its multi-valued parent.
+        child => {
+            if path.sub.is_some() || path.urn.is_some() {
                 return None;
             }
+            child.parent()?.sub(&path.name)?.stored
         }
-        Scope::UserEmails => {
-            if is("value", None) {
-                Field::Key(col(member_email::Column::ValueKey))
-            } else if is("type", None) {
-                Field::Folded(col(member_email::Column::Kind))
-            } else if is("primary", None) {
-                Field::Bool(col(member_email::Column::IsPrimary))
-            } else {
-                return None;
-            }
-        }
-        Scope::UserGroups | Scope::GroupMembers => {
-            if is("value", None) {
-                Field::Exact(col(if scope == Scope::UserGroups {
-                    group_member::Column::GroupId
-                } else {
-                    group_member::Column::MemberId
-                }))
-            } else {
-                return None;
-            }
-        }
-        Scope::UserRoles => {
-            if is("value", None) {
-                Field::Key(col(member::Column::DirectRole))
-            } else {
-                return None;
-            }
-        }
+    };
+    let Stored::Column(column, compare) = stored else {
+        return None;
+    };
+    let column = ColumnRef {
+        table: scope.table(),
+        column,
+    };
+    Some(match compare {
+        Compare::Exact => Field::Exact(column),
+        Compare::Key => Field::Key(column),
+        Compare::Folded => Field::Folded(column),
+        Compare::Bool => Field::Bool(column),
+        Compare::Time => Field::Time(column),
     })
 }
 
@@ -352,14 +344,27 @@ fn exists(scope: Scope, inner: SimpleExpr) -> SimpleExpr {
     Expr::exists(q.to_owned())
 }
 
-/// The child scope of a multi-valued attribute of `scope`, if it is one.
+/// The child scope of a multi-valued attribute of `scope`, if it is one (`email` is Datasaur's
+/// Okta set-up's name for the e-mails).
 fn multi_valued(scope: Scope, path: &AttrPath) -> Option<Scope> {
-    let named = |n: &str| path.name.eq_ignore_ascii_case(n);
-    match scope {
-        Scope::User if named("emails") || named("email") => Some(Scope::UserEmails),
-        Scope::User if named("groups") => Some(Scope::UserGroups),
-        Scope::User if named("roles") => Some(Scope::UserRoles),
-        Scope::Group if named("members") => Some(Scope::GroupMembers),
+    let resource = match scope {
+        Scope::User => Resource::User,
+        Scope::Group => Resource::Group,
+        _ => return None,
+    };
+    if scope == Scope::User && path.name.eq_ignore_ascii_case("email") {
+        return Some(Scope::UserEmails);
+    }
+    let plain = AttrPath {
+        urn: path.urn.clone(),
+        name: path.name.clone(),
+        sub: None,
+    };
+    match resource.attribute(&plain)?.0.stored {
+        Stored::Child(Child::Emails) => Some(Scope::UserEmails),
+        Stored::Child(Child::Groups) => Some(Scope::UserGroups),
+        Stored::Child(Child::Roles) => Some(Scope::UserRoles),
+        Stored::Child(Child::Members) => Some(Scope::GroupMembers),
         _ => None,
     }
 }
