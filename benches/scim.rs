@@ -97,7 +97,12 @@ fn benches(c: &mut Criterion) {
         "patch: apply 3 operations to a user and parse it back",
         |b| {
             b.iter(|| {
-                let Value::Object(map) = patch::apply(black_box(doc.clone()), &ops).unwrap() else {
+                let Value::Object(map) = patch::apply(
+                    black_box(doc.clone()),
+                    &ops,
+                    scim_gateway::domain::attributes::Resource::User,
+                )
+                .unwrap() else {
                     unreachable!()
                 };
                 black_box(users::parse(map).unwrap());

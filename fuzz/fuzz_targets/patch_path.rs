@@ -24,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
         if let serde_json::Value::Object(body) = body
             && let Ok(ops) = patch::parse(body)
         {
-            let _ = patch::apply(user.clone(), &ops);
+            let _ = patch::apply(
+                user.clone(),
+                &ops,
+                scim_gateway::domain::attributes::Resource::User,
+            );
         }
     }
 });

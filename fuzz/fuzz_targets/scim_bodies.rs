@@ -14,6 +14,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = groups::parse(body.clone());
     if let Ok(ops) = patch::parse(body) {
         let user = json!({ "userName": "a@b.c", "emails": [{ "value": "a@b.c" }] });
-        let _ = patch::apply(user, &ops);
+        let _ = patch::apply(user, &ops, scim_gateway::domain::attributes::Resource::User);
     }
 });

@@ -467,7 +467,10 @@ impl Resource {
 
     /// The attribute a path names (core or common; `None` for extension attributes and
     /// attributes this type doesn't have), and its sub-attribute when the path names one.
-    pub fn attribute(self, path: &AttrPath) -> Option<(&'static Attribute, Option<&'static Attribute>)> {
+    pub fn attribute(
+        self,
+        path: &AttrPath,
+    ) -> Option<(&'static Attribute, Option<&'static Attribute>)> {
         if path
             .urn
             .as_deref()
@@ -475,8 +478,8 @@ impl Resource {
         {
             return None;
         }
-        let attribute =
-            find(self.schema().attributes, &path.name).or_else(|| find(self.common(), &path.name))?;
+        let attribute = find(self.schema().attributes, &path.name)
+            .or_else(|| find(self.common(), &path.name))?;
         match &path.sub {
             None => Some((attribute, None)),
             Some(sub) => Some((attribute, Some(attribute.sub(sub)?))),

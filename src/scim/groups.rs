@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::domain::api_keys::ScimPrincipal;
+use crate::domain::attributes::Resource;
 use crate::domain::filter::{CompValue, CompareOp, Filter};
 use crate::domain::groups::{self, Group, GroupChange, GroupInput};
 use crate::domain::keyset::Position;
@@ -335,7 +336,8 @@ fn changes(ops: Vec<PatchOp>) -> ScimResult<Vec<GroupChange>> {
     }
     if !other.is_empty() {
         out.push(GroupChange::Attributes(Box::new(
-            move |attributes| match patch::apply(Value::Object(attributes), &other) {
+            move |attributes| match patch::apply(Value::Object(attributes), &other, Resource::Group)
+            {
                 Ok(Value::Object(map)) => Ok(map),
                 Ok(_) => Err("the patched attributes are not an object".into()),
                 Err(e) => Err(e.detail),

@@ -5,6 +5,7 @@
 //! path-less value, booleans as strings. A value filter is evaluated on the one resource's
 //! multi-valued attribute, never on a workspace.
 
+use crate::domain::attributes::{self, Attribute, Resource};
 use crate::domain::starts_with_ignore_case;
 use serde_json::{Map, Value};
 
@@ -181,15 +182,16 @@ pub fn parse(mut body: Map<String, Value>) -> ScimResult<Vec<PatchOp>> {
         .collect()
 }
 
-/// Applies the operations in order to a resource document; the caller parses the result, so an
-/// operation that breaks the resource fails the whole request and nothing is stored.
-pub fn apply(mut doc: Value, ops: &[PatchOp]) -> ScimResult<Value> {
+/// Applies the operations in order to a resource document of type `resource`; the caller parses
+/// the result, so an operation that breaks the resource fails the whole request and nothing is
+/// stored.
+pub fn apply(mut doc: Value, ops: &[PatchOp], resource: Resource) -> ScimResult<Value> {
     let Value::Object(map) = &mut doc else {
         return Err(ScimError::invalid_syntax("the resource is not an object"));
     };
     for op in ops {
         match &op.path {
-            Some(path) => apply_at(map, op.op, path, op.value.clone())?,
+            Some(path) => apply_at(map, op.op, path, op.value.clone(), resource)?,
             None => {
                 let Some(Value::Object(values)) = op.value.clone() else {
                     return Err(ScimError::invalid_value(
@@ -199,7 +201,7 @@ pub fn apply(mut doc: Value, ops: &[PatchOp]) -> ScimResult<Value> {
                 for (key, value) in values {
                     // Path-less values may use dotted (`name.givenName`) and URN-prefixed keys.
                     let path = PatchPath::parse(&key)?;
-                    apply_at(map, op.op, &path, Some(value))?;
+                    apply_at(map, op.op, &path, Some(value), resource)?;
                 }
             }
         }
@@ -241,11 +243,25 @@ fn container<'a>(
     }
 }
 
+/// The definition of the attribute a PATCH path names, from the attribute table.
+fn definition(resource: Resource, path: &PatchPath) -> Option<&'static Attribute> {
+    let schema = match path.urn.as_deref() {
+        None => resource.schema(),
+        Some(urn) if is_core(urn) => resource.schema(),
+        Some(urn) => resource
+            .extensions()
+            .iter()
+            .find(|s| s.id.eq_ignore_ascii_case(urn))?,
+    };
+    attributes::find(schema.attributes, &path.attr)
+}
+
 fn apply_at(
     map: &mut Map<String, Value>,
     op: OpKind,
     path: &PatchPath,
     value: Option<Value>,
+    resource: Resource,
 ) -> ScimResult<()> {
     // `replace` with null means remove (what some clients send to clear an attribute).
     let (op, value) = match (op, value) {
@@ -342,7 +358,7 @@ fn apply_at(
             let matched: Vec<usize> = items
                 .iter()
                 .enumerate()
-                .filter(|(_, item)| matches(item, filter))
+                .filter(|(_, item)| matches(item, filter, definition(resource, path)))
                 .map(|(i, _)| i)
                 .collect();
             match op {
@@ -489,13 +505,14 @@ fn element_from_filter(filter: &Filter) -> Option<Map<String, Value>> {
     walk(filter, &mut out).then_some(out)
 }
 
-/// Evaluates a value filter on one element of a multi-valued attribute. Strings compare
-/// case-insensitively except ids (`value`/`$ref`), which compare exactly.
-pub fn matches(element: &Value, filter: &Filter) -> bool {
+/// Evaluates a value filter on one element of the multi-valued attribute `parent`. Strings
+/// compare as its sub-attribute's `caseExact` says (case-insensitively when the attribute table
+/// doesn't know it, RFC 7643's default), as the same filter does in SQL.
+pub fn matches(element: &Value, filter: &Filter, parent: Option<&Attribute>) -> bool {
     match filter {
-        Filter::And(a, b) => matches(element, a) && matches(element, b),
-        Filter::Or(a, b) => matches(element, a) || matches(element, b),
-        Filter::Not(a) => !matches(element, a),
+        Filter::And(a, b) => matches(element, a, parent) && matches(element, b, parent),
+        Filter::Or(a, b) => matches(element, a, parent) || matches(element, b, parent),
+        Filter::Not(a) => !matches(element, a, parent),
         Filter::ValuePath { .. } => false,
         Filter::Present(path) => {
             field(element, path).is_some_and(|v| !v.is_null() && v != &Value::String(String::new()))
@@ -504,12 +521,10 @@ pub fn matches(element: &Value, filter: &Filter) -> bool {
             let Some(actual) = field(element, path) else {
                 return matches!(op, CompareOp::Ne);
             };
-            compare(
-                actual,
-                *op,
-                value,
-                path.is("value", None) || path.is("$ref", None),
-            )
+            let case_exact = parent
+                .and_then(|p| p.sub(&path.name))
+                .is_some_and(|sub| sub.case_exact);
+            compare(actual, *op, value, case_exact)
         }
     }
 }

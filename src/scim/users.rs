@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::domain::api_keys::ScimPrincipal;
+use crate::domain::attributes::Resource;
 use crate::domain::keyset::Position;
 use crate::domain::roles::Role;
 use crate::domain::starts_with_ignore_case;
@@ -413,7 +414,7 @@ pub async fn patch(
     let version = if_match(&headers)?;
     let base = state.settings.scim_base_url(&p.workspace_id);
     let user = users::update(&state.writer, &state.reads, &p, &id, version, |current| {
-        let Value::Object(map) = patch::apply(render(current, &base), &ops)? else {
+        let Value::Object(map) = patch::apply(render(current, &base), &ops, Resource::User)? else {
             return Err(ScimError::invalid_value(
                 "the patched user is not an object",
             ));
@@ -473,7 +474,7 @@ mod patch_tests {
             unreachable!()
         };
         let ops = patch::parse(body).unwrap();
-        let patched = patch::apply(doc, &ops).unwrap();
+        let patched = patch::apply(doc, &ops, Resource::User).unwrap();
         assert_eq!(
             patched[WORKSPACE_USER],
             json!({ "effectiveRole": "labeler", "schemas": [WORKSPACE_USER] }),

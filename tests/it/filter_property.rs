@@ -452,3 +452,113 @@ fn database_filters_select_what_the_rfc_evaluation_selects() {
         })
         .unwrap();
 }
+
+/// A value filter over e-mails (`value`, `type`), rendered for `emails[...]`.
+#[derive(Clone, Debug)]
+enum EmailFilter {
+    Compare(&'static str, &'static str, String),
+    Present(&'static str),
+    And(Box<EmailFilter>, Box<EmailFilter>),
+    Or(Box<EmailFilter>, Box<EmailFilter>),
+    Not(Box<EmailFilter>),
+}
+
+impl EmailFilter {
+    fn render(&self) -> String {
+        match self {
+            EmailFilter::Compare(attr, op, value) => format!("{attr} {op} \"{value}\""),
+            EmailFilter::Present(attr) => format!("{attr} pr"),
+            EmailFilter::And(a, b) => format!("({} and {})", a.render(), b.render()),
+            EmailFilter::Or(a, b) => format!("({} or {})", a.render(), b.render()),
+            EmailFilter::Not(a) => format!("not ({})", a.render()),
+        }
+    }
+}
+
+fn email_filter() -> impl Strategy<Value = EmailFilter> {
+    let attr = prop_oneof![Just("value"), Just("type")];
+    let op = prop_oneof![Just("eq"), Just("ne"), Just("co"), Just("sw"), Just("ew")];
+    let operand = prop_oneof![
+        word(),
+        Just("WORK".to_string()),
+        Just("home".to_string()),
+        Just("@T.IO".to_string()),
+    ];
+    let leaf = prop_oneof![
+        4 => (attr.clone(), op, operand).prop_map(|(a, o, w)| EmailFilter::Compare(a, o, w)),
+        1 => attr.prop_map(EmailFilter::Present),
+    ];
+    leaf.prop_recursive(3, 8, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| EmailFilter::And(Box::new(a), Box::new(b))),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| EmailFilter::Or(Box::new(a), Box::new(b))),
+            inner.prop_map(|a| EmailFilter::Not(Box::new(a))),
+        ]
+    })
+}
+
+/// Property: a value filter selects the same e-mails whether the database evaluates it (a
+/// `GET /Users?filter=emails[…]`) or the PATCH engine does (`emails[…]` as a PATCH path), since
+/// both take their case rules from the one attribute table.
+#[test]
+fn sql_and_patch_value_filters_select_the_same_emails() {
+    use scim_gateway::domain::attributes::{self, Resource};
+    use scim_gateway::domain::filter;
+    use scim_gateway::scim::patch;
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let scim = runtime.block_on(Scim::start());
+    let ops: Vec<Value> = users(0xe7a1, 40)
+        .into_iter()
+        .enumerate()
+        .map(|(i, data)| json!({ "method": "POST", "path": "/Users", "bulkId": format!("u{i}"), "data": data }))
+        .collect();
+    let seeded = runtime.block_on(scim.call(
+        "POST",
+        "/Bulk",
+        Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops })),
+    ));
+    assert_eq!(seeded.status, 200, "{}", seeded.body);
+    let all = runtime.block_on(scim.call("GET", "/Users?count=1000", None));
+    let people: Vec<Value> = all.body["Resources"].as_array().unwrap().clone();
+    let emails = attributes::find(Resource::User.schema().attributes, "emails");
+    assert!(emails.is_some());
+
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&email_filter(), |f| {
+            let inner = f.render();
+            let text = format!("emails[{inner}]");
+            let answer = runtime.block_on(scim.call(
+                "POST",
+                "/Users/.search",
+                Some(json!({ "filter": text, "count": 1000, "attributes": ["id"] })),
+            ));
+            prop_assert_eq!(answer.status.as_u16(), 200, "{}: {}", text, answer.body);
+            let by_sql: BTreeSet<String> = answer.body["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_string())
+                .collect();
+            let parsed = filter::parse(&inner).unwrap();
+            let by_patch: BTreeSet<String> = people
+                .iter()
+                .filter(|u| {
+                    u["emails"]
+                        .as_array()
+                        .is_some_and(|list| list.iter().any(|e| patch::matches(e, &parsed, emails)))
+                })
+                .map(|u| u["id"].as_str().unwrap().to_string())
+                .collect();
+            prop_assert_eq!(&by_sql, &by_patch, "filter {}", text);
+            Ok(())
+        })
+        .unwrap();
+}

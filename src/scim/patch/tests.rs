@@ -7,7 +7,7 @@ fn run(doc: Value, ops: Value) -> ScimResult<Value> {
     let Value::Object(body) = json!({ "Operations": ops }) else {
         unreachable!()
     };
-    apply(doc, &parse(body)?)
+    apply(doc, &parse(body)?, Resource::User)
 }
 
 fn user() -> Value {
