@@ -1035,3 +1035,54 @@ async fn members_added_outside_scim_are_listed_with_email_and_name() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["totalResults"], 1, "{body}");
 }
+
+/// `emails.value` is not caseExact (RFC 7643): a PATCH value filter finds `Other@X.org` by
+/// `other@x.org`, as the same filter on GET does.
+#[tokio::test]
+async fn patch_value_filters_follow_the_schemas_case_rules() {
+    let s = Scim::start().await;
+    let created = s
+        .ok(
+            "POST",
+            "/Users",
+            Some(json!({
+                "userName": "pat@x.org",
+                "emails": [
+                    { "value": "pat@x.org", "type": "work", "primary": true },
+                    { "value": "Other@X.org", "type": "home" }
+                ]
+            })),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let found = s
+        .ok(
+            "GET",
+            "/Users?filter=emails.value%20eq%20%22other@x.org%22",
+            None,
+        )
+        .await;
+    assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+    let patched = s
+        .ok(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(json!({ "Operations": [{ "op": "remove", "path": "emails[value eq \"other@x.org\"]" }] })),
+        )
+        .await;
+    let left: Vec<&str> = patched.body["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, ["pat@x.org"], "{}", patched.body);
+    let found = s
+        .ok(
+            "GET",
+            "/Users?filter=emails.value%20eq%20%22other@x.org%22",
+            None,
+        )
+        .await;
+    assert_eq!(found.body["totalResults"], 0);
+}
