@@ -495,3 +495,15 @@ impl Resource {
             .map(|a| a.name)
     }
 }
+
+/// True when `urn` is one of the schemas this server defines, but not of `resource` (a Group
+/// attribute named on a user, say): such a path names nothing the resource can have.
+pub fn belongs_elsewhere(urn: &str, resource: Resource) -> bool {
+    let ours = |r: Resource| {
+        r.schema().id.eq_ignore_ascii_case(urn)
+            || r.extensions()
+                .iter()
+                .any(|s| s.id.eq_ignore_ascii_case(urn))
+    };
+    !ours(resource) && (ours(Resource::User) || ours(Resource::Group))
+}

@@ -12,9 +12,8 @@ use crate::domain::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::domain::{Error, Result};
 use crate::entities::{group, group_member, member, member_email};
 
-/// The SCIM core and extension schema URNs an attribute path may be prefixed with.
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// The SCIM core schema URNs an attribute path may be prefixed with.
+pub use crate::domain::attributes::{GROUP_URN as GROUP_SCHEMA, USER_URN as USER_SCHEMA};
 
 fn invalid(reason: impl Into<String>) -> Error {
     Error::InvalidFilter(reason.into())
@@ -411,7 +410,19 @@ fn translate(scope: Scope, filter: &Filter, backend: DbBackend) -> Result<Simple
                     GROUP_SCHEMA
                 };
                 if check_urn(path, core).is_err() {
-                    // An extension attribute: in the JSON document.
+                    // An extension attribute, in the JSON document (an IdP's own extensions are
+                    // kept and filterable); a schema of the other resource type names nothing here.
+                    let resource = if scope == Scope::User {
+                        Resource::User
+                    } else {
+                        Resource::Group
+                    };
+                    let urn = path.urn.as_deref().unwrap_or_default();
+                    if attributes::belongs_elsewhere(urn, resource) {
+                        return Err(invalid(format!(
+                            "filtering on {path} is not supported: {urn} is not a schema of this resource type"
+                        )));
+                    }
                     let field = json_field(scope, path, backend)
                         .ok_or_else(|| invalid(format!("filtering on {path} is not supported")))?;
                     return match filter {

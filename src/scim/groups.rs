@@ -78,7 +78,7 @@ pub fn present(group: &Group, base: &str, projection: &Projection) -> Value {
             item["display"] = json!(member.user_name);
         }
     }
-    projection.apply_keeping(value, &["displayName"])
+    projection.apply_for(value, Resource::Group)
 }
 
 pub fn render(group: &Group, base: &str) -> Value {

@@ -4,17 +4,17 @@
 use crate::domain::starts_with_ignore_case;
 use std::fmt;
 
+use crate::domain::attributes::Resource;
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::scim::{ScimError, ScimResult, etag};
 
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-/// Read-only extension with what the workspace computes: the effective role.
-pub const WORKSPACE_USER: &str = "urn:scim-gateway:schemas:extension:workspace:2.0:User";
+pub use crate::domain::attributes::{
+    ENTERPRISE_USER_URN as ENTERPRISE_USER, GROUP_URN as GROUP_SCHEMA, USER_URN as USER_SCHEMA,
+    WORKSPACE_USER_URN as WORKSPACE_USER,
+};
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 pub fn timestamp(at: DateTime<Utc>) -> String {
@@ -243,9 +243,15 @@ impl Projection {
         !self.excluded.iter().any(|a| a.eq_ignore_ascii_case(attr))
     }
 
-    /// Applies the projection to a rendered resource: `schemas`, `id`, `meta` and the resource
-    /// type's `returned: "always"` attributes always stay.
-    pub fn apply_keeping(&self, mut resource: Value, always_returned: &[&str]) -> Value {
+    /// Applies the projection to a rendered resource of type `resource`: `schemas`, `id`, `meta`
+    /// and the attributes the attribute table marks `returned: "always"` stay.
+    pub fn apply_for(&self, resource: Value, resource_type: Resource) -> Value {
+        let always: Vec<&str> = resource_type.always_returned().collect();
+        self.apply_keeping(resource, &always)
+    }
+
+    /// Applies the projection, keeping `schemas`, `id`, `meta` and `always_returned`.
+    fn apply_keeping(&self, mut resource: Value, always_returned: &[&str]) -> Value {
         let Some(map) = resource.as_object_mut() else {
             return resource;
         };

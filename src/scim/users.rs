@@ -271,7 +271,7 @@ pub fn present(user: &User, base: &str, projection: &Projection) -> Value {
             }
         }
     }
-    projection.apply_keeping(value, &["userName"])
+    projection.apply_for(value, Resource::User)
 }
 
 fn resource_response(

@@ -465,3 +465,36 @@ async fn one_trailing_slash_names_the_same_endpoint() {
         404
     );
 }
+
+/// A filter naming a schema of the other resource type is an error, not an empty answer; an
+/// IdP's own extension stays filterable (it is kept in the document).
+#[tokio::test]
+async fn a_filter_on_another_resource_types_schema_is_invalid() {
+    let s = Scim::start().await;
+    for (path, filter) in [
+        (
+            "/Users",
+            "urn:ietf:params:scim:schemas:core:2.0:Group:displayName eq \"x\"",
+        ),
+        (
+            "/Groups",
+            "urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"x\"",
+        ),
+        (
+            "/Groups",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"x\"",
+        ),
+    ] {
+        let encoded: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+        let r = s
+            .call("GET", &format!("{path}?filter={encoded}"), None)
+            .await;
+        assert_scim_error(&r, 400, Some("invalidFilter"));
+    }
+    let encoded: String =
+        url::form_urlencoded::byte_serialize(b"urn:example:idp:1.0:User:badge eq \"7\"").collect();
+    let r = s
+        .call("GET", &format!("/Users?filter={encoded}"), None)
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+}
