@@ -486,6 +486,18 @@ impl Resource {
         }
     }
 
+    /// What a client may send but the server owns and ignores on write: the common attributes,
+    /// `schemas`, `password` (never stored) and the type's readOnly attributes.
+    pub fn ignored_on_write(self) -> impl Iterator<Item = &'static str> {
+        ["id", "meta", "schemas", "password"].into_iter().chain(
+            self.schema()
+                .attributes
+                .iter()
+                .filter(|a| a.mutability == Mutability::ReadOnly)
+                .map(|a| a.name),
+        )
+    }
+
     /// The attributes always returned whatever `attributes=` asks (besides id, schemas, meta).
     pub fn always_returned(self) -> impl Iterator<Item = &'static str> {
         self.schema()

@@ -21,8 +21,6 @@ use crate::scim::routes::ResourceId;
 use crate::scim::{IfNoneMatch, ScimBody, ScimError, ScimResult, if_match, not_modified_response};
 use crate::state::AppState;
 
-const READ_ONLY: &[&str] = &["id", "meta", "schemas"];
-
 /// Member ids from `members` values: `[{"value": id}]`, or leniently bare ids.
 fn member_ids(value: Option<Value>) -> ScimResult<Vec<String>> {
     many(value)
@@ -47,7 +45,7 @@ pub fn parse(mut body: Map<String, Value>) -> ScimResult<GroupInput> {
         .ok_or_else(|| ScimError::invalid_value("displayName is required"))?;
     let external_id = opt_string(take(&mut body, "externalId"), "externalId")?;
     let members = member_ids(take(&mut body, "members"))?;
-    for attr in READ_ONLY {
+    for attr in Resource::Group.ignored_on_write() {
         take(&mut body, attr);
     }
     Ok(GroupInput {

@@ -25,9 +25,6 @@ use crate::scim::{
 };
 use crate::state::AppState;
 
-/// Attributes the server owns: ignored when a client sends them.
-const READ_ONLY: &[&str] = &["id", "meta", "groups", "schemas", "password"];
-
 /// A user from IdP JSON, leniently: keys in any case, booleans as strings, a scalar or single
 /// object where an array belongs, URN-prefixed extension keys folded into their extension.
 pub fn parse(mut body: Map<String, Value>) -> ScimResult<UserInput> {
@@ -105,7 +102,7 @@ pub fn parse(mut body: Map<String, Value>) -> ScimResult<UserInput> {
         })?;
         direct_role = direct_role.max(Some(role));
     }
-    for attr in READ_ONLY {
+    for attr in Resource::User.ignored_on_write() {
         take(&mut body, attr);
     }
     // The workspace extension's effectiveRole is computed: what else a client writes there is
