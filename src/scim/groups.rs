@@ -144,16 +144,10 @@ async fn run_list(
     let binding = params.bind_cursor(&p.workspace_id, "Group")?;
     let with_members = params.projection.wants("members");
     let page = groups::list(&state.db, &p.workspace_id, &params.query, with_members).await?;
-    let position = |g: &groups::Group| Position {
+    let paging = params.paging_of(binding.as_ref(), &page.items, page.more, |g| Position {
         id: g.id.clone(),
         created_at: g.created_at,
-    };
-    let paging = params.paging(
-        binding.as_ref(),
-        page.items.first().map(position),
-        page.items.last().map(position),
-        page.more,
-    );
+    });
     let base = state.settings.scim_base_url(&p.workspace_id);
     let resources = page
         .items

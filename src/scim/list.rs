@@ -125,8 +125,24 @@ impl ListParams {
         Ok(Some(binding))
     }
 
+    /// The paging of an answer holding `items`, whose positions `position` gives.
+    pub fn paging_of<T>(
+        &self,
+        binding: Option<&cursor::Binding>,
+        items: &[T],
+        more: bool,
+        position: impl Fn(&T) -> Position,
+    ) -> Paging {
+        self.paging(
+            binding,
+            items.first().map(&position),
+            items.last().map(&position),
+            more,
+        )
+    }
+
     /// The paging of an answer whose page starts at `first` and ends at `last`.
-    pub fn paging(
+    fn paging(
         &self,
         binding: Option<&cursor::Binding>,
         first: Option<Position>,

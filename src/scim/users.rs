@@ -312,16 +312,10 @@ async fn run_list(
 ) -> ScimResult<Response> {
     let binding = params.bind_cursor(&p.workspace_id, "User")?;
     let page = users::list(&state.reads, &p.workspace_id, &params.query).await?;
-    let position = |u: &users::User| Position {
+    let paging = params.paging_of(binding.as_ref(), &page.items, page.more, |u| Position {
         id: u.id.clone(),
         created_at: u.created_at,
-    };
-    let paging = params.paging(
-        binding.as_ref(),
-        page.items.first().map(position),
-        page.items.last().map(position),
-        page.more,
-    );
+    });
     let base = state.settings.scim_base_url(&p.workspace_id);
     if params.projection.is_default() {
         let write_users = |json: &mut JsonOut| {

@@ -389,11 +389,14 @@ fn model(resource: &Value) -> User {
     }
 }
 
-#[test]
-fn database_filters_select_what_the_rfc_evaluation_selects() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let scim = runtime.block_on(Scim::start());
-    let ops: Vec<Value> = users(0x5c1e, 60)
+/// Stores `n` random users (from `seed`) with one Bulk request; returns `GET /Users` of them all.
+fn seed(
+    runtime: &tokio::runtime::Runtime,
+    scim: &Scim,
+    seed: u64,
+    n: usize,
+) -> crate::common::ScimResponse {
+    let ops: Vec<Value> = users(seed, n)
         .into_iter()
         .enumerate()
         .map(|(i, data)| json!({ "method": "POST", "path": "/Users", "bulkId": format!("u{i}"), "data": data }))
@@ -405,6 +408,15 @@ fn database_filters_select_what_the_rfc_evaluation_selects() {
     ));
     assert_eq!(seeded.status, 200, "{}", seeded.body);
     let all = runtime.block_on(scim.call("GET", "/Users?count=1000", None));
+    assert_eq!(all.status, 200, "{}", all.body);
+    all
+}
+
+#[test]
+fn database_filters_select_what_the_rfc_evaluation_selects() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let scim = runtime.block_on(Scim::start());
+    let all = seed(&runtime, &scim, 0x5c1e, 60);
     let people: Vec<User> = all.body["Resources"]
         .as_array()
         .unwrap()
@@ -510,18 +522,7 @@ fn sql_and_patch_value_filters_select_the_same_emails() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let scim = runtime.block_on(Scim::start());
-    let ops: Vec<Value> = users(0xe7a1, 40)
-        .into_iter()
-        .enumerate()
-        .map(|(i, data)| json!({ "method": "POST", "path": "/Users", "bulkId": format!("u{i}"), "data": data }))
-        .collect();
-    let seeded = runtime.block_on(scim.call(
-        "POST",
-        "/Bulk",
-        Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops })),
-    ));
-    assert_eq!(seeded.status, 200, "{}", seeded.body);
-    let all = runtime.block_on(scim.call("GET", "/Users?count=1000", None));
+    let all = seed(&runtime, &scim, 0xe7a1, 40);
     let people: Vec<Value> = all.body["Resources"].as_array().unwrap().clone();
     let emails = attributes::find(Resource::User.schema().attributes, "emails");
     assert!(emails.is_some());
