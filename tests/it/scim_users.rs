@@ -849,31 +849,22 @@ async fn conflicts_say_what_conflicts() {
     )
     .await;
 
-    let r = s
-        .call(
-            "POST",
-            "/Users",
-            Some(user("UserName444", "Testing@Bob2.com")),
-        )
-        .await;
-    assert_scim_error(&r, 409, Some("uniqueness"));
-    assert_eq!(
-        r.body["detail"],
-        "the e-mail Testing@Bob2.com already belongs to member UserName333 of this workspace"
-    );
-
-    let r = s
-        .call(
-            "POST",
-            "/Users",
-            Some(user("username333", "other@bob2.com")),
-        )
-        .await;
-    assert_scim_error(&r, 409, Some("uniqueness"));
-    assert_eq!(
-        r.body["detail"],
-        "a user with userName \"username333\" already exists in this workspace"
-    );
+    for (user_name, email, detail) in [
+        (
+            "UserName444",
+            "Testing@Bob2.com",
+            "the e-mail Testing@Bob2.com already belongs to member UserName333 of this workspace",
+        ),
+        (
+            "username333",
+            "other@bob2.com",
+            "a user with userName \"username333\" already exists in this workspace",
+        ),
+    ] {
+        let r = s.call("POST", "/Users", Some(user(user_name, email))).await;
+        assert_scim_error(&r, 409, Some("uniqueness"));
+        assert_eq!(r.body["detail"], detail);
+    }
 
     let logged = s
         .app

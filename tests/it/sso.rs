@@ -434,40 +434,59 @@ async fn the_attack_corpus_is_refused_without_a_session() {
             signed.replace(&signed_assertion, &around),
         ));
     }
-    {
+    // One field changed before signing: the signature holds, the content must not.
+    let changed = |change: &dyn Fn(&mut Assertion)| {
         let mut a = valid();
-        a.name_id = "alice@acme.test<!---->.evil.test".into();
-        cases.push(("a comment inside the signed NameID", a.signed()));
+        change(&mut a);
+        a.signed()
+    };
+    let now = chrono::Utc::now();
+    let minutes = chrono::Duration::minutes;
+    for (why, xml) in [
+        (
+            "a comment inside the signed NameID",
+            changed(&|a| a.name_id = "alice@acme.test<!---->.evil.test".into()),
+        ),
+        (
+            "wrong Issuer",
+            changed(&|a| a.issuer = "http://other-idp.test".into()),
+        ),
+        (
+            "wrong Destination",
+            changed(&|a| a.destination = Some("http://elsewhere.test/acs".into())),
+        ),
+        (
+            "wrong Recipient",
+            changed(&|a| a.recipient = "http://elsewhere.test/acs".into()),
+        ),
+        (
+            "wrong Audience",
+            changed(&|a| a.audience = Some("http://other-sp.test/metadata".into())),
+        ),
+        ("no Audience", changed(&|a| a.audience = None)),
+        (
+            "expired",
+            changed(&|a| {
+                a.issue_instant = now - minutes(20);
+                a.not_before = a.issue_instant;
+                a.not_on_or_after = now - minutes(10);
+            }),
+        ),
+        (
+            "not valid yet",
+            changed(&|a| a.not_before = now + minutes(10)),
+        ),
+        (
+            "status Responder",
+            changed(&|a| a.status = "urn:oasis:names:tc:SAML:2.0:status:Responder".into()),
+        ),
+        (
+            "unknown InResponseTo",
+            changed(&|a| a.in_response_to = Some("id-never-sent".into())),
+        ),
+    ] {
+        cases.push((why, xml));
     }
-    let mut a = valid();
-    a.issuer = "http://other-idp.test".into();
-    cases.push(("wrong Issuer", a.signed()));
-    let mut a = valid();
-    a.destination = Some("http://elsewhere.test/acs".into());
-    cases.push(("wrong Destination", a.signed()));
-    let mut a = valid();
-    a.recipient = "http://elsewhere.test/acs".into();
-    cases.push(("wrong Recipient", a.signed()));
-    let mut a = valid();
-    a.audience = Some("http://other-sp.test/metadata".into());
-    cases.push(("wrong Audience", a.signed()));
-    let mut a = valid();
-    a.audience = None;
-    cases.push(("no Audience", a.signed()));
-    let mut a = valid();
-    a.issue_instant = chrono::Utc::now() - chrono::Duration::minutes(20);
-    a.not_before = a.issue_instant;
-    a.not_on_or_after = chrono::Utc::now() - chrono::Duration::minutes(10);
-    cases.push(("expired", a.signed()));
-    let mut a = valid();
-    a.not_before = chrono::Utc::now() + chrono::Duration::minutes(10);
-    cases.push(("not valid yet", a.signed()));
-    let mut a = valid();
-    a.status = "urn:oasis:names:tc:SAML:2.0:status:Responder".into();
-    cases.push(("status Responder", a.signed()));
-    let mut a = valid();
-    a.in_response_to = Some("id-never-sent".into());
-    cases.push(("unknown InResponseTo", a.signed()));
     cases.push(("not XML", "not xml at all".into()));
 
     for (why, xml) in &cases {
