@@ -18,7 +18,7 @@ filter[roles]='(kind(lib) & test(/roles|mappings|groups/)) | (binary(it) & test(
 file[filter_sql]=src/domain/filter_sql.rs
 filter[filter_sql]='(kind(lib) & test(/filter/)) | (binary(it) & test(/^(filter_property|scim_users|scim_groups|hostile|compat)::/))'
 file[patch]=src/scim/patch.rs
-filter[patch]='(kind(lib) & test(/patch|users|groups/)) | (binary(it) & test(/^(scim_users|scim_groups|compat|hostile|member_copies)::/))'
+filter[patch]='(kind(lib) & test(/patch|users|groups/)) | (binary(it) & test(/^(scim_users|scim_groups|compat|hostile|member_copies|filter_property)::/))'
 
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(roles filter_sql patch)
