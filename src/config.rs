@@ -89,6 +89,27 @@ pub struct Cli {
     )]
     pub request_timeout_secs: u64,
 
+    /// Seconds a client may take to send a request head (from its first byte, or from
+    /// connecting) before the connection is closed.
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_HEAD_TIMEOUT_SECS",
+        default_value_t = Limits::default().head_timeout.as_secs(),
+        global = true
+    )]
+    pub head_timeout_secs: u64,
+    /// Seconds a keep-alive connection may stay idle between requests.
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_IDLE_TIMEOUT_SECS",
+        default_value_t = Limits::default().idle_timeout.as_secs(),
+        global = true
+    )]
+    pub idle_timeout_secs: u64,
+    /// Most connections open at once (past it, the longest idle or stalled one is closed);
+    /// default: the descriptor limit less the database pool and 64.
+    #[arg(long, env = "SCIM_GATEWAY_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
     /// Hours an SSO session lasts; signing out, SCIM deactivation or removal end it sooner.
     #[arg(
         long,
@@ -150,11 +171,20 @@ pub enum LogFormat {
 }
 
 impl Cli {
-    pub fn limits(&self) -> Limits {
+    /// The limits, with the connection budget derived from `nofile` (the descriptor limit the
+    /// process runs with) unless `--max-connections` sets it.
+    pub fn limits(&self, nofile: u64) -> Limits {
+        let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
         Limits {
             scim_rate_per_second: self.scim_rate_limit,
             scim_burst: self.scim_rate_burst,
-            request_timeout: std::time::Duration::from_secs(self.request_timeout_secs.max(1)),
+            request_timeout: secs(self.request_timeout_secs),
+            head_timeout: secs(self.head_timeout_secs),
+            idle_timeout: secs(self.idle_timeout_secs),
+            max_connections: match self.max_connections {
+                Some(n) if n > 0 => n,
+                _ => Limits::connection_budget(nofile, self.db_max_connections),
+            },
         }
     }
 
@@ -187,6 +217,9 @@ pub const KNOWN_ENV: &[&str] = &[
     "SCIM_GATEWAY_SCIM_RATE_LIMIT",
     "SCIM_GATEWAY_SCIM_RATE_BURST",
     "SCIM_GATEWAY_REQUEST_TIMEOUT_SECS",
+    "SCIM_GATEWAY_HEAD_TIMEOUT_SECS",
+    "SCIM_GATEWAY_IDLE_TIMEOUT_SECS",
+    "SCIM_GATEWAY_MAX_CONNECTIONS",
     "SCIM_GATEWAY_SESSION_HOURS",
     "SCIM_GATEWAY_METRICS_TOKEN",
     "SCIM_GATEWAY_LOG",

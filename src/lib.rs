@@ -2,6 +2,7 @@
 //! SCIM 2.0 routes identity providers call, over one domain layer and one sea-orm data layer.
 
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod domain;
 pub mod entities;
@@ -130,7 +131,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, tower::make::Shared::new(app(state)))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.settings.limits.connections();
+    connections::serve(listener, app(state), limits, shutdown).await
 }

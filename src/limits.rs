@@ -15,6 +15,33 @@ pub struct Limits {
     pub scim_burst: u32,
     /// Longest a request may run before it is answered 503.
     pub request_timeout: Duration,
+    /// Longest a client may take to send a request head, from its first byte (or from connecting).
+    pub head_timeout: Duration,
+    /// Longest a keep-alive connection may sit idle between requests.
+    pub idle_timeout: Duration,
+    /// Most connections open at once; past it the longest idle or stalled one is closed.
+    pub max_connections: usize,
+}
+
+/// Descriptors kept free of connections: the database pool, the SQLite files, logs and sockets
+/// the process opens itself.
+pub const DESCRIPTOR_HEADROOM: u64 = 64;
+
+impl Limits {
+    /// The connection budget a descriptor limit allows, beside `pool` database connections.
+    pub fn connection_budget(nofile: u64, pool: u32) -> usize {
+        nofile
+            .saturating_sub(DESCRIPTOR_HEADROOM + u64::from(pool))
+            .max(16) as usize
+    }
+
+    pub fn connections(&self) -> crate::connections::ConnectionLimits {
+        crate::connections::ConnectionLimits {
+            head_timeout: self.head_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -25,6 +52,11 @@ impl Default for Limits {
             scim_rate_per_second: 100.0,
             scim_burst: 1000,
             request_timeout: Duration::from_secs(30),
+            head_timeout: Duration::from_secs(10),
+            // Longer than the 60 s idle timeout of the common load balancers, so the balancer,
+            // not the gateway, closes a pooled connection (no 502 on a race).
+            idle_timeout: Duration::from_secs(75),
+            max_connections: Limits::connection_budget(1024, 8),
         }
     }
 }

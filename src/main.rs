@@ -95,7 +95,26 @@ async fn admin_token(
     Ok(())
 }
 
+/// Raises the soft descriptor limit to the hard one (service managers often give 1,024), logs
+/// both, and returns the limit the process now has.
+fn raise_descriptor_limit() -> u64 {
+    use rlimit::Resource;
+    let Ok((soft, hard)) = Resource::NOFILE.get() else {
+        tracing::warn!("could not read the descriptor limit; assuming 1024");
+        return 1024;
+    };
+    let raised = rlimit::increase_nofile_limit(hard).unwrap_or(soft);
+    tracing::info!(
+        soft_before = soft,
+        hard,
+        soft_now = raised,
+        "descriptor limit"
+    );
+    raised
+}
+
 async fn serve(cli: &Cli) -> Result<(), String> {
+    let nofile = raise_descriptor_limit();
     let conn = open(cli).await?;
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(&cli.bind)
@@ -107,9 +126,16 @@ async fn serve(cli: &Cli) -> Result<(), String> {
         .public_url()
         .unwrap_or_else(|| format!("http://{local}"));
     let settings = Settings::new(&public_url, cli.web_dir.clone())
-        .with_limits(cli.limits())
+        .with_limits(cli.limits(nofile))
         .with_session_ttl(chrono::TimeDelta::hours(i64::from(cli.session_hours)))
         .with_metrics_token(cli.metrics_token.as_deref());
+    let limits = &settings.limits;
+    tracing::info!(
+        max_connections = limits.max_connections,
+        head_timeout_secs = limits.head_timeout.as_secs(),
+        idle_timeout_secs = limits.idle_timeout.as_secs(),
+        "connection limits"
+    );
     if let Some(issued) = domain::workspaces::bootstrap_if_empty(&conn)
         .await
         .map_err(|e| format!("cannot create the demo workspace: {e}"))?

@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod compat;
 mod concurrency;
+mod connections;
 mod crash;
 mod filter_property;
 mod graphql_directory;

@@ -24,7 +24,31 @@ impl Server {
 
     /// With more environment (over `SCIM_GATEWAY_LOG=warn`), and its log output sent to `stderr`.
     pub fn start_with(database_url: &str, env: &[(&str, &str)], stderr: Stdio) -> Server {
-        let mut child = Command::new(BIN)
+        Self::spawn(Command::new(BIN), database_url, env, stderr)
+    }
+
+    /// Under a descriptor limit of `nofile` (soft and hard), as a service manager would start it.
+    pub fn start_limited(
+        database_url: &str,
+        nofile: u64,
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Server {
+        let mut prlimit = Command::new("prlimit");
+        prlimit
+            .arg(format!("--nofile={nofile}:{nofile}"))
+            .arg("--")
+            .arg(BIN);
+        Self::spawn(prlimit, database_url, env, stderr)
+    }
+
+    fn spawn(
+        mut command: Command,
+        database_url: &str,
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Server {
+        let mut child = command
             .args([
                 "serve",
                 "--bind",

@@ -1,0 +1,345 @@
+//! The accept loop, with limits for connections and not just requests: the SCIM base URL is on
+//! the internet, so anyone can open connections and send nothing. A connection must send a
+//! complete request head within `head_timeout` of its first byte (or of being accepted), may sit
+//! idle between requests for `idle_timeout`, and at most `max_connections` are open: past that,
+//! the connection idle or stalled longest is closed to make room, so health checks and
+//! well-behaved IdPs keep being served while slow or silent ones fill the budget. Connections with
+//! a request in progress are never evicted; when all are, new ones wait for a slot.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::extract::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore, watch};
+use tower::Service;
+
+/// How often each connection checks its clocks.
+const TICK: Duration = Duration::from_millis(250);
+/// How long shutdown waits for requests in progress.
+const DRAIN: Duration = Duration::from_secs(20);
+
+#[derive(Clone, Debug)]
+pub struct ConnectionLimits {
+    pub head_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// What a connection is doing, for its clocks and for eviction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Accepted or between requests, nothing received: the idle clock (the head clock for a
+    /// connection that has not sent a request yet).
+    Waiting { since: Instant, first: bool },
+    /// Part of a request head received.
+    Head { since: Instant },
+    /// A request is being served.
+    Busy,
+}
+
+struct Connection {
+    phase: Mutex<Phase>,
+    /// Requests in progress (HTTP/2 multiplexes several).
+    in_flight: AtomicU64,
+    close: Notify,
+}
+
+impl Connection {
+    fn phase(&self) -> Phase {
+        *self.phase.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set(&self, phase: Phase) {
+        *self.phase.lock().unwrap_or_else(|p| p.into_inner()) = phase;
+    }
+
+    /// Bytes arrived: a waiting connection has started a head.
+    fn received(&self) {
+        let mut phase = self.phase.lock().unwrap_or_else(|p| p.into_inner());
+        if let Phase::Waiting { .. } = *phase {
+            *phase = Phase::Head {
+                since: Instant::now(),
+            };
+        }
+    }
+
+    fn request_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.set(Phase::Busy);
+    }
+
+    fn request_ended(&self) {
+        if self.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.set(Phase::Waiting {
+                since: Instant::now(),
+                first: false,
+            });
+        }
+    }
+
+    /// Past its head or idle deadline.
+    fn expired(&self, limits: &ConnectionLimits, now: Instant) -> bool {
+        match self.phase() {
+            Phase::Waiting { since, first: true } | Phase::Head { since } => {
+                now - since > limits.head_timeout
+            }
+            Phase::Waiting {
+                since,
+                first: false,
+            } => now - since > limits.idle_timeout,
+            Phase::Busy => false,
+        }
+    }
+}
+
+/// The open connections, for eviction when the budget is full.
+struct Registry {
+    next: AtomicU64,
+    open: Mutex<HashMap<u64, Arc<Connection>>>,
+}
+
+impl Registry {
+    fn add(&self, connection: Arc<Connection>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, connection);
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    /// Closes the connection that has waited or stalled longest without a request in progress;
+    /// false when every open connection is serving one.
+    fn evict_one(&self) -> bool {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let victim = open
+            .values()
+            .filter_map(|c| match c.phase() {
+                Phase::Waiting { since, .. } | Phase::Head { since } => Some((since, c)),
+                Phase::Busy => None,
+            })
+            .min_by_key(|(since, _)| *since)
+            .map(|(_, c)| c.clone());
+        match victim {
+            Some(c) => {
+                // Counted as busy until it closes, so it isn't picked twice.
+                c.set(Phase::Busy);
+                c.close.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The socket, noting when bytes arrive.
+struct Watched {
+    stream: TcpStream,
+    connection: Arc<Connection>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.connection.received();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets requests in progress finish
+/// (up to 20 s).
+pub async fn serve<S>(
+    listener: TcpListener,
+    app: S,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()>
+where
+    S: Service<Request, Response = axum::response::Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let registry = Arc::new(Registry {
+        next: AtomicU64::new(0),
+        open: Mutex::new(HashMap::new()),
+    });
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let (stop, stopping) = watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors (EMFILE/ENFILE) or a connection reset before accept: make
+                // room, and don't spin.
+                tracing::warn!(error = %e, "accept failed");
+                registry.evict_one();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                registry.evict_one();
+                match slots.clone().acquire_owned().await {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                }
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = Arc::new(Connection {
+            phase: Mutex::new(Phase::Waiting {
+                since: Instant::now(),
+                first: true,
+            }),
+            in_flight: AtomicU64::new(0),
+            close: Notify::new(),
+        });
+        let id = registry.add(connection.clone());
+        let (app, limits, registry, stopping) = (
+            app.clone(),
+            limits.clone(),
+            registry.clone(),
+            stopping.clone(),
+        );
+        tasks.spawn(async move {
+            serve_connection(stream, app, connection, &limits, stopping).await;
+            registry.remove(id);
+            drop(permit);
+        });
+        // Reap finished tasks so the set doesn't grow with every connection ever served.
+        while tasks.try_join_next().is_some() {}
+    }
+    let _ = stop.send(true);
+    let drained =
+        tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("requests still in progress after 20 s at shutdown were cut off");
+    }
+    Ok(())
+}
+
+async fn serve_connection<S>(
+    stream: TcpStream,
+    app: S,
+    connection: Arc<Connection>,
+    limits: &ConnectionLimits,
+    mut stopping: watch::Receiver<bool>,
+) where
+    S: Service<Request, Response = axum::response::Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let io = TokioIo::new(Watched {
+        stream,
+        connection: connection.clone(),
+    });
+    let tracked = connection.clone();
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let mut app = app.clone();
+        let tracked = tracked.clone();
+        tracked.request_started();
+        async move {
+            let response = app.call(request.map(axum::body::Body::new)).await;
+            tracked.request_ended();
+            response
+        }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).keep_alive(true);
+    let served = builder.serve_connection_with_upgrades(io, service);
+    let mut served = std::pin::pin!(served);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutting_down = false;
+    loop {
+        tokio::select! {
+            result = served.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = connection.close.notified() => return,
+            changed = stopping.changed(), if !shutting_down => {
+                if changed.is_err() || *stopping.borrow() {
+                    shutting_down = true;
+                    served.as_mut().graceful_shutdown();
+                }
+            }
+            _ = tick.tick() => {
+                if connection.expired(limits, Instant::now()) {
+                    return;
+                }
+            }
+        }
+    }
+}
