@@ -33,6 +33,8 @@ pub struct Shared {
     pub metrics: crate::metrics::Metrics,
     /// Each SCIM key's request rate, in this process.
     pub rate: crate::domain::rate_limit::RateLimiter,
+    /// A database outage in progress, counted to be recorded once.
+    pub outages: crate::domain::outages::Outages,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl AppState {
                 settings.limits.scim_burst,
             ),
             settings: Arc::new(settings),
+            outages: Default::default(),
         }))
     }
 }

@@ -23,6 +23,9 @@ pub enum Error {
     /// A paging cursor that no longer leads anywhere (RFC 9865 `expiredCursor`).
     #[error("{0}")]
     CursorExpired(String),
+    /// The database can't be reached (down, restarting, out of connections): try again shortly.
+    #[error("the database is not reachable right now")]
+    Unavailable(#[source] DbErr),
     #[error("internal error")]
     Internal(#[source] DbErr),
 }
@@ -58,11 +61,36 @@ impl Error {
 
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
+        if is_unavailable(&err) {
+            return Error::Unavailable(err);
+        }
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => {
                 Error::Conflict("a resource with the same unique value already exists".into())
             }
             _ => Error::Internal(err),
         }
+    }
+}
+
+/// The database was not there to answer: no connection from the pool in time, a connection
+/// lost, or the server shutting down or refusing connections (SQLSTATE classes 08 and 57P, and
+/// 53300 too many connections). Not a fault of the request, and nothing of it was committed.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e.as_ref(),
+        _ => return false,
+    };
+    match sqlx {
+        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        }),
+        _ => false,
     }
 }

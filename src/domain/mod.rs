@@ -15,6 +15,7 @@ pub mod filter_sql;
 pub mod groups;
 pub mod keyset;
 pub mod mappings;
+pub mod outages;
 pub mod rate_limit;
 pub mod roles;
 pub mod saml;

@@ -12,6 +12,8 @@ pub const VALIDATION: &str = "VALIDATION";
 pub const NOT_FOUND: &str = "NOT_FOUND";
 pub const CONFLICT: &str = "CONFLICT";
 pub const INTERNAL: &str = "INTERNAL";
+/// The database can't be reached right now: try again shortly.
+pub const UNAVAILABLE: &str = "UNAVAILABLE";
 /// The request ran past the server's request timeout.
 pub const TIMEOUT: &str = "TIMEOUT";
 
@@ -23,6 +25,7 @@ pub fn code_of(err: &Error) -> &'static str {
         Error::Unauthenticated => UNAUTHENTICATED,
         Error::Forbidden(_) => FORBIDDEN,
         Error::SamlRequired => SAML_REQUIRED,
+        Error::Unavailable(_) => UNAVAILABLE,
         Error::Internal(_) => INTERNAL,
     }
 }

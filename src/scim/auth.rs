@@ -122,7 +122,11 @@ where
             log.failed(state, actor(), &response).await;
             return (response, Some(client));
         }
-        Err(e) => return (ScimError::from(e).into_response(), Some(client)),
+        Err(e) => {
+            let response = ScimError::from(e).into_response();
+            log.failed(state, actor(), &response).await;
+            return (response, Some(client));
+        }
     }
     // The handler takes the principal out of the request (`Caller`).
     request.extensions_mut().insert(ScimPrincipal {
@@ -136,6 +140,8 @@ where
     let response = run(request).await;
     if response.status().is_client_error() || response.status().is_server_error() {
         log.failed(state, actor(), &response).await;
+    } else if state.outages.active() {
+        state.outages.recovered(state.writer.pool()).await;
     }
     (response, Some(client))
 }
@@ -189,12 +195,16 @@ impl RequestLog<'_> {
         response: &Response,
     ) -> impl std::future::Future<Output = ()> + Send + 'a {
         let status = response.status();
-        let detail = response
-            .extensions()
-            .get::<ScimError>()
+        let error = response.extensions().get::<ScimError>();
+        let outage = error.is_some_and(|e| e.outage);
+        let detail = error
             .map(|e| e.detail.clone())
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
         async move {
+            if outage {
+                state.outages.note(self.workspace_id);
+                return;
+            }
             if workspaces::get(&state.db, self.workspace_id).await.is_err() {
                 return;
             }

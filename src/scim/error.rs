@@ -16,7 +16,13 @@ pub struct ScimError {
     pub status: StatusCode,
     pub scim_type: Option<&'static str>,
     pub detail: String,
+    /// Answered because the database was unreachable (counted as an outage, not logged per
+    /// request).
+    pub outage: bool,
 }
+
+/// Seconds a 503 asks the client to wait before trying again.
+pub const RETRY_AFTER_SECS: u32 = 5;
 
 impl ScimError {
     pub fn new(
@@ -28,6 +34,7 @@ impl ScimError {
             status,
             scim_type,
             detail: detail.into(),
+            outage: false,
         }
     }
 
@@ -89,6 +96,17 @@ impl From<domain::Error> for ScimError {
                 None,
                 "the resource changed since the version in If-Match; read it again and retry",
             ),
+            E::Unavailable(cause) => {
+                tracing::debug!(error = %cause, "database unreachable in a SCIM request");
+                ScimError {
+                    outage: true,
+                    ..ScimError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        None,
+                        "the database is not reachable right now; nothing was changed: retry after the Retry-After delay",
+                    )
+                }
+            }
             E::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error in a SCIM request");
                 ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error")
@@ -112,6 +130,11 @@ impl IntoResponse for ScimError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(SCIM_CONTENT_TYPE),
         );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

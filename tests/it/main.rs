@@ -21,6 +21,7 @@ mod limits;
 mod mappings;
 mod member_copies;
 mod operations;
+mod outage;
 mod process;
 mod saml;
 mod saml_idp;
