@@ -18,6 +18,15 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
+# The outage test runs a throwaway cluster of its own: it needs the server binaries even when a
+# PostgreSQL server answers on 5432.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  step "installing Debian's postgresql (initdb, pg_ctl) for the outage test's own cluster"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq postgresql >/dev/null
+fi
+
 step "tests on SQLite"
 SCIMGW_EXPECT_BACKEND=sqlite cargo nextest run --workspace --no-fail-fast
 
