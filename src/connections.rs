@@ -99,7 +99,10 @@ impl Connection {
         let since = self.clock.epoch + Duration::from_nanos(self.since.load(Ordering::Acquire));
         match self.state.load(Ordering::Acquire) {
             WAITING_FIRST => Phase::Waiting { since, first: true },
-            WAITING => Phase::Waiting { since, first: false },
+            WAITING => Phase::Waiting {
+                since,
+                first: false,
+            },
             HEAD => Phase::Head { since },
             _ => Phase::Busy,
         }
@@ -140,9 +143,10 @@ impl Connection {
             Phase::Waiting { since, first: true } | Phase::Head { since } => {
                 now.saturating_duration_since(since) > limits.head_timeout
             }
-            Phase::Waiting { since, first: false } => {
-                now.saturating_duration_since(since) > limits.idle_timeout
-            }
+            Phase::Waiting {
+                since,
+                first: false,
+            } => now.saturating_duration_since(since) > limits.idle_timeout,
             Phase::Busy => false,
         }
     }

@@ -1,7 +1,8 @@
 //! Database outages, recorded once: while the database can't be reached, SCIM requests are
 //! answered 503 with Retry-After and counted here per workspace (writing an activity entry per
 //! request would be a write per request, and can't succeed anyway); when a request succeeds
-//! again, each affected workspace gets one entry saying how long and how many.
+//! again — and none has failed for a few seconds, as a pool's stale connections fail one by one
+//! after a restart — each affected workspace gets one entry saying how long and how many.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,8 +22,12 @@ pub struct Outages {
 
 struct Outage {
     since: DateTime<Utc>,
+    last: DateTime<Utc>,
     answered: HashMap<String, u64>,
 }
+
+/// How long after its last failure an outage counts as over.
+pub const QUIET: chrono::TimeDelta = chrono::TimeDelta::seconds(3);
 
 impl Outages {
     /// A request of `workspace_id` was answered 503 because the database was unreachable.
@@ -32,9 +37,11 @@ impl Outages {
             tracing::warn!("the database is unreachable: answering 503 with Retry-After");
             Outage {
                 since: crate::domain::now(),
+                last: crate::domain::now(),
                 answered: HashMap::new(),
             }
         });
+        outage.last = crate::domain::now();
         *outage.answered.entry(workspace_id.to_string()).or_default() += 1;
         self.active.store(true, Ordering::Release);
     }
@@ -45,16 +52,19 @@ impl Outages {
 
     /// The database answered again: one activity entry per workspace the outage touched.
     pub async fn recovered(&self, db: &impl TransactionTrait) {
-        let Some(outage) = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        else {
+        let until = crate::domain::now();
+        let outage = {
+            let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+            match current.as_ref() {
+                Some(outage) if until - outage.last >= QUIET => current.take(),
+                _ => None,
+            }
+        };
+        let Some(outage) = outage else {
             return;
         };
         self.active.store(false, Ordering::Release);
-        let until = crate::domain::now();
+        let until = outage.last;
         let seconds = (until - outage.since).num_milliseconds() as f64 / 1000.0;
         tracing::info!(seconds, "the database is reachable again");
         let entries = outage.answered.into_iter().map(|(workspace_id, n)| NewEntry {

@@ -153,6 +153,8 @@ async fn a_database_outage_is_answered_as_an_outage() {
         &[
             ("SCIM_GATEWAY_REQUEST_TIMEOUT_SECS", "10"),
             ("SCIM_GATEWAY_DB_MAX_CONNECTIONS", "4"),
+            // Four writers in a closed loop send more than a key's default rate.
+            ("SCIM_GATEWAY_SCIM_RATE_LIMIT", "0"),
         ],
         Stdio::null(),
     );
@@ -234,6 +236,19 @@ async fn a_database_outage_is_answered_as_an_outage() {
     }
     let answered_503 = *unavailable.lock().await;
     assert!(answered_503 > 0, "no request fell into the outage");
+    // The outage is over once nothing has failed for a few seconds (the pool's stale
+    // connections fail one by one after the restart); the next request records it.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let after = gateway
+        .http
+        .post(format!("{}/Users", gateway.scim_base))
+        .header("Authorization", format!("Bearer {}", gateway.key))
+        .header("Content-Type", "application/scim+json")
+        .body(json!({ "userName": "after@outage.test" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status().as_u16(), 201);
 
     // Every acknowledged write is there.
     let acknowledged = acknowledged.lock().await.clone();
