@@ -79,8 +79,6 @@ struct Connection {
     /// When the phase began, on `clock`.
     since: AtomicU64,
     clock: Arc<Clock>,
-    /// Requests in progress (HTTP/2 multiplexes several).
-    in_flight: AtomicU64,
     close: Notify,
 }
 
@@ -90,7 +88,6 @@ impl Connection {
             state: AtomicU8::new(WAITING_FIRST),
             since: AtomicU64::new(clock.now()),
             clock,
-            in_flight: AtomicU64::new(0),
             close: Notify::new(),
         }
     }
@@ -122,12 +119,13 @@ impl Connection {
     }
 
     fn request_started(&self) {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.state.store(BUSY, Ordering::Release);
     }
 
-    fn request_ended(&self) {
-        if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+    /// The answer is being written: the request is done, the idle clock starts. (Answers are
+    /// written whole, and a later write of the same answer only restarts the clock.)
+    fn answering(&self) {
+        if self.state.load(Ordering::Acquire) == BUSY {
             self.enter(WAITING);
         }
     }
@@ -240,6 +238,7 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.connection.answering();
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
@@ -256,6 +255,7 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        self.connection.answering();
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 
@@ -370,15 +370,11 @@ async fn serve_connection<S>(
         connection: connection.clone(),
     });
     let tracked = connection.clone();
+    // A request is busy from its head to its answer's first write (see `Watched::poll_write`):
+    // no wrapper future and no reference count per request on this path.
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        let mut app = app.clone();
-        let tracked = tracked.clone();
         tracked.request_started();
-        async move {
-            let response = app.call(request.map(axum::body::Body::new)).await;
-            tracked.request_ended();
-            response
-        }
+        app.clone().call(request.map(axum::body::Body::new))
     });
     // No hyper timer: its header timeout would arm a timer per request; the clocks above do it.
     let mut builder = auto::Builder::new(TokioExecutor::new());
