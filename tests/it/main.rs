@@ -23,6 +23,7 @@ mod member_copies;
 mod operations;
 mod outage;
 mod process;
+mod read_paths;
 mod saml;
 mod saml_idp;
 mod schema_sdl;
