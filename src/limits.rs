@@ -1,11 +1,9 @@
 //! Limits every request is held to: how long it may take, and how fast one SCIM key may send.
+//! Plain data: the serving layer answers past them in each protocol's format.
 //! Body sizes, filter size and depth, page size, Bulk and PATCH operation counts and GraphQL
 //! depth and complexity are enforced where those requests are read.
 
 use std::time::Duration;
-
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -58,45 +56,5 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(75),
             max_connections: Limits::connection_budget(1024, 8),
         }
-    }
-}
-
-/// The 500 for a request that failed in a way the server did not foresee (a bug: logged with the
-/// request's id), in its protocol's format.
-pub fn internal_error_response(path: &str) -> Response {
-    protocol_error(
-        path,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        crate::graphql::error::INTERNAL,
-        "the server failed on this request; it is logged with the request id (X-Request-Id)"
-            .to_string(),
-    )
-}
-
-/// The 503 for a request stopped by the timeout, in its protocol's format. The handler's future
-/// was dropped: a transaction it had open rolls back; a SCIM write already queued for commit may
-/// still land, as with any timeout the client can't tell apart from a lost answer.
-pub fn timeout_response(path: &str, limit: Duration) -> Response {
-    let detail = format!(
-        "the request did not finish within {} s and was stopped; retry it (a change it made may or may not have been applied)",
-        limit.as_secs_f64()
-    );
-    protocol_error(
-        path,
-        StatusCode::SERVICE_UNAVAILABLE,
-        crate::graphql::error::TIMEOUT,
-        detail,
-    )
-}
-
-/// An error the serving layer answers itself: an RFC 7644 body on SCIM routes, a GraphQL error
-/// with `extensions.code` on `/graphql`, plain text elsewhere.
-fn protocol_error(path: &str, status: StatusCode, graphql_code: &str, detail: String) -> Response {
-    if path.contains("/scim/v2") {
-        crate::scim::ScimError::new(status, None, detail).into_response()
-    } else if path.starts_with("/graphql") {
-        crate::graphql::coded_error_response(status, graphql_code, detail)
-    } else {
-        (status, detail).into_response()
     }
 }

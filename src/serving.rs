@@ -5,16 +5,15 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use tracing::Instrument;
 
-use crate::limits;
 use crate::metrics::MatchedRoute;
 use crate::request_id;
 use crate::state::AppState;
@@ -55,11 +54,11 @@ where
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             span.in_scope(|| tracing::error!(path = uri.path(), %message, "a request panicked"));
-            limits::internal_error_response(uri.path())
+            internal_error_response(uri.path())
         }
         Err(_) => {
             span.in_scope(|| tracing::warn!(path = uri.path(), ?limit, "request timed out"));
-            limits::timeout_response(uri.path(), limit)
+            timeout_response(uri.path(), limit)
         }
     };
     // SCIM's routes are matched below this and named on the response.
@@ -99,3 +98,43 @@ const SECURITY_HEADERS: [(HeaderName, &str); 3] = [
     (header::REFERRER_POLICY, "no-referrer"),
     (header::X_FRAME_OPTIONS, "DENY"),
 ];
+
+/// The 500 for a request that failed in a way the server did not foresee (a bug: logged with the
+/// request's id), in its protocol's format.
+pub fn internal_error_response(path: &str) -> Response {
+    protocol_error(
+        path,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        crate::graphql::error::INTERNAL,
+        "the server failed on this request; it is logged with the request id (X-Request-Id)"
+            .to_string(),
+    )
+}
+
+/// The 503 for a request stopped by the timeout, in its protocol's format. The handler's future
+/// was dropped: a transaction it had open rolls back; a SCIM write already queued for commit may
+/// still land, as with any timeout the client can't tell apart from a lost answer.
+pub fn timeout_response(path: &str, limit: Duration) -> Response {
+    let detail = format!(
+        "the request did not finish within {} s and was stopped; retry it (a change it made may or may not have been applied)",
+        limit.as_secs_f64()
+    );
+    protocol_error(
+        path,
+        StatusCode::SERVICE_UNAVAILABLE,
+        crate::graphql::error::TIMEOUT,
+        detail,
+    )
+}
+
+/// An error the serving layer answers itself: an RFC 7644 body on SCIM routes, a GraphQL error
+/// with `extensions.code` on `/graphql`, plain text elsewhere.
+fn protocol_error(path: &str, status: StatusCode, graphql_code: &str, detail: String) -> Response {
+    if crate::scim::routes::parse(path).is_some() {
+        crate::scim::ScimError::new(status, None, detail).into_response()
+    } else if path.starts_with("/graphql") {
+        crate::graphql::coded_error_response(status, graphql_code, detail)
+    } else {
+        (status, detail).into_response()
+    }
+}
