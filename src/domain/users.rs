@@ -330,20 +330,7 @@ pub async fn list(db: &impl Fetch, workspace_id: &str, query: &ListQuery) -> Res
     } else {
         Cost::Scan
     };
-    let count = || async {
-        // A plain COUNT over the workspace index, not over a subquery of every joined row.
-        let mut counting = member::Entity::find()
-            .select_only()
-            .column_as(Expr::col((member::Entity, member::Column::Id)).count(), "n")
-            .filter(member::Column::WorkspaceId.eq(workspace_id));
-        if let Some(condition) = &condition {
-            counting = counting.filter(condition.clone());
-        }
-        let rows = db
-            .fetch::<Count>(db.backend().build(counting.as_query()), cost)
-            .await?;
-        Ok::<u64, Error>(rows.first().map_or(0, |c| c.0))
-    };
+    let count = || count_members(db, workspace_id, condition.clone(), cost);
     if query.count == 0 {
         return Ok(Page {
             total: count().await?,
@@ -463,19 +450,30 @@ async fn cursor_page(
     let total = if cursor.position().is_none() && !more {
         items.len() as u64
     } else {
-        let mut counting = member::Entity::find()
-            .select_only()
-            .column_as(Expr::col((member::Entity, member::Column::Id)).count(), "n")
-            .filter(member::Column::WorkspaceId.eq(workspace_id));
-        if let Some(condition) = condition {
-            counting = counting.filter(condition);
-        }
-        let rows = db
-            .fetch::<Count>(db.backend().build(counting.as_query()), cost)
-            .await?;
-        rows.first().map_or(0, |c| c.0)
+        count_members(db, workspace_id, condition, cost).await?
     };
     Ok(Page { total, items, more })
+}
+
+/// The members a condition selects: a plain COUNT over the workspace index, not over a subquery
+/// of every joined row.
+async fn count_members(
+    db: &impl Fetch,
+    workspace_id: &str,
+    condition: Option<SimpleExpr>,
+    cost: Cost,
+) -> Result<u64> {
+    let mut counting = member::Entity::find()
+        .select_only()
+        .column_as(Expr::col((member::Entity, member::Column::Id)).count(), "n")
+        .filter(member::Column::WorkspaceId.eq(workspace_id));
+    if let Some(condition) = condition {
+        counting = counting.filter(condition);
+    }
+    let rows = db
+        .fetch::<Count>(db.backend().build(counting.as_query()), cost)
+        .await?;
+    Ok(rows.first().map_or(0, |c| c.0))
 }
 
 /// The members table, as cursor pages name it.

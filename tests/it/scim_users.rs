@@ -996,17 +996,20 @@ async fn members_added_outside_scim_are_listed_with_email_and_name() {
         .unwrap()
         .expect("the demo workspace");
     let (base, key) = enable_scim(&app, &issued.token).await;
-    let r = app
-        .client
-        .get(format!(
-            "{base}/Users?filter=userName%20eq%20%22admin@example.com%22"
-        ))
-        .header("Authorization", format!("Bearer {key}"))
-        .send()
+    let s = Scim {
+        app,
+        admin: issued.token,
+        key,
+        base,
+    };
+    let body = s
+        .ok(
+            "GET",
+            "/Users?filter=userName%20eq%20%22admin@example.com%22",
+            None,
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let body: Value = r.json().await.unwrap();
+        .body;
     let owner = &body["Resources"][0];
     assert_eq!(owner["emails"][0]["value"], "admin@example.com", "{body}");
     assert_eq!(owner["emails"][0]["primary"], true);
@@ -1014,16 +1017,14 @@ async fn members_added_outside_scim_are_listed_with_email_and_name() {
     assert_eq!(owner["name"]["givenName"], "Demo");
     assert_eq!(owner["name"]["familyName"], "Admin");
     // And found by e-mail, as an import matches.
-    let r = app
-        .client
-        .get(format!(
-            "{base}/Users?filter=emails.value%20eq%20%22ADMIN@example.com%22"
-        ))
-        .header("Authorization", format!("Bearer {key}"))
-        .send()
+    let body = s
+        .ok(
+            "GET",
+            "/Users?filter=emails.value%20eq%20%22ADMIN@example.com%22",
+            None,
+        )
         .await
-        .unwrap();
-    let body: Value = r.json().await.unwrap();
+        .body;
     assert_eq!(body["totalResults"], 1, "{body}");
 }
 
