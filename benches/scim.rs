@@ -9,7 +9,7 @@ use scim_gateway::domain::roles::Role;
 use scim_gateway::domain::users::{Email, GroupRef, User};
 use scim_gateway::scim::json_out::JsonOut;
 use scim_gateway::scim::user_json::UserJson;
-use scim_gateway::scim::{patch, users};
+use scim_gateway::scim::{patch, user_resource as users};
 use sea_orm::DbBackend;
 use sea_orm::sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
 use serde_json::{Map, Value, json};

@@ -1,5 +1,62 @@
 //! scim-gateway: a workspace's SAML & SCIM settings (GraphQL admin API and web page) and the
 //! SCIM 2.0 routes identity providers call, over one domain layer and one sea-orm data layer.
+//!
+//! # Map of the tree
+//!
+//! Layers, each using only its own and those below (`tests/it/layers.rs` checks it, and that
+//! the modules form no import cycle):
+//!
+//! 1. **serving** — `lib` (this file: the service, its routes), `serving` (what every request
+//!    goes through: id, span, timeout, panic guard, metrics, one log line), `connections` (the
+//!    accept loop: head and idle timeouts, the connection budget), `request_id`.
+//! 2. **protocols** — translate the wire to domain calls and back, no rules of their own:
+//!    `scim` (SCIM 2.0 for the IdPs), `graphql` (the admin API), `sso` (SAML's HTTP routes and
+//!    the session cookie), `web` (the built page and playground).
+//! 3. **shared** — what the protocols share: `state` (the handle every handler gets), `metrics`
+//!    (request counts and latencies), `limits` (plain numbers), `config` (flags and environment).
+//! 4. **domain** — every rule, once; see below.
+//! 5. **db** — `db`: connections, migrations, and how statements run: `db::handles` (pools, the SQLite
+//!    fast readers and writer), `db::statements` (write transactions, batches, row locks),
+//!    `db::rows` (one row decoder for both drivers), `db::sqlite_reads`, `db::sqlite_writes`,
+//!    `db::sqlite_checkpoints`.
+//! 6. **entities** — `entities`: sea-orm entities, one file per table, used only by the domain.
+//!
+//! Where the rule for X lives, in `domain`:
+//!
+//! - `domain::users` — SCIM users (members): validation, owner and last-admin guards, writes.
+//! - `domain::groups` — pushed groups and their memberships.
+//! - `domain::roles` — the effective role: mapped group roles, the direct role, the owner.
+//! - `domain::mappings` — the group → role table, replaced whole, members recomputed.
+//! - `domain::attributes` — every SCIM attribute's characteristics and where it is stored.
+//! - `domain::filter` — SCIM filter grammar; `domain::filter_sql` — filters and sorts as SQL.
+//! - `domain::keyset` — cursor paging positions.
+//! - `domain::api_keys` — SCIM API keys: issue, list, revoke, verify.
+//! - `domain::access` — who may call SCIM now: keys and the switch, cached a few seconds.
+//! - `domain::rate_limit` — each key's request rate.
+//! - `domain::scim_settings` — the SCIM switch (only with SAML configured).
+//! - `domain::saml` — SAML configuration; `domain::saml::service_provider` (our SP: metadata,
+//!   AuthnRequest); `domain::saml::verify` (an IdP's answer: signature and envelope checks).
+//! - `domain::sign_in` — signing in through the IdP; `domain::sign_in::requests` (the
+//!   AuthnRequests sent), `domain::sign_in::people` (who an assertion names),
+//!   `domain::sign_in::report` (an admin's test sign-in).
+//! - `domain::sessions` — browser sessions after SSO.
+//! - `domain::admin` — admin tokens, principals, "admins only", the demo workspace.
+//! - `domain::workspaces` — workspaces, accounts, memberships the settings side creates.
+//! - `domain::directory` — the settings page's views of people, groups and activity.
+//! - `domain::activity` — the activity log, written in the transaction of the change.
+//! - `domain::outages` — database outages, recorded once.
+//! - `domain::secrets` — random secrets and their hashes.
+//! - `domain::error` — the one error type every protocol maps.
+//!
+//! In `scim`: `scim::paths` (what a path names), `scim::routes` (endpoint → handler, by hand),
+//! `scim::auth` (key, rate, switch), `scim::users` and `scim::groups` (handlers),
+//! `scim::user_resource` (user JSON in and out), `scim::user_json` (its hand-written fast
+//! writer), `scim::json_out`, `scim::list` (list parameters and answers), `scim::search` (root
+//! `/.search`), `scim::patch`, `scim::bulk`, `scim::cursor`, `scim::discovery`,
+//! `scim::resource` (shared wire pieces), `scim::request`, `scim::response`, `scim::error`.
+//! In `graphql`: `graphql::query`, `graphql::mutation`, `graphql::directory` (lists and the
+//! activity subscription), `graphql::types`, `graphql::role`, `graphql::caller` (who calls),
+//! `graphql::error` (codes).
 
 pub mod config;
 pub mod connections;
@@ -22,7 +79,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
@@ -32,9 +89,6 @@ use futures_util::future::Either;
 use tokio::net::TcpListener;
 
 pub use state::{AppState, Settings};
-
-/// Largest GraphQL request body: room for 1 MiB of IdP metadata XML.
-pub const GRAPHQL_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// The whole service: SCIM's routes are matched by `scim::routes` (the IdPs' calls, the hot
 /// path), everything else by an axum router; both go through `serving`.
@@ -57,13 +111,13 @@ impl tower::Service<Request> for App {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        match scim::routes::parse(request.uri().path()) {
+        match scim::parse(request.uri().path()) {
             Some(path) => {
                 let state = self.state.clone();
                 Either::Left(Box::pin(async move {
                     let inner = state.clone();
                     Ok(serving::around(state, request, move |request| {
-                        scim::routes::serve(inner, path, request)
+                        scim::serve(inner, path, request)
                     })
                     .await)
                 }))
@@ -82,16 +136,11 @@ pub fn app(state: AppState) -> App {
 
 /// The routes other than SCIM's.
 fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route(
-            "/graphql",
-            get(graphql::get_handler).post(graphql::post_handler),
-        )
-        .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT))
+    let api = graphql::routes(state.clone())
         .merge(sso::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics::endpoint));
+        .route("/metrics", get(serving::metrics_endpoint));
     api.merge(web::router(&state.settings.web_dir))
         .layer(from_fn_with_state(state.clone(), serving::every_request))
         .with_state(state)
@@ -131,6 +180,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let limits = state.settings.limits.connections();
+    let limits = &state.settings.limits;
+    let limits = connections::ConnectionLimits {
+        head_timeout: limits.head_timeout,
+        idle_timeout: limits.idle_timeout,
+        max_connections: limits.max_connections,
+    };
     connections::serve(listener, app(state), limits, shutdown).await
 }

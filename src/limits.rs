@@ -32,14 +32,6 @@ impl Limits {
             .saturating_sub(DESCRIPTOR_HEADROOM + u64::from(pool))
             .max(16) as usize
     }
-
-    pub fn connections(&self) -> crate::connections::ConnectionLimits {
-        crate::connections::ConnectionLimits {
-            head_timeout: self.head_timeout,
-            idle_timeout: self.idle_timeout,
-            max_connections: self.max_connections,
-        }
-    }
 }
 
 impl Default for Limits {

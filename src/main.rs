@@ -136,7 +136,7 @@ async fn serve(cli: &Cli) -> Result<(), String> {
         idle_timeout_secs = limits.idle_timeout.as_secs(),
         "connection limits"
     );
-    if let Some(issued) = domain::workspaces::bootstrap_if_empty(&conn)
+    if let Some(issued) = domain::admin::bootstrap_if_empty(&conn)
         .await
         .map_err(|e| format!("cannot create the demo workspace: {e}"))?
     {
@@ -144,7 +144,7 @@ async fn serve(cli: &Cli) -> Result<(), String> {
         println!(
             "Created the demo workspace \"{}\" (owner {}).\nSign in: {}\n",
             issued.workspace_slug,
-            domain::workspaces::DEMO_OWNER_EMAIL,
+            domain::admin::DEMO_OWNER_EMAIL,
             settings.sign_in_link(&issued.token)
         );
     }

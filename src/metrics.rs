@@ -8,14 +8,9 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
 use foldhash::HashMap; // fast, seeded per process: these maps are on every request's path
 use sea_orm::{DatabaseBackend, DatabaseConnection};
-
-use crate::scim::routes::Endpoint;
-use crate::state::AppState;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 14] = [
@@ -79,13 +74,13 @@ impl Metrics {
         workspace_id: &str,
         client: &'static str,
         method: &Method,
-        endpoint: Endpoint,
+        resource: &'static str,
         status: u16,
     ) {
         let operation = ScimOperation {
             client,
             method: method.clone(),
-            resource: endpoint.resource(),
+            resource,
             status,
         };
         let mut scim = self.scim.lock().unwrap_or_else(|e| e.into_inner());
@@ -97,7 +92,7 @@ impl Metrics {
     }
 
     /// The text exposition format, version 0.0.4.
-    fn render(&self, pools: &[(&str, &DatabaseConnection)]) -> String {
+    pub fn render(&self, pools: &[(&str, &DatabaseConnection)]) -> String {
         let mut out = String::new();
         let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         let mut routes: Vec<_> = requests.iter().collect();
@@ -237,39 +232,4 @@ impl MatchedRoute {
     pub fn as_str(&self) -> &str {
         self.0
     }
-}
-
-/// `GET /metrics` with `Authorization: Bearer <SCIM_GATEWAY_METRICS_TOKEN>`.
-pub async fn endpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(expected_hash) = state.settings.metrics_token_hash.as_deref() else {
-        return (
-            StatusCode::NOT_FOUND,
-            "metrics are off: set SCIM_GATEWAY_METRICS_TOKEN to serve them",
-        )
-            .into_response();
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !crate::domain::secrets::hash_matches(expected_hash, presented) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "send Authorization: Bearer <SCIM_GATEWAY_METRICS_TOKEN>",
-        )
-            .into_response();
-    }
-    let body = state
-        .metrics
-        .render(&[("main", &state.db), ("writer", state.writer.pool())]);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
 }

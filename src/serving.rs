@@ -8,7 +8,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
@@ -130,11 +130,46 @@ pub fn timeout_response(path: &str, limit: Duration) -> Response {
 /// An error the serving layer answers itself: an RFC 7644 body on SCIM routes, a GraphQL error
 /// with `extensions.code` on `/graphql`, plain text elsewhere.
 fn protocol_error(path: &str, status: StatusCode, graphql_code: &str, detail: String) -> Response {
-    if crate::scim::routes::parse(path).is_some() {
+    if crate::scim::parse(path).is_some() {
         crate::scim::ScimError::new(status, None, detail).into_response()
     } else if path.starts_with("/graphql") {
         crate::graphql::coded_error_response(status, graphql_code, detail)
     } else {
         (status, detail).into_response()
     }
+}
+
+/// `GET /metrics` with `Authorization: Bearer <SCIM_GATEWAY_METRICS_TOKEN>`.
+pub async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(expected_hash) = state.settings.metrics_token_hash.as_deref() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "metrics are off: set SCIM_GATEWAY_METRICS_TOKEN to serve them",
+        )
+            .into_response();
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !crate::domain::secrets::hash_matches(expected_hash, presented) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "send Authorization: Bearer <SCIM_GATEWAY_METRICS_TOKEN>",
+        )
+            .into_response();
+    }
+    let body = state
+        .metrics
+        .render(&[("main", &state.db), ("writer", state.writer.pool())]);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }

@@ -3,8 +3,6 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::graphql::AppSchema;
-
 /// What every request handler shares (cloned per extractor: one reference count). Holds no
 /// state another replica would need.
 #[derive(Clone)]
@@ -26,7 +24,6 @@ pub struct Shared {
     /// instead of spinning on the busy timeout; on PostgreSQL the same pool as `db`.
     pub writer: crate::db::Writer,
     pub settings: Arc<Settings>,
-    pub schema: AppSchema,
     /// SCIM keys and switches, cached for a few seconds (see `domain::access`).
     pub access: Arc<crate::domain::access::AccessCache>,
     /// Request counts and latencies for `/metrics`.
@@ -52,7 +49,6 @@ impl AppState {
             reads: crate::db::Reads::new(db.clone()),
             db,
             writer: crate::db::Writer::new(writer),
-            schema: crate::graphql::schema(),
             access: Arc::default(),
             metrics: crate::metrics::Metrics::default(),
             rate: crate::domain::rate_limit::RateLimiter::new(

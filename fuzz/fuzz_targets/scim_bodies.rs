@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scim_gateway::scim::{groups, patch, users};
+use scim_gateway::scim::{groups, patch, user_resource as users};
 use serde_json::{Value, json};
 
 fuzz_target!(|data: &[u8]| {

@@ -6,8 +6,6 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement};
 
-use crate::db::Reads;
-
 pub trait Cells {
     fn text(&self, i: usize) -> Result<String, DbErr>;
     fn opt_text(&self, i: usize) -> Result<Option<String>, DbErr>;
@@ -64,7 +62,7 @@ pub trait Fetch: Sync {
     ) -> impl Future<Output = Result<Vec<T>, DbErr>> + Send;
 }
 
-async fn fetch_with<T: FromCells>(
+pub(super) async fn fetch_with<T: FromCells>(
     db: &impl ConnectionTrait,
     stmt: Statement,
 ) -> Result<Vec<T>, DbErr> {
@@ -78,17 +76,5 @@ impl<C: ConnectionTrait + Sync> Fetch for C {
     }
     async fn fetch<T: FromCells>(&self, stmt: Statement, _cost: Cost) -> Result<Vec<T>, DbErr> {
         fetch_with(self, stmt).await
-    }
-}
-
-impl Fetch for Reads {
-    fn backend(&self) -> DbBackend {
-        self.pool().get_database_backend()
-    }
-    async fn fetch<T: FromCells>(&self, stmt: Statement, cost: Cost) -> Result<Vec<T>, DbErr> {
-        match self.sqlite() {
-            Some(fast) => fast.fetch(stmt, cost).await,
-            None => fetch_with(self.pool(), stmt).await,
-        }
     }
 }

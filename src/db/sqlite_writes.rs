@@ -161,7 +161,7 @@ async fn run_batch(
 ) -> Result<usize, DbErr> {
     let begin = std::iter::once(plain("BEGIN IMMEDIATE"));
     let commit = with_commit.then(|| plain("COMMIT"));
-    let batch = crate::domain::joined(
+    let batch = super::statements::joined(
         DatabaseBackend::Sqlite,
         begin.chain(statements).chain(commit),
     );

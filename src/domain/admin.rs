@@ -3,8 +3,8 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    TransactionSession, TransactionTrait,
 };
 
 use crate::domain::roles::Role;
@@ -152,7 +152,7 @@ pub async fn issue_token_named(
             .map(str::to_string)
     };
     let (given, family) = (clean(&person.given), clean(&person.family));
-    let txn = crate::domain::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = workspace::Entity::find()
         .filter(workspace::Column::Slug.eq(slug.trim().to_lowercase()))
         .one(&txn)
@@ -273,4 +273,39 @@ pub async fn me(db: &impl ConnectionTrait, principal: &Principal) -> Result<Me> 
         workspace: ws,
         signed_in_with_sso: matches!(principal.credential, Credential::Session { .. }),
     })
+}
+
+/// The demo workspace's slug and owner, created on the first start of an empty database.
+pub const DEMO_SLUG: &str = "demo";
+pub const DEMO_NAME: &str = "Demo workspace";
+pub const DEMO_OWNER_EMAIL: &str = "admin@example.com";
+pub const DEMO_OWNER_GIVEN_NAME: &str = "Demo";
+pub const DEMO_OWNER_FAMILY_NAME: &str = "Admin";
+
+/// On an empty database, creates the demo workspace with its owner and returns a sign-in token
+/// for it. Returns `None` when any workspace exists (also when another replica just created it).
+pub async fn bootstrap_if_empty(
+    db: &(impl ConnectionTrait + TransactionTrait),
+) -> Result<Option<IssuedToken>> {
+    if workspace::Entity::find().count(db).await? > 0 {
+        return Ok(None);
+    }
+    let owner = PersonName {
+        given: Some(DEMO_OWNER_GIVEN_NAME.into()),
+        family: Some(DEMO_OWNER_FAMILY_NAME.into()),
+    };
+    match issue_token_named(db, DEMO_SLUG, DEMO_NAME, DEMO_OWNER_EMAIL, &owner).await {
+        Ok(issued) if issued.created_workspace => Ok(Some(issued)),
+        Ok(_) | Err(Error::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The caller's workspace, for reading its settings: admins only.
+pub async fn workspace_of(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+) -> Result<workspaces::Workspace> {
+    require_admin(db, principal).await?;
+    workspaces::get(db, &principal.workspace_id).await
 }

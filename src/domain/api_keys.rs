@@ -109,7 +109,7 @@ pub async fn generate(
             "expiry must be between 1 and 3650 days, or omitted for a key that never expires",
         ));
     }
-    let txn = crate::domain::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     admin::require_admin(&txn, principal).await?;
     let at = now();
     let live = api_key::Entity::find()
@@ -174,7 +174,7 @@ pub async fn generate(
 
 /// Revokes a key of the caller's workspace; revoking a revoked key changes nothing.
 pub async fn revoke(db: &impl TransactionTrait, principal: &Principal, id: &str) -> Result<ApiKey> {
-    let txn = crate::domain::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     admin::require_admin(&txn, principal).await?;
     let Some(row) = api_key::Entity::find_by_id(id.to_string())
         .filter(api_key::Column::WorkspaceId.eq(principal.workspace_id.clone()))

@@ -149,7 +149,7 @@ async fn find_for_update(
     workspace_id: &str,
     id: &str,
 ) -> Result<group::Model> {
-    crate::domain::for_update(
+    crate::db::for_update(
         db,
         group::Entity::find_by_id(id.to_string())
             .filter(group::Column::WorkspaceId.eq(workspace_id)),
@@ -524,7 +524,7 @@ pub async fn create(
     input: GroupInput,
 ) -> Result<Group> {
     let name = validate_name(&input.display_name)?;
-    let txn = crate::domain::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let at = now();
     let model = group::Model {
         id: new_id(),
@@ -571,7 +571,7 @@ pub async fn change(
     changes: Vec<GroupChange>,
     return_members: bool,
 ) -> Result<Group> {
-    let txn = crate::domain::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut model = find_for_update(&txn, &p.workspace_id, id).await?;
     if if_match.is_some_and(|v| v != model.version) {
         return Err(Error::VersionMismatch);
@@ -694,7 +694,7 @@ pub async fn delete(
     id: &str,
     if_match: Option<i64>,
 ) -> Result<()> {
-    let txn = crate::domain::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let model = find_for_update(&txn, &p.workspace_id, id).await?;
     if if_match.is_some_and(|v| v != model.version) {
         return Err(Error::VersionMismatch);

@@ -125,11 +125,11 @@ pub async fn replace(
     rows: &[Mapping],
 ) -> Result<(Vec<Mapping>, Vec<RoleChange>)> {
     let rows = validate(rows)?;
-    let txn = crate::domain::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     admin::require_admin(&txn, principal).await?;
     let ws = principal.workspace_id.as_str();
     // Concurrent edits of one workspace's mapping take turns.
-    crate::domain::for_update(&txn, workspace::Entity::find_by_id(ws.to_string()))
+    crate::db::for_update(&txn, workspace::Entity::find_by_id(ws.to_string()))
         .one(&txn)
         .await?;
     let changes = plan(&txn, ws, &rows).await?;

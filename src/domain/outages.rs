@@ -80,7 +80,7 @@ impl Outages {
             succeeded: false,
             ..Default::default()
         });
-        let txn = match crate::domain::begin_write(db).await {
+        let txn = match crate::db::begin_write(db).await {
             Ok(txn) => txn,
             Err(e) => {
                 tracing::warn!(error = %e, "could not record the database outage");

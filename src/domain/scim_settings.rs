@@ -38,7 +38,7 @@ async fn set_enabled(
     principal: &Principal,
     enabled: bool,
 ) -> Result<ScimStatus> {
-    let txn = crate::domain::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     admin::require_admin(&txn, principal).await?;
     if enabled && saml::get(&txn, &principal.workspace_id).await?.is_none() {
         return Err(Error::SamlRequired);

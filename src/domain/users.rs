@@ -48,9 +48,18 @@ pub struct UserInput {
     pub family_name: Option<String>,
     pub active: bool,
     pub emails: Vec<Email>,
-    pub direct_role: Option<Role>,
+    /// The workspace roles the IdP assigned directly (`roles`), in any order.
+    pub roles: Vec<Role>,
     /// Every other attribute the IdP sent, kept and returned as sent.
     pub attributes: Map<String, Value>,
+}
+
+impl UserInput {
+    /// The direct role: of several roles sent, the highest, as Entra sends every app role
+    /// assigned to a person and the person should get the one that grants most.
+    pub fn direct_role(&self) -> Option<Role> {
+        self.roles.iter().copied().max()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +101,7 @@ impl User {
             family_name: self.family_name.clone(),
             active: self.active,
             emails: self.emails.clone(),
-            direct_role: self.direct_role,
+            roles: self.direct_role.into_iter().collect(),
             attributes: self.attributes.clone(),
         }
     }
@@ -786,10 +795,10 @@ pub async fn create(
         }
     } else {
         for _ in 0..RETRIES {
-            let txn = crate::domain::begin_write(writer.pool()).await?;
+            let txn = crate::db::begin_write(writer.pool()).await?;
             let found = workspaces::find_account(&txn, &email).await?;
             let (user, writes) = creation(backend, p, &input, &email, found);
-            match crate::domain::execute_all(&txn, writes).await {
+            match crate::db::execute_all(&txn, writes).await {
                 Err(e) if workspaces::is_account_taken(&e) => {
                     txn.rollback().await?;
                     continue;
@@ -837,7 +846,7 @@ fn creation(
     };
     writes.extend(account_name_update(backend, &account.id, input, false));
     let at = now();
-    let effective = roles::resolve(false, input.direct_role, &[]).role;
+    let effective = roles::resolve(false, input.direct_role(), &[]).role;
     let model = member::Model {
         id: new_id(),
         workspace_id: p.workspace_id.clone(),
@@ -847,7 +856,7 @@ fn creation(
         external_id: input.external_id.clone(),
         display_name: input.display_name.clone(),
         active: input.active,
-        direct_role: input.direct_role.map(|r| r.as_str().to_string()),
+        direct_role: input.direct_role().map(|r| r.as_str().to_string()),
         effective_role: effective.as_str().to_string(),
         is_owner: false,
         attributes: Value::Object(input.attributes.clone()).to_string(),
@@ -882,7 +891,7 @@ fn creation(
         given_name: model.given_name,
         family_name: model.family_name,
         active: model.active,
-        direct_role: input.direct_role,
+        direct_role: input.direct_role(),
         effective_role: effective,
         is_owner: false,
         emails: input.emails.clone(),
@@ -980,12 +989,12 @@ where
         }
     }
     for _ in 0..RETRIES {
-        let txn = crate::domain::begin_write(writer.pool())
+        let txn = crate::db::begin_write(writer.pool())
             .await
-            .map_err(E::from)?;
+            .map_err(|e| E::from(e.into()))?;
         // Concurrent changes of one user take turns (PostgreSQL; SQLite writes are serial).
         if txn.get_database_backend() == DbBackend::Postgres {
-            crate::domain::for_update(&txn, member::Entity::find_by_id(id.to_string()))
+            crate::db::for_update(&txn, member::Entity::find_by_id(id.to_string()))
                 .one(&txn)
                 .await
                 .map_err(Error::from)?;
@@ -996,7 +1005,8 @@ where
             // Nothing changes: no write, no new version.
             return Ok(current);
         };
-        let matched = match crate::domain::write_returning(&txn, plan.update, plan.writes).await {
+        let written = crate::db::write_returning(&txn, plan.update, plan.writes).await;
+        let matched = match written.map_err(Error::from) {
             Ok(matched) => matched,
             // Renaming one person in two workspaces at once: each waits on the other's members.
             Err(e) if e.is_retryable() => {
@@ -1092,7 +1102,7 @@ where
         .col_expr(member::Column::Active, Expr::value(input.active))
         .col_expr(
             member::Column::DirectRole,
-            Expr::value(input.direct_role.map(|r| r.as_str())),
+            Expr::value(input.direct_role().map(|r| r.as_str())),
         )
         .col_expr(
             member::Column::Attributes,
@@ -1134,7 +1144,7 @@ where
     // Only the direct role and deactivation of a user's own attributes reach its role: when
     // neither changes, the activity row goes with the update.
     let role_may_change =
-        input.direct_role != current.direct_role || input.active != current.active;
+        input.direct_role() != current.direct_role || input.active != current.active;
     let user = User {
         user_name: input.user_name.trim().to_string(),
         external_id: input.external_id.clone(),
@@ -1142,7 +1152,7 @@ where
         given_name: input.given_name.clone(),
         family_name: input.family_name.clone(),
         active: input.active,
-        direct_role: input.direct_role,
+        direct_role: input.direct_role(),
         emails: input.emails.clone(),
         attributes: input.attributes.clone(),
         version: current.version + 1,
@@ -1207,7 +1217,7 @@ pub async fn delete(
     id: &str,
     if_match: Option<i64>,
 ) -> Result<()> {
-    let txn = crate::domain::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let current = get(&txn, &p.workspace_id, id).await?;
     if if_match.is_some_and(|v| v != current.version) {
         return Err(Error::VersionMismatch);

@@ -2,12 +2,12 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, TransactionTrait,
+    QueryFilter, QuerySelect, QueryTrait,
 };
 
 use crate::db::rows::{Cells, Cost, Fetch, FromCells};
 use crate::domain::roles::{self, Role};
-use crate::domain::{Error, Result, admin, email_key, new_id, now};
+use crate::domain::{Error, Result, email_key, new_id, now};
 use crate::entities::{account, member, member_email, scim_setting, workspace};
 
 /// A workspace as the protocol layers see it.
@@ -244,39 +244,4 @@ pub async fn add_member(
     .exec(db)
     .await?;
     Ok(model)
-}
-
-/// The demo workspace's slug and owner, created on the first start of an empty database.
-pub const DEMO_SLUG: &str = "demo";
-pub const DEMO_NAME: &str = "Demo workspace";
-pub const DEMO_OWNER_EMAIL: &str = "admin@example.com";
-pub const DEMO_OWNER_GIVEN_NAME: &str = "Demo";
-pub const DEMO_OWNER_FAMILY_NAME: &str = "Admin";
-
-/// On an empty database, creates the demo workspace with its owner and returns a sign-in token
-/// for it. Returns `None` when any workspace exists (also when another replica just created it).
-pub async fn bootstrap_if_empty(
-    db: &(impl ConnectionTrait + TransactionTrait),
-) -> Result<Option<admin::IssuedToken>> {
-    if workspace::Entity::find().count(db).await? > 0 {
-        return Ok(None);
-    }
-    let owner = admin::PersonName {
-        given: Some(DEMO_OWNER_GIVEN_NAME.into()),
-        family: Some(DEMO_OWNER_FAMILY_NAME.into()),
-    };
-    match admin::issue_token_named(db, DEMO_SLUG, DEMO_NAME, DEMO_OWNER_EMAIL, &owner).await {
-        Ok(issued) if issued.created_workspace => Ok(Some(issued)),
-        Ok(_) | Err(Error::Conflict(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// The caller's workspace, for reading its settings: admins only.
-pub async fn for_admin(
-    db: &impl ConnectionTrait,
-    principal: &admin::Principal,
-) -> Result<Workspace> {
-    admin::require_admin(db, principal).await?;
-    get(db, &principal.workspace_id).await
 }

@@ -11,9 +11,9 @@ use futures_util::Stream;
 use crate::domain::directory::{self, ActivityView, GroupView, MemberView};
 use crate::domain::roles::RoleSource as DomainRoleSource;
 use crate::domain::{admin, directory::Page};
+use crate::graphql::caller::principal;
 use crate::graphql::error::GqlResultExt;
-use crate::graphql::principal;
-use crate::graphql::types::GqlRole;
+use crate::graphql::role::GqlRole;
 use crate::state::AppState;
 
 /// How often the live activity stream looks for new entries (also those another replica wrote).

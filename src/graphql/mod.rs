@@ -2,14 +2,16 @@
 //! (graphql-ws and graphql-transport-ws) on `GET /graphql` with an upgrade. Resolvers are thin:
 //! they take the principal from the request, call the domain, and map the result.
 
+mod caller;
 mod directory;
 pub(crate) mod error;
 mod mutation;
 mod query;
+mod role;
 mod types;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::{Context, Data, ErrorExtensions, Schema};
+use async_graphql::{Data, ErrorExtensions, Schema};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -17,9 +19,10 @@ use axum::extract::{FromRequestParts, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use caller::caller_for;
 pub use error::{GqlResultExt, code_of};
 
-use crate::domain::{self, admin::Principal};
+use crate::domain;
 use crate::state::AppState;
 
 pub type AppSchema = Schema<query::QueryRoot, mutation::MutationRoot, directory::SubscriptionRoot>;
@@ -48,48 +51,33 @@ pub fn schema() -> AppSchema {
     schema_builder().finish()
 }
 
+/// What the `/graphql` handlers share: the service's state and the schema built once.
+#[derive(Clone)]
+pub struct Endpoint {
+    state: AppState,
+    schema: AppSchema,
+}
+
+/// `/graphql` (POST, and GET for WebSocket and the playground redirect), with its body limit.
+pub fn routes<S: Clone + Send + Sync + 'static>(state: AppState) -> axum::Router<S> {
+    axum::Router::new()
+        .route(
+            "/graphql",
+            axum::routing::get(get_handler).post(post_handler),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(Endpoint {
+            state,
+            schema: schema(),
+        })
+}
+
+/// Largest GraphQL request body: room for 1 MiB of IdP metadata XML.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 /// The SDL of the served schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
     schema().sdl()
-}
-
-/// Who called, as the request established it; `None` when no valid admin token or session was
-/// presented.
-struct Caller(Option<Principal>);
-
-/// The authenticated caller, or `UNAUTHENTICATED`.
-fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> {
-    ctx.data::<Caller>()?
-        .0
-        .as_ref()
-        .ok_or_else(|| domain::Error::Unauthenticated.extend())
-}
-
-fn bearer_token(value: &str) -> &str {
-    let value = value.trim();
-    match value.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-        _ => value,
-    }
-}
-
-/// The caller: an admin token when one is presented (bootstrap and break-glass), else the SSO
-/// session cookie's member.
-async fn caller_for(
-    state: &AppState,
-    token: Option<&str>,
-    session: Option<&str>,
-) -> Result<Caller, domain::Error> {
-    let authenticated = match (token.map(bearer_token).filter(|t| !t.is_empty()), session) {
-        (Some(token), _) => domain::admin::authenticate(&state.db, token).await,
-        (None, Some(session)) => domain::sessions::authenticate(&state.db, session).await,
-        (None, None) => return Ok(Caller(None)),
-    };
-    match authenticated {
-        Ok(p) => Ok(Caller(Some(p))),
-        Err(domain::Error::Unauthenticated) => Ok(Caller(None)),
-        Err(e) => Err(e),
-    }
 }
 
 /// Cross-site use of the session cookie is refused: a foreign `Origin`, or (for POST) a body
@@ -138,8 +126,8 @@ fn error_response(status: StatusCode, err: async_graphql::Error) -> Response {
     (status, GraphQLResponse::from(response)).into_response()
 }
 
-pub async fn post_handler(
-    State(state): State<AppState>,
+async fn post_handler(
+    State(Endpoint { state, schema }): State<Endpoint>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -180,15 +168,15 @@ pub async fn post_handler(
         Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e.extend()),
     };
     let request = request.data(state.clone()).data(caller);
-    let mut response = state.schema.execute(request).await;
+    let mut response = schema.execute(request).await;
     error::ensure_codes(&mut response);
     GraphQLResponse::from(response).into_response()
 }
 
 /// `GET /graphql`: a WebSocket upgrade speaks GraphQL over WebSocket; a browser is sent to the
 /// playground.
-pub async fn get_handler(
-    State(state): State<AppState>,
+async fn get_handler(
+    State(Endpoint { state, schema }): State<Endpoint>,
     request: Request<axum::body::Body>,
 ) -> Response {
     let (mut parts, _body) = request.into_parts();
@@ -223,7 +211,6 @@ pub async fn get_handler(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let schema = state.schema.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {

@@ -1,8 +1,8 @@
 use async_graphql::{Context, ID, Object};
 
 use crate::domain;
+use crate::graphql::caller::principal;
 use crate::graphql::error::GqlResultExt;
-use crate::graphql::principal;
 use crate::graphql::types::{
     ApiKey, GeneratedApiKey, GroupRoleMapping, GroupRoleMappingInput, RoleChange, Saml, SamlInput,
     ScimStatus, SetGroupRoleMappingsPayload,

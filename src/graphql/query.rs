@@ -1,8 +1,8 @@
 use async_graphql::{Context, Object};
 
 use crate::domain;
+use crate::graphql::caller::principal;
 use crate::graphql::error::GqlResultExt;
-use crate::graphql::principal;
 use crate::graphql::types::{GroupRoleMappingInput, Me, RoleChange, SamlTestReport, Workspace};
 use crate::state::AppState;
 
@@ -35,7 +35,7 @@ impl QueryRoot {
     async fn workspace(&self, ctx: &Context<'_>) -> async_graphql::Result<Workspace> {
         let state = ctx.data::<AppState>()?;
         let principal = principal(ctx)?;
-        let ws = domain::workspaces::for_admin(&state.db, principal)
+        let ws = domain::admin::workspace_of(&state.db, principal)
             .await
             .gql()?;
         Ok(Workspace(ws))

@@ -16,7 +16,7 @@ use crate::domain::api_keys::{self, RequestInfo, ScimPrincipal};
 use crate::domain::{access, rate_limit, workspaces};
 use crate::metrics::MatchedRoute;
 use crate::scim::ScimError;
-use crate::scim::routes::Endpoint;
+use crate::scim::paths::Endpoint;
 use crate::state::AppState;
 
 fn presented_key(value: &str) -> &str {
@@ -49,7 +49,7 @@ where
             workspace_id,
             client,
             &method,
-            endpoint,
+            endpoint.resource(),
             response.status().as_u16(),
         );
     }

@@ -13,10 +13,9 @@ use serde_json::{Map, Value, json};
 
 use crate::scim::auth::Caller;
 use crate::scim::resource::{find_key, take};
-use crate::scim::{ScimBody, ScimError, ScimResult, respond};
+use crate::scim::{MAX_BULK_OPERATIONS, ScimBody, ScimError, ScimResult, respond};
 use crate::state::AppState;
 
-pub const MAX_OPERATIONS: usize = 1000;
 const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
 
 /// Replaces every `bulkId:<id>` string (whole value) with the id it was given.
@@ -97,11 +96,11 @@ pub async fn bulk(
             "a Bulk request needs an \"Operations\" array",
         ));
     };
-    if operations.len() > MAX_OPERATIONS {
+    if operations.len() > MAX_BULK_OPERATIONS {
         return Err(ScimError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             Some("tooMany"),
-            format!("at most {MAX_OPERATIONS} operations per Bulk request"),
+            format!("at most {MAX_BULK_OPERATIONS} operations per Bulk request"),
         ));
     }
     // Operations go through the same routes as single requests.

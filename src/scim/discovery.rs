@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 use crate::domain::attributes::{self, Attribute};
 use crate::domain::users;
 use crate::scim::auth::Caller;
+use crate::scim::paths::ResourceId;
 use crate::scim::resource::{
     ENTERPRISE_USER, GROUP_SCHEMA, LIST_RESPONSE, USER_SCHEMA, WORKSPACE_USER,
 };
-use crate::scim::routes::ResourceId;
 use crate::scim::{ScimError, ScimResult, respond};
 use crate::state::AppState;
 
@@ -26,7 +26,7 @@ pub async fn service_provider_config(State(state): State<AppState>, Caller(p): C
         "schemas": [SPC_SCHEMA],
         "documentationUri": format!("{}/", state.settings.public_url),
         "patch": { "supported": true },
-        "bulk": { "supported": true, "maxOperations": crate::scim::bulk::MAX_OPERATIONS, "maxPayloadSize": crate::scim::MAX_BODY },
+        "bulk": { "supported": true, "maxOperations": crate::scim::MAX_BULK_OPERATIONS, "maxPayloadSize": crate::scim::MAX_BODY },
         "filter": { "supported": true, "maxResults": users::MAX_PAGE },
         "changePassword": { "supported": false },
         "sort": { "supported": true },

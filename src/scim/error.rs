@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::domain;
-use crate::scim::SCIM_CONTENT_TYPE;
 
+/// The media type of every SCIM answer, errors included.
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 #[derive(Debug, Clone)]

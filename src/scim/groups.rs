@@ -14,10 +14,10 @@ use crate::domain::keyset::Position;
 use crate::scim::auth::Caller;
 use crate::scim::list::{ListParams, QueryParams, list_response};
 use crate::scim::patch::{self, OpKind, PatchOp, PatchPath};
+use crate::scim::paths::ResourceId;
 use crate::scim::resource::{
     GROUP_SCHEMA, Projection, Url, many, meta, opt_string, require_core_schema, strict_string, take,
 };
-use crate::scim::routes::ResourceId;
 use crate::scim::{IfNoneMatch, ScimBody, ScimError, ScimResult, if_match, not_modified_response};
 use crate::state::AppState;
 

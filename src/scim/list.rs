@@ -2,7 +2,7 @@
 //! `attributes`, `excludedAttributes`, from the query string (GET) or a SearchRequest body
 //! (POST …/.search), and the ListResponse they answer with.
 
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
@@ -11,19 +11,16 @@ use serde_json::{Map, Value};
 use crate::domain::filter::{self, AttrPath};
 use crate::domain::keyset::Position;
 use crate::domain::users::{DEFAULT_PAGE, ListQuery, MAX_PAGE};
-use crate::domain::{self, groups, users};
-use crate::scim::auth::Caller;
 use crate::scim::cursor;
 use crate::scim::json_out::JsonOut;
 use crate::scim::resource::{LIST_RESPONSE, Projection, find_key};
-use crate::scim::{ANSWER_BYTES, ScimBody, ScimError, ScimResult, respond_written};
-use crate::state::AppState;
+use crate::scim::{ANSWER_BYTES, ScimError, ScimResult, respond_written};
 
 pub struct ListParams {
     pub query: ListQuery,
     pub projection: Projection,
     /// The `cursor` sent (empty for a first cursor page); `None` pages by `startIndex`.
-    cursor_token: Option<String>,
+    pub(super) cursor_token: Option<String>,
     /// Filter and sort as sent: what a cursor is bound to.
     shape: String,
 }
@@ -284,80 +281,6 @@ pub fn list_response_with(
     }
     json.close('}');
     respond_written(StatusCode::OK, out, HeaderMap::new())
-}
-
-/// `POST /.search`: users and groups together, users first.
-pub async fn search_all(
-    State(state): State<AppState>,
-    Caller(p): Caller,
-    ScimBody(body): ScimBody,
-) -> ScimResult<Response> {
-    let params = ListParams::from_body(&body)?;
-    if params.cursor_token.is_some() {
-        return Err(ScimError::invalid_value(
-            "the root /.search pages by startIndex; cursors page /Users, /Groups and their .search",
-        ));
-    }
-    let q = &params.query;
-    let base = state.settings.scim_base_url(&p.workspace_id);
-    // A filter may name attributes only one of the types has: the other type then matches none.
-    let unmatched = |e: &domain::Error| matches!(e, domain::Error::InvalidFilter(_));
-    let count_query = ListQuery {
-        count: 0,
-        ..q.clone()
-    };
-    let users_total = match users::list(&state.reads, &p.workspace_id, &count_query).await {
-        Ok(page) => Some(page.total),
-        Err(e) if unmatched(&e) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let groups_total = match groups::list(&state.db, &p.workspace_id, &count_query, false).await {
-        Ok(page) => Some(page.total),
-        Err(e) if unmatched(&e) => None,
-        Err(e) => return Err(e.into()),
-    };
-    if users_total.is_none() && groups_total.is_none() {
-        // Neither type understands the filter: report it.
-        users::list(&state.reads, &p.workspace_id, &count_query).await?;
-    }
-    let (users_total, groups_total) = (users_total.unwrap_or(0), groups_total.unwrap_or(0));
-    let mut resources = Vec::new();
-    let start = q.start_index;
-    if q.count > 0 && start <= users_total {
-        let page = users::list(&state.reads, &p.workspace_id, q).await?;
-        resources.extend(
-            page.items
-                .iter()
-                .map(|u| super::users::present(u, &base, &params.projection)),
-        );
-    }
-    let left = q.count.saturating_sub(resources.len() as u64);
-    if left > 0 && groups_total > 0 {
-        let group_start = start.saturating_sub(users_total).max(1);
-        let group_query = ListQuery {
-            start_index: group_start,
-            count: left,
-            ..q.clone()
-        };
-        let page = groups::list(
-            &state.db,
-            &p.workspace_id,
-            &group_query,
-            params.projection.wants("members"),
-        )
-        .await?;
-        resources.extend(
-            page.items
-                .iter()
-                .map(|g| super::groups::present(g, &base, &params.projection)),
-        );
-    }
-    Ok(list_response(
-        users_total + groups_total,
-        q,
-        Paging::Index(q.start_index),
-        resources,
-    ))
 }
 
 /// Query parameters in the order sent (a list: no hashing for the two or three a request has).

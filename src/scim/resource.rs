@@ -9,7 +9,7 @@ use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
-use crate::scim::{ScimError, ScimResult, etag};
+use crate::scim::error::{ScimError, ScimResult};
 
 pub use crate::domain::attributes::{
     ENTERPRISE_USER_URN as ENTERPRISE_USER, GROUP_URN as GROUP_SCHEMA, USER_URN as USER_SCHEMA,
@@ -57,6 +57,11 @@ impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
     }
+}
+
+/// `W/"<version>"`.
+pub fn etag(version: i64) -> String {
+    ETag(version).to_string()
 }
 
 /// A resource's weak ETag, `W/"3"`, written where it goes.

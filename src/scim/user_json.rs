@@ -10,7 +10,7 @@ use crate::scim::json_out::JsonOut;
 use crate::scim::resource::{
     ENTERPRISE_USER, Projection, Timestamp, USER_SCHEMA, Url, WORKSPACE_USER, find_key,
 };
-use crate::scim::users;
+use crate::scim::user_resource as users;
 
 pub struct UserJson<'a> {
     pub user: &'a User,

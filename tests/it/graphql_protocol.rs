@@ -158,7 +158,7 @@ async fn malformed_requests_get_graphql_errors_with_codes() {
         assert_eq!(error_code(&body), "VALIDATION", "{query}: {body}");
     }
 
-    let huge = "x".repeat(scim_gateway::GRAPHQL_BODY_LIMIT + 10);
+    let huge = "x".repeat(scim_gateway::graphql::BODY_LIMIT + 10);
     let (status, body) = app.gql_raw(Some(&token), &huge, json!({})).await;
     assert_eq!(status, 413);
     assert_eq!(error_code(&body), "VALIDATION");

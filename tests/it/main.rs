@@ -17,6 +17,7 @@ mod graphql_directory;
 mod graphql_protocol;
 mod hostile;
 mod isolation;
+mod layers;
 mod limits;
 mod mappings;
 mod member_copies;

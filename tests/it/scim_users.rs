@@ -991,7 +991,7 @@ async fn types_are_lenient_where_idps_need_it_and_strict_where_it_hides_a_broken
 #[tokio::test]
 async fn members_added_outside_scim_are_listed_with_email_and_name() {
     let app = crate::common::TestApp::spawn().await;
-    let issued = scim_gateway::domain::workspaces::bootstrap_if_empty(&app.db)
+    let issued = scim_gateway::domain::admin::bootstrap_if_empty(&app.db)
         .await
         .unwrap()
         .expect("the demo workspace");

@@ -360,7 +360,7 @@ pub async fn configure(
         certificate: cert,
         next_certificate: next,
     } = validate_input(&input, at)?;
-    let txn = crate::domain::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     admin::require_admin(&txn, principal).await?;
     let model = saml_config::Model {
         workspace_id: principal.workspace_id.clone(),

@@ -6,7 +6,7 @@
 //! A test sign-in (an admin's) runs the same checks and stores a report instead of a session.
 
 use chrono::TimeDelta;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
     TransactionTrait,
@@ -19,36 +19,18 @@ use crate::domain::saml::verify::{self, Check, Refusal, TrustedIdp, VerifiedAsse
 use crate::domain::saml::{self, ServiceProvider};
 use crate::domain::sessions::{self, NewSession};
 use crate::domain::{Error, Result, now, workspaces};
-use crate::entities::{saml_assertion_seen, saml_request};
+use crate::entities::saml_assertion_seen;
 
 mod people;
 mod report;
+mod requests;
 
-pub use people::find_workspace;
+pub use people::{NOT_A_MEMBER, find_workspace};
 use people::{Person, find_person, person_detail};
 pub use report::{CheckResult, TestReport, refused_report, test_report_for};
 use report::{store_report, test_report};
-
-/// How long the IdP has to answer a request.
-pub const REQUEST_TTL: TimeDelta = TimeDelta::minutes(10);
-/// What a person who may not sign in is told (details go to the activity log, not to them).
-pub const NOT_A_MEMBER: &str =
-    "not a member of this workspace: ask your admin to assign you in your identity provider";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Purpose {
-    SignIn,
-    Test,
-}
-
-impl Purpose {
-    fn as_str(self) -> &'static str {
-        match self {
-            Purpose::SignIn => "sign_in",
-            Purpose::Test => "test",
-        }
-    }
-}
+pub use requests::REQUEST_TTL;
+use requests::{Purpose, consume_request, remember_request};
 
 /// Starts an SP-initiated sign-in: the URL to send the browser to.
 pub async fn begin(
@@ -77,59 +59,6 @@ pub async fn begin_test(
         Some(&principal.account_id),
     )
     .await
-}
-
-async fn remember_request(
-    db: &(impl TransactionTrait + ConnectionTrait),
-    sp: &ServiceProvider,
-    workspace_id: &str,
-    purpose: Purpose,
-    return_to: Option<String>,
-    requested_by: Option<&str>,
-) -> Result<String> {
-    workspaces::get(db, workspace_id).await?;
-    let Some(config) = saml::get(db, workspace_id).await? else {
-        return Err(Error::NotFound(
-            "single sign-on: this workspace has no SAML configuration".into(),
-        ));
-    };
-    // An NCName (letter first) with 244 random bits.
-    let id = format!(
-        "id{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let at = now();
-    let url = sp.authn_request_url(&config.sso_url, &id, &id, at)?;
-    let txn = crate::domain::begin_write(db).await?;
-    saml_request::Entity::insert(saml_request::ActiveModel {
-        id: Set(id),
-        workspace_id: Set(workspace_id.to_string()),
-        purpose: Set(purpose.as_str().to_string()),
-        return_to: Set(return_to),
-        requested_by_account_id: Set(requested_by.map(str::to_string)),
-        created_at: Set(at),
-        expires_at: Set(at + REQUEST_TTL),
-        consumed_at: Set(None),
-        report: Set(None),
-    })
-    .exec(&txn)
-    .await?;
-    // Sign-in requests go when they expire; test requests (their reports) after a day.
-    saml_request::Entity::delete_many()
-        .filter(
-            sea_orm::Condition::any()
-                .add(
-                    sea_orm::Condition::all()
-                        .add(saml_request::Column::Purpose.eq(Purpose::SignIn.as_str()))
-                        .add(saml_request::Column::ExpiresAt.lt(at)),
-                )
-                .add(saml_request::Column::ExpiresAt.lt(at - TimeDelta::days(1))),
-        )
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(url)
 }
 
 /// A relative path of this site to return to, or `None`: never another origin (`//evil`,
@@ -202,7 +131,7 @@ async fn accept(
     relay_state: Option<String>,
     session_ttl: TimeDelta,
 ) -> Result<Outcome> {
-    let txn = crate::domain::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let request = match &verified.in_response_to {
         Some(id) => match consume_request(&txn, workspace_id, id).await? {
             Some(request) => Some(request),
@@ -296,7 +225,7 @@ async fn refuse_unverified(
     relay_state: Option<String>,
 ) -> Result<Outcome> {
     if let Some(request_id) = relay_state.as_deref() {
-        let txn = crate::domain::begin_write(db).await?;
+        let txn = crate::db::begin_write(db).await?;
         if let Some(request) = consume_request(&txn, workspace_id, request_id).await?
             && request.purpose == Purpose::Test.as_str()
         {
@@ -309,29 +238,6 @@ async fn refuse_unverified(
         }
     }
     refused(db, workspace_id, refusal).await
-}
-
-/// Marks the request answered; `None` when it is unknown, answered already, or expired.
-async fn consume_request(
-    db: &impl ConnectionTrait,
-    workspace_id: &str,
-    id: &str,
-) -> Result<Option<saml_request::Model>> {
-    let at = now();
-    let updated = saml_request::Entity::update_many()
-        .col_expr(saml_request::Column::ConsumedAt, Expr::value(at))
-        .filter(saml_request::Column::Id.eq(id))
-        .filter(saml_request::Column::WorkspaceId.eq(workspace_id))
-        .filter(saml_request::Column::ConsumedAt.is_null())
-        .filter(saml_request::Column::ExpiresAt.gt(at))
-        .exec(db)
-        .await?;
-    if updated.rows_affected != 1 {
-        return Ok(None);
-    }
-    Ok(saml_request::Entity::find_by_id(id.to_string())
-        .one(db)
-        .await?)
 }
 
 /// Records the assertion's ID until it expires; false when it was seen before.

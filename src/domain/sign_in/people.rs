@@ -4,10 +4,13 @@
 use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use super::NOT_A_MEMBER;
 use crate::domain::roles::Role;
 use crate::domain::{Result, email_key};
 use crate::entities::{account, member, member_email, saml_config, workspace};
+
+/// What a person who may not sign in is told (details go to the activity log, not to them).
+pub const NOT_A_MEMBER: &str =
+    "not a member of this workspace: ask your admin to assign you in your identity provider";
 
 /// Members whose userName, an e-mail, or account e-mail has this key (`email_key`).
 fn named_by(key: &str, workspace_id: Option<&str>) -> Condition {

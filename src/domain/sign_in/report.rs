@@ -4,8 +4,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
-use super::Purpose;
 use super::people::{Person, person_detail};
+use super::requests::Purpose;
 use crate::domain::admin::{self, Principal};
 use crate::domain::roles::Role;
 use crate::domain::saml::verify::{self, Check, Refusal, VerifiedAssertion};

@@ -1,0 +1,92 @@
+//! The handles the domain reads and writes through: the pools, and on a SQLite file its fast
+//! readers, the group-committing writer and the checkpoints beside it.
+
+use sea_orm::{DatabaseBackend, DatabaseConnection, DbBackend, DbErr, Statement};
+
+use super::rows::{Cost, Fetch, FromCells, fetch_with};
+use super::sqlite_checkpoints;
+use super::{SqliteReads, SqliteWrites};
+
+/// The file of a SQLite pool; `None` on PostgreSQL and for an in-memory database (only its pool
+/// sees it, so neither the fast readers nor the checkpoint thread can open it).
+fn sqlite_file(pool: &DatabaseConnection) -> Option<std::path::PathBuf> {
+    if pool.get_database_backend() != DatabaseBackend::Sqlite {
+        return None;
+    }
+    let options = pool.get_sqlite_connection_pool().connect_options();
+    let path = options.get_filename();
+    let name = path.to_string_lossy();
+    let in_memory = name.is_empty() || name.starts_with(":memory:") || name.starts_with("file:");
+    (!in_memory).then(|| path.to_path_buf())
+}
+
+/// The pool for reads outside transactions, with SQLite's fast readers when the database is a
+/// file (see `sqlite_reads`).
+#[derive(Clone)]
+pub struct Reads {
+    pool: DatabaseConnection,
+    sqlite: Option<std::sync::Arc<SqliteReads>>,
+}
+
+impl Reads {
+    pub fn new(pool: DatabaseConnection) -> Self {
+        let sqlite = sqlite_file(&pool)
+            .and_then(|file| SqliteReads::for_file(&file))
+            .map(std::sync::Arc::new);
+        Reads { pool, sqlite }
+    }
+
+    pub fn pool(&self) -> &DatabaseConnection {
+        &self.pool
+    }
+
+    pub fn sqlite(&self) -> Option<&SqliteReads> {
+        self.sqlite.as_deref()
+    }
+}
+
+/// The write side: the pool for write transactions and, on SQLite, the group-committing
+/// one-trip writer over it (see `sqlite_writes`).
+#[derive(Clone)]
+pub struct Writer {
+    pool: DatabaseConnection,
+    sqlite: Option<SqliteWrites>,
+    _checkpoints: Option<std::sync::Arc<sqlite_checkpoints::SqliteCheckpoints>>,
+}
+
+impl Writer {
+    /// Starts the SQLite writer's task on the current runtime (without one, every write takes
+    /// the transaction path).
+    pub fn new(pool: DatabaseConnection) -> Self {
+        let sqlite = SqliteWrites::of(&pool);
+        let checkpoints = sqlite_file(&pool)
+            .and_then(|file| sqlite_checkpoints::SqliteCheckpoints::for_file(&file))
+            .map(std::sync::Arc::new);
+        Writer {
+            pool,
+            sqlite,
+            _checkpoints: checkpoints,
+        }
+    }
+
+    pub fn pool(&self) -> &DatabaseConnection {
+        &self.pool
+    }
+
+    pub fn sqlite(&self) -> Option<&SqliteWrites> {
+        self.sqlite.as_ref()
+    }
+}
+
+/// Reads go to the fast readers where there are some.
+impl Fetch for Reads {
+    fn backend(&self) -> DbBackend {
+        self.pool().get_database_backend()
+    }
+    async fn fetch<T: FromCells>(&self, stmt: Statement, cost: Cost) -> Result<Vec<T>, DbErr> {
+        match self.sqlite() {
+            Some(fast) => fast.fetch(stmt, cost).await,
+            None => fetch_with(self.pool(), stmt).await,
+        }
+    }
+}
