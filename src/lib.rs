@@ -23,6 +23,7 @@
 //!
 //! Where the rule for X lives, in `domain`:
 //!
+//! - `domain::store` — the `Store`: the one handle to pools, readers, writer and caches.
 //! - `domain::users` — SCIM users (members): validation, owner and last-admin guards, writes.
 //! - `domain::groups` — pushed groups and their memberships.
 //! - `domain::roles` — the effective role: mapped group roles, the direct role, the owner.
@@ -30,8 +31,10 @@
 //! - `domain::attributes` — every SCIM attribute's characteristics and where it is stored.
 //! - `domain::filter` — SCIM filter grammar; `domain::filter_sql` — filters and sorts as SQL.
 //! - `domain::keyset` — cursor paging positions.
-//! - `domain::api_keys` — SCIM API keys: issue, list, revoke, verify.
-//! - `domain::access` — who may call SCIM now: keys and the switch, cached a few seconds.
+//! - `domain::api_keys` — SCIM API keys: issue, list, revoke, verify; `domain::api_keys::key`
+//!   (a key, live or not).
+//! - `domain::access` — who may call SCIM now: keys and the switch, cached a few seconds
+//!   (`domain::access::cache`).
 //! - `domain::rate_limit` — each key's request rate.
 //! - `domain::scim_settings` — the SCIM switch (only with SAML configured).
 //! - `domain::saml` — SAML configuration; `domain::saml::service_provider` (our SP: metadata,
@@ -44,8 +47,9 @@
 //! - `domain::workspaces` — workspaces, accounts, memberships the settings side creates.
 //! - `domain::directory` — the settings page's views of people, groups and activity.
 //! - `domain::activity` — the activity log, written in the transaction of the change.
+//! - `domain::request_log` — failed SCIM requests in the activity log; outages' end.
 //! - `domain::outages` — database outages, recorded once.
-//! - `domain::secrets` — random secrets and their hashes.
+//! - `domain::secrets` — random secrets and their hashes; `domain::values` — ids, time, keys.
 //! - `domain::error` — the one error type every protocol maps.
 //!
 //! In `scim`: `scim::paths` (what a path names), `scim::routes` (endpoint → handler, by hand),
@@ -153,7 +157,7 @@ async fn healthz() -> impl IntoResponse {
 
 /// Ready: the database answers.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match tokio::time::timeout(Duration::from_secs(5), db::ping(&state.db)).await {
+    match tokio::time::timeout(Duration::from_secs(5), state.store.ping()).await {
         Ok(Ok(())) => (
             StatusCode::OK,
             Json(serde_json::json!({ "status": "ready" })),

@@ -161,9 +161,7 @@ pub async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap)
         )
             .into_response();
     }
-    let body = state
-        .metrics
-        .render(&[("main", &state.db), ("writer", state.writer.pool())]);
+    let body = state.metrics.render(&state.store.pools());
     (
         [(
             header::CONTENT_TYPE,

@@ -29,13 +29,11 @@ pub fn router() -> Router<AppState> {
 
 /// The workspace's SP metadata, public as IdPs fetch it; 404 for a workspace that doesn't exist.
 async fn metadata(State(state): State<AppState>, Path(workspace_id): Path<String>) -> Response {
-    match domain::workspaces::get(&state.db, &workspace_id).await {
-        Ok(_) => (
+    let sp = state.settings.saml_service_provider(&workspace_id);
+    match sign_in::metadata(&state.store, &sp, &workspace_id).await {
+        Ok(xml) => (
             [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-            state
-                .settings
-                .saml_service_provider(&workspace_id)
-                .metadata_xml(),
+            xml,
         )
             .into_response(),
         Err(e) => error_page(&e),
@@ -54,14 +52,7 @@ async fn login(
     Query(query): Query<LoginQuery>,
 ) -> Response {
     let sp = state.settings.saml_service_provider(&workspace_id);
-    match sign_in::begin(
-        state.writer.pool(),
-        &sp,
-        &workspace_id,
-        query.return_to.as_deref(),
-    )
-    .await
-    {
+    match sign_in::begin(&state.store, &sp, &workspace_id, query.return_to.as_deref()).await {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(e) => error_page(&e),
     }
@@ -92,7 +83,7 @@ async fn acs(
     };
     let sp = state.settings.saml_service_provider(&workspace_id);
     let outcome = sign_in::complete(
-        state.writer.pool(),
+        &state.store,
         &sp,
         &workspace_id,
         saml_response,
@@ -137,7 +128,7 @@ struct FindQuery {
 /// "Sign in with SSO": a workspace slug or an e-mail address → that workspace's login.
 async fn find_workspace(State(state): State<AppState>, Query(query): Query<FindQuery>) -> Response {
     let who = query.who.unwrap_or_default();
-    match sign_in::find_workspace(&state.db, &who).await {
+    match sign_in::find_workspace(&state.store, &who).await {
         Ok(Some(workspace_id)) => {
             let mut target = format!("/api/teams/{}/saml/login", urlencode(&workspace_id));
             if let Some(path) = query.return_to.as_deref().and_then(sign_in::local_path) {

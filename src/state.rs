@@ -16,22 +16,13 @@ impl std::ops::Deref for AppState {
 }
 
 pub struct Shared {
-    /// Reads (and the rare bounded last-used writes).
-    pub db: DatabaseConnection,
-    /// The hot SCIM reads: `db`, or on a SQLite file per-thread rusqlite readers.
-    pub reads: crate::db::Reads,
-    /// Write transactions. On SQLite a pool of one connection, so writers queue in order
-    /// instead of spinning on the busy timeout; on PostgreSQL the same pool as `db`.
-    pub writer: crate::db::Writer,
+    /// The database, as the domain reads and writes it.
+    pub store: crate::domain::Store,
     pub settings: Arc<Settings>,
-    /// SCIM keys and switches, cached for a few seconds (see `domain::access`).
-    pub access: Arc<crate::domain::access::AccessCache>,
     /// Request counts and latencies for `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Each SCIM key's request rate, in this process.
     pub rate: crate::domain::rate_limit::RateLimiter,
-    /// A database outage in progress, counted to be recorded once.
-    pub outages: crate::domain::outages::Outages,
 }
 
 impl AppState {
@@ -46,17 +37,13 @@ impl AppState {
         settings: Settings,
     ) -> Self {
         AppState(Arc::new(Shared {
-            reads: crate::db::Reads::new(db.clone()),
-            db,
-            writer: crate::db::Writer::new(writer),
-            access: Arc::default(),
+            store: crate::domain::Store::new(db, writer),
             metrics: crate::metrics::Metrics::default(),
             rate: crate::domain::rate_limit::RateLimiter::new(
                 settings.limits.scim_rate_per_second,
                 settings.limits.scim_burst,
             ),
             settings: Arc::new(settings),
-            outages: Default::default(),
         }))
     }
 }

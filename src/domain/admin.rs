@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use crate::domain::roles::Role;
-use crate::domain::{Error, Result, secrets, workspaces};
+use crate::domain::{Error, Result, Store, secrets, workspaces};
 use crate::entities::{account, admin_token, member, workspace};
 
 /// Who is calling the admin API: the holder of an admin token, or a member signed in by SSO.
@@ -39,7 +39,8 @@ impl Principal {
 
 /// The principal for a presented admin token; any failure is `Unauthenticated`, with no hint of
 /// which check failed.
-pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> Result<Principal> {
+pub async fn authenticate(store: &Store, token: &str) -> Result<Principal> {
+    let db = store.pool();
     let token = token.trim();
     if token.is_empty() || token.len() > 512 {
         return Err(Error::Unauthenticated);
@@ -234,7 +235,8 @@ pub struct Me {
     pub signed_in_with_sso: bool,
 }
 
-pub async fn me(db: &impl ConnectionTrait, principal: &Principal) -> Result<Me> {
+pub async fn me(store: &Store, principal: &Principal) -> Result<Me> {
+    let db = store.pool();
     use crate::domain::roles;
     let Some(member) = member::Entity::find()
         .filter(member::Column::WorkspaceId.eq(principal.workspace_id.clone()))
@@ -302,10 +304,8 @@ pub async fn bootstrap_if_empty(
 }
 
 /// The caller's workspace, for reading its settings: admins only.
-pub async fn workspace_of(
-    db: &impl ConnectionTrait,
-    principal: &Principal,
-) -> Result<workspaces::Workspace> {
+pub async fn workspace_of(store: &Store, principal: &Principal) -> Result<workspaces::Workspace> {
+    let db = store.pool();
     require_admin(db, principal).await?;
     workspaces::get(db, &principal.workspace_id).await
 }

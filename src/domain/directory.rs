@@ -7,13 +7,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::domain::admin::{self, Principal};
 use crate::domain::roles::{self, Role, RoleSource};
-use crate::domain::{Error, Result};
+use crate::domain::{Error, Result, Store};
 use crate::entities::{account, activity, group, group_member, member};
 
 pub const MAX_PAGE: u64 = 200;
@@ -113,12 +111,13 @@ fn like_pattern(search: &str) -> String {
 
 /// Members ordered by userName, with their role and where it comes from.
 pub async fn members(
-    db: &impl ConnectionTrait,
+    store: &Store,
     principal: &Principal,
     first: Option<i32>,
     after: Option<&str>,
     search: Option<&str>,
 ) -> Result<Page<MemberView>> {
+    let db = store.pool();
     admin::require_admin(db, principal).await?;
     let limit = page_size(first)?;
     let ws = principal.workspace_id.as_str();
@@ -200,12 +199,13 @@ pub async fn members(
 
 /// Groups ordered by name, with member counts and the role their name maps to.
 pub async fn groups(
-    db: &impl ConnectionTrait,
+    store: &Store,
     principal: &Principal,
     first: Option<i32>,
     after: Option<&str>,
     search: Option<&str>,
 ) -> Result<Page<GroupView>> {
+    let db = store.pool();
     admin::require_admin(db, principal).await?;
     let limit = page_size(first)?;
     let ws = principal.workspace_id.as_str();
@@ -269,11 +269,12 @@ pub async fn groups(
 
 /// Activity, newest first.
 pub async fn activity(
-    db: &impl ConnectionTrait,
+    store: &Store,
     principal: &Principal,
     first: Option<i32>,
     after: Option<&str>,
 ) -> Result<Page<ActivityView>> {
+    let db = store.pool();
     admin::require_admin(db, principal).await?;
     let limit = page_size(first)?;
     let mut select = activity::Entity::find()
@@ -303,11 +304,12 @@ pub async fn activity(
 
 /// Entries of the workspace newer than `after_id`, oldest first (for the live stream).
 pub async fn activity_since(
-    db: &impl ConnectionTrait,
+    store: &Store,
     workspace_id: &str,
     after_id: i64,
     limit: u64,
 ) -> Result<Vec<ActivityView>> {
+    let db = store.pool();
     Ok(activity::Entity::find()
         .filter(activity::Column::WorkspaceId.eq(workspace_id))
         .filter(activity::Column::Id.gt(after_id))
@@ -321,7 +323,15 @@ pub async fn activity_since(
 }
 
 /// The newest entry id of the workspace (0 when none): where a live stream starts.
-pub async fn latest_activity_id(db: &impl ConnectionTrait, workspace_id: &str) -> Result<i64> {
+/// Starts following the workspace's activity (admins only): the id of the newest entry, to
+/// continue after with `activity_since`.
+pub async fn follow_activity(store: &Store, principal: &Principal) -> Result<i64> {
+    admin::require_admin(store.pool(), principal).await?;
+    latest_activity_id(store, &principal.workspace_id).await
+}
+
+async fn latest_activity_id(store: &Store, workspace_id: &str) -> Result<i64> {
+    let db = store.pool();
     let row: Option<i64> = activity::Entity::find()
         .select_only()
         .column(activity::Column::Id)

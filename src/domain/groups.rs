@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType, Order,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionSession, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 use serde_json::{Map, Value};
 
@@ -17,7 +17,7 @@ use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::roles::{self, RoleChange};
 use crate::domain::users::{ListQuery, MAX_PAGE, Page};
-use crate::domain::{Error, Result, filter_sql, keyset, new_id, now};
+use crate::domain::{Error, Result, Store, filter_sql, keyset, new_id, now};
 use crate::entities::{group, group_member, member};
 
 /// SQLite allows 32766 bound parameters per statement; a membership chunk stays well below.
@@ -159,7 +159,12 @@ async fn find_for_update(
     .ok_or_else(|| Error::NotFound(format!("group {id}")))
 }
 
-pub async fn get(
+pub async fn get(store: &Store, workspace_id: &str, id: &str, with_members: bool) -> Result<Group> {
+    get_in(store.pool(), workspace_id, id, with_members).await
+}
+
+/// `get` within a transaction the rule already holds.
+async fn get_in(
     db: &impl ConnectionTrait,
     workspace_id: &str,
     id: &str,
@@ -180,11 +185,12 @@ pub async fn get(
 }
 
 pub async fn list(
-    db: &impl ConnectionTrait,
+    store: &Store,
     workspace_id: &str,
     query: &ListQuery,
     with_members: bool,
 ) -> Result<Page<Group>> {
+    let db = store.pool();
     let mut select = group::Entity::find().filter(group::Column::WorkspaceId.eq(workspace_id));
     if let Some(filter) = &query.filter {
         select = select.filter(filter_sql::groups(filter, db.get_database_backend())?);
@@ -518,11 +524,8 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-pub async fn create(
-    db: &impl TransactionTrait,
-    p: &ScimPrincipal,
-    input: GroupInput,
-) -> Result<Group> {
+pub async fn create(store: &Store, p: &ScimPrincipal, input: GroupInput) -> Result<Group> {
+    let db = store.writes();
     let name = validate_name(&input.display_name)?;
     let txn = crate::db::begin_write(db).await?;
     let at = now();
@@ -556,7 +559,7 @@ pub async fn create(
         format!("created group {name}"),
     )
     .await?;
-    let group = get(&txn, &p.workspace_id, &model.id, true).await?;
+    let group = get_in(&txn, &p.workspace_id, &model.id, true).await?;
     txn.commit().await?;
     Ok(group)
 }
@@ -564,13 +567,14 @@ pub async fn create(
 /// PATCH (a list of changes) and PUT (`SetMembers` and the scalar fields): applied in order, in
 /// one transaction; the version moves once.
 pub async fn change(
-    db: &impl TransactionTrait,
+    store: &Store,
     p: &ScimPrincipal,
     id: &str,
     if_match: Option<i64>,
     changes: Vec<GroupChange>,
     return_members: bool,
 ) -> Result<Group> {
+    let db = store.writes();
     let txn = crate::db::begin_write(db).await?;
     let mut model = find_for_update(&txn, &p.workspace_id, id).await?;
     if if_match.is_some_and(|v| v != model.version) {
@@ -635,7 +639,7 @@ pub async fn change(
         }
     }
     if !fields_changed && added.is_empty() && removed.is_empty() {
-        let group = get(&txn, &p.workspace_id, id, return_members).await?;
+        let group = get_in(&txn, &p.workspace_id, id, return_members).await?;
         return Ok(group);
     }
     let written = group::Entity::update_many()
@@ -683,17 +687,18 @@ pub async fn change(
         renamed,
     };
     finish(&txn, p, &model, &effect, "group.update", 200, lead).await?;
-    let group = get(&txn, &p.workspace_id, id, return_members).await?;
+    let group = get_in(&txn, &p.workspace_id, id, return_members).await?;
     txn.commit().await?;
     Ok(group)
 }
 
 pub async fn delete(
-    db: &impl TransactionTrait,
+    store: &Store,
     p: &ScimPrincipal,
     id: &str,
     if_match: Option<i64>,
 ) -> Result<()> {
+    let db = store.writes();
     let txn = crate::db::begin_write(db).await?;
     let model = find_for_update(&txn, &p.workspace_id, id).await?;
     if if_match.is_some_and(|v| v != model.version) {

@@ -6,13 +6,13 @@ use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionSession, TransactionTrait,
+    TransactionTrait,
 };
 
 use crate::domain::activity::{self, NewEntry};
 use crate::domain::admin::{self, Principal};
 use crate::domain::roles::{self, MappingTable, Role, RoleChange};
-use crate::domain::{Error, Result};
+use crate::domain::{Error, Result, Store};
 use crate::entities::{group_role_mapping, workspace};
 
 pub const MAX_ROWS: usize = 500;
@@ -26,7 +26,8 @@ pub struct Mapping {
     pub role: Role,
 }
 
-pub async fn list(db: &impl ConnectionTrait, workspace_id: &str) -> Result<Vec<Mapping>> {
+pub async fn list(store: &Store, workspace_id: &str) -> Result<Vec<Mapping>> {
+    let db = store.pool();
     Ok(group_role_mapping::Entity::find()
         .filter(group_role_mapping::Column::WorkspaceId.eq(workspace_id))
         .order_by_asc(group_role_mapping::Column::Position)
@@ -105,10 +106,11 @@ async fn plan(
 }
 
 pub async fn preview(
-    db: &impl TransactionTrait,
+    store: &Store,
     principal: &Principal,
     rows: &[Mapping],
 ) -> Result<Vec<RoleChange>> {
+    let db = store.pool();
     let rows = validate(rows)?;
     let txn = db.begin().await?;
     admin::require_admin(&txn, principal).await?;
@@ -120,10 +122,11 @@ pub async fn preview(
 /// Replaces the whole table and applies the role changes it causes, or changes nothing. Refused
 /// when it would leave the workspace without an active admin.
 pub async fn replace(
-    db: &impl TransactionTrait,
+    store: &Store,
     principal: &Principal,
     rows: &[Mapping],
 ) -> Result<(Vec<Mapping>, Vec<RoleChange>)> {
+    let db = store.writes();
     let rows = validate(rows)?;
     let txn = crate::db::begin_write(db).await?;
     admin::require_admin(&txn, principal).await?;

@@ -1,7 +1,8 @@
 //! The one place for every business rule. GraphQL resolvers and SCIM handlers call these
-//! functions; each takes a connection (or the caller's transaction), the acting principal and a
-//! domain input, and does its checks, writes, role recomputation and activity record in one
-//! transaction.
+//! functions with the `Store` (they never choose a pool, a reader or a cache), the acting
+//! principal and a domain input; each does its checks, writes, role recomputation, activity
+//! record and cache invalidation, the writes in one transaction. Helpers a rule calls inside its
+//! transaction take that transaction (a read used both ways has an `_in` twin).
 
 pub mod access;
 pub mod activity;
@@ -17,39 +18,18 @@ pub mod keyset;
 pub mod mappings;
 pub mod outages;
 pub mod rate_limit;
+pub mod request_log;
 pub mod roles;
 pub mod saml;
 pub mod scim_settings;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in;
+mod store;
 pub mod users;
+mod values;
 pub mod workspaces;
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-
 pub use error::{Error, Result};
-
-/// A fresh random identifier for a new row.
-pub fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-/// Now, at millisecond precision so that a timestamp reads back equal from SQLite and PostgreSQL.
-pub fn now() -> DateTime<Utc> {
-    let now = Utc::now();
-    now.duration_trunc(TimeDelta::milliseconds(1))
-        .unwrap_or(now)
-}
-
-/// `text` starts with `prefix`, ASCII case-insensitively. Safe on any text: slicing `text` at
-/// `prefix.len()` would panic inside a multi-byte character (found by fuzzing the filter parser).
-pub fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
-    text.get(..prefix.len())
-        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-}
-
-/// Normalised form used for case-insensitive uniqueness of e-mails and user names.
-pub fn email_key(email: &str) -> String {
-    email.trim().to_lowercase()
-}
+pub use store::Store;
+pub use values::{email_key, new_id, now, starts_with_ignore_case};

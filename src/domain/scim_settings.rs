@@ -1,14 +1,11 @@
 //! The SCIM switch of a workspace. It can be turned on only while SAML is configured; turning it
 //! off keeps every user, group and key, and SCIM routes then answer 403.
 
-use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionSession, TransactionTrait,
-    sea_query::OnConflict,
-};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, sea_query::OnConflict};
 
 use crate::domain::activity::{self, NewEntry};
 use crate::domain::admin::{self, Principal};
-use crate::domain::{Error, Result, now, saml};
+use crate::domain::{Error, Result, Store, now, saml};
 use crate::entities::scim_setting;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,7 +13,11 @@ pub struct ScimStatus {
     pub enabled: bool,
 }
 
-pub async fn status(db: &impl ConnectionTrait, workspace_id: &str) -> Result<ScimStatus> {
+pub async fn status(store: &Store, workspace_id: &str) -> Result<ScimStatus> {
+    status_in(store.pool(), workspace_id).await
+}
+
+async fn status_in(db: &impl ConnectionTrait, workspace_id: &str) -> Result<ScimStatus> {
     let row = scim_setting::Entity::find_by_id(workspace_id.to_string())
         .one(db)
         .await?;
@@ -25,25 +26,23 @@ pub async fn status(db: &impl ConnectionTrait, workspace_id: &str) -> Result<Sci
     })
 }
 
-pub async fn enable(db: &impl TransactionTrait, principal: &Principal) -> Result<ScimStatus> {
-    set_enabled(db, principal, true).await
+pub async fn enable(store: &Store, principal: &Principal) -> Result<ScimStatus> {
+    set_enabled(store, principal, true).await
 }
 
-pub async fn disable(db: &impl TransactionTrait, principal: &Principal) -> Result<ScimStatus> {
-    set_enabled(db, principal, false).await
+pub async fn disable(store: &Store, principal: &Principal) -> Result<ScimStatus> {
+    set_enabled(store, principal, false).await
 }
 
-async fn set_enabled(
-    db: &impl TransactionTrait,
-    principal: &Principal,
-    enabled: bool,
-) -> Result<ScimStatus> {
-    let txn = crate::db::begin_write(db).await?;
+/// Switches SCIM; effective at once in this process (the access cache forgets), within
+/// `access::ACCESS_TTL` on the other replicas.
+async fn set_enabled(store: &Store, principal: &Principal, enabled: bool) -> Result<ScimStatus> {
+    let txn = crate::db::begin_write(store.writes()).await?;
     admin::require_admin(&txn, principal).await?;
-    if enabled && saml::get(&txn, &principal.workspace_id).await?.is_none() {
+    if enabled && saml::get_in(&txn, &principal.workspace_id).await?.is_none() {
         return Err(Error::SamlRequired);
     }
-    let was = status(&txn, &principal.workspace_id).await?;
+    let was = status_in(&txn, &principal.workspace_id).await?;
     if was.enabled != enabled {
         scim_setting::Entity::insert(scim_setting::ActiveModel {
             workspace_id: Set(principal.workspace_id.clone()),
@@ -80,5 +79,6 @@ async fn set_enabled(
         .await?;
     }
     txn.commit().await?;
+    store.access().forget_all();
     Ok(ScimStatus { enabled })
 }

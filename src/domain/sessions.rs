@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use crate::domain::admin::{Credential, Principal};
-use crate::domain::{Error, Result, new_id, now, secrets};
+use crate::domain::{Error, Result, Store, new_id, now, secrets};
 use crate::entities::{account, member, session};
 
 /// How long a session lasts unless configured otherwise.
@@ -53,7 +53,8 @@ pub async fn start(
 
 /// The principal for a session cookie: unexpired, and its member still active in the
 /// workspace. Any failure is `Unauthenticated`.
-pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> Result<Principal> {
+pub async fn authenticate(store: &Store, token: &str) -> Result<Principal> {
+    let db = store.pool();
     let token = token.trim();
     if token.is_empty() || token.len() > 512 {
         return Err(Error::Unauthenticated);
@@ -99,7 +100,8 @@ pub async fn end(db: &impl ConnectionTrait, token: &str) -> Result<()> {
 }
 
 /// Ends the caller's own session (signing out).
-pub async fn end_by_id(db: &impl ConnectionTrait, id: &str) -> Result<()> {
+pub async fn end_by_id(store: &Store, id: &str) -> Result<()> {
+    let db = store.writes();
     session::Entity::delete_by_id(id.to_string())
         .exec(db)
         .await?;

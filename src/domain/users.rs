@@ -9,18 +9,16 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
-    JoinType, QueryFilter, QuerySelect, QueryTrait, Statement, TransactionSession,
-    TransactionTrait,
+    JoinType, QueryFilter, QuerySelect, QueryTrait, Statement,
 };
 use serde_json::{Map, Value};
 
-use crate::db::Writer;
 use crate::db::rows::{Cells, Cost, Fetch, FromCells};
 use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::domain::roles::{self, Role};
-use crate::domain::{Error, Result, email_key, filter_sql, keyset, new_id, now, workspaces};
+use crate::domain::{Error, Result, Store, email_key, filter_sql, keyset, new_id, now, workspaces};
 use crate::entities::{account, member, member_email};
 
 /// Largest page a list returns; advertised as `filter.maxResults`.
@@ -765,12 +763,8 @@ async fn creation_conflict(
 /// POST /Users: adds a person to the workspace, linking the account of that e-mail when one
 /// exists (inviting them), or creating it. On SQLite the account is looked up first and the rows
 /// go in one round trip; an account stored meanwhile by another request makes it look again.
-pub async fn create(
-    writer: &Writer,
-    reads: &impl Fetch,
-    p: &ScimPrincipal,
-    input: UserInput,
-) -> Result<User> {
+pub async fn create(store: &Store, p: &ScimPrincipal, input: UserInput) -> Result<User> {
+    let (writer, reads) = (store.writer(), store.reads());
     validate(&input)?;
     let email = account_email(&input);
 
@@ -955,8 +949,7 @@ async fn guard_admins(db: &impl ConnectionTrait, user: &User) -> Result<()> {
 /// its writes in one batch that holds only if the version is still the one read (else it reads
 /// again); a change that may move a role, or that changes nothing, runs as one transaction.
 pub async fn update<F, E>(
-    writer: &Writer,
-    reads: &impl Fetch,
+    store: &Store,
     p: &ScimPrincipal,
     id: &str,
     if_match: Option<i64>,
@@ -966,6 +959,7 @@ where
     F: Fn(&User) -> Result<UserInput, E>,
     E: From<Error>,
 {
+    let (writer, reads) = (store.writer(), store.reads());
     if let Some(sqlite) = writer.sqlite() {
         for _ in 0..RETRIES {
             let current = get(reads, &p.workspace_id, id).await.map_err(E::from)?;
@@ -1212,11 +1206,12 @@ fn describe_update(before: &User, after: &User, role_changes: &[roles::RoleChang
 
 /// DELETE /Users/{id}: removes the member from the workspace and its groups; the account stays.
 pub async fn delete(
-    db: &impl TransactionTrait,
+    store: &Store,
     p: &ScimPrincipal,
     id: &str,
     if_match: Option<i64>,
 ) -> Result<()> {
+    let db = store.writes();
     let txn = crate::db::begin_write(db).await?;
     let current = get(&txn, &p.workspace_id, id).await?;
     if if_match.is_some_and(|v| v != current.version) {

@@ -33,8 +33,8 @@ pub(super) async fn caller_for(
     session: Option<&str>,
 ) -> Result<Caller, domain::Error> {
     let authenticated = match (token.map(bearer_token).filter(|t| !t.is_empty()), session) {
-        (Some(token), _) => domain::admin::authenticate(&state.db, token).await,
-        (None, Some(session)) => domain::sessions::authenticate(&state.db, session).await,
+        (Some(token), _) => domain::admin::authenticate(&state.store, token).await,
+        (None, Some(session)) => domain::sessions::authenticate(&state.store, session).await,
         (None, None) => return Ok(Caller(None)),
     };
     match authenticated {

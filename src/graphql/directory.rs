@@ -8,9 +8,9 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
 
+use crate::domain::directory::Page;
 use crate::domain::directory::{self, ActivityView, GroupView, MemberView};
 use crate::domain::roles::RoleSource as DomainRoleSource;
-use crate::domain::{admin, directory::Page};
 use crate::graphql::caller::principal;
 use crate::graphql::error::GqlResultExt;
 use crate::graphql::role::GqlRole;
@@ -189,7 +189,7 @@ pub async fn members(
 ) -> async_graphql::Result<MemberConnection> {
     let state = ctx.data::<AppState>()?;
     let page = directory::members(
-        &state.db,
+        &state.store,
         principal(ctx)?,
         first,
         after.as_deref(),
@@ -213,7 +213,7 @@ pub async fn groups(
 ) -> async_graphql::Result<GroupConnection> {
     let state = ctx.data::<AppState>()?;
     let page = directory::groups(
-        &state.db,
+        &state.store,
         principal(ctx)?,
         first,
         after.as_deref(),
@@ -235,7 +235,7 @@ pub async fn activity(
     after: Option<String>,
 ) -> async_graphql::Result<ActivityConnection> {
     let state = ctx.data::<AppState>()?;
-    let page = directory::activity(&state.db, principal(ctx)?, first, after.as_deref())
+    let page = directory::activity(&state.store, principal(ctx)?, first, after.as_deref())
         .await
         .gql()?;
     let info = page_info(&page);
@@ -258,8 +258,7 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = ActivityEntry> + use<>> {
         let state = ctx.data::<AppState>()?.clone();
         let principal = principal(ctx)?.clone();
-        admin::require_admin(&state.db, &principal).await.gql()?;
-        let last = directory::latest_activity_id(&state.db, &principal.workspace_id)
+        let last = directory::follow_activity(&state.store, &principal)
             .await
             .gql()?;
         let start = (
@@ -276,7 +275,7 @@ impl SubscriptionRoot {
                         return Some((ActivityEntry(entry), (state, workspace_id, last, queue)));
                     }
                     tokio::time::sleep(ACTIVITY_POLL).await;
-                    match directory::activity_since(&state.db, &workspace_id, last, 100).await {
+                    match directory::activity_since(&state.store, &workspace_id, last, 100).await {
                         Ok(entries) => {
                             if let Some(newest) = entries.last() {
                                 last = newest.id;

@@ -18,9 +18,7 @@ impl MutationRoot {
         let state = ctx.data::<AppState>()?;
         let p = principal(ctx)?;
         if let domain::admin::Credential::Session { id } = &p.credential {
-            domain::sessions::end_by_id(state.writer.pool(), id)
-                .await
-                .gql()?;
+            domain::sessions::end_by_id(&state.store, id).await.gql()?;
             ctx.append_http_header(
                 axum::http::header::SET_COOKIE,
                 crate::sso::clear_session_cookie(&state.settings),
@@ -35,7 +33,7 @@ impl MutationRoot {
         let state = ctx.data::<AppState>()?;
         let p = principal(ctx)?;
         let sp = state.settings.saml_service_provider(&p.workspace_id);
-        domain::sign_in::begin_test(state.writer.pool(), &sp, p)
+        domain::sign_in::begin_test(&state.store, &sp, p)
             .await
             .gql()
     }
@@ -48,7 +46,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<Saml> {
         let state = ctx.data::<AppState>()?;
         let p = principal(ctx)?;
-        let config = domain::saml::configure(state.writer.pool(), p, input.into())
+        let config = domain::saml::configure(&state.store, p, input.into())
             .await
             .gql()?;
         Ok(Saml(
@@ -61,10 +59,7 @@ impl MutationRoot {
     async fn enable_scim(&self, ctx: &Context<'_>) -> async_graphql::Result<ScimStatus> {
         let state = ctx.data::<AppState>()?;
         let p = principal(ctx)?;
-        let status = domain::scim_settings::enable(state.writer.pool(), p)
-            .await
-            .gql()?;
-        state.access.forget_all();
+        let status = domain::scim_settings::enable(&state.store, p).await.gql()?;
         Ok(ScimStatus::new(state, &p.workspace_id, status))
     }
 
@@ -72,10 +67,9 @@ impl MutationRoot {
     async fn disable_scim(&self, ctx: &Context<'_>) -> async_graphql::Result<ScimStatus> {
         let state = ctx.data::<AppState>()?;
         let p = principal(ctx)?;
-        let status = domain::scim_settings::disable(state.writer.pool(), p)
+        let status = domain::scim_settings::disable(&state.store, p)
             .await
             .gql()?;
-        state.access.forget_all();
         Ok(ScimStatus::new(state, &p.workspace_id, status))
     }
 
@@ -87,10 +81,9 @@ impl MutationRoot {
     ) -> async_graphql::Result<SetGroupRoleMappingsPayload> {
         let state = ctx.data::<AppState>()?;
         let rows: Vec<_> = mappings.into_iter().map(Into::into).collect();
-        let (saved, changes) =
-            domain::mappings::replace(state.writer.pool(), principal(ctx)?, &rows)
-                .await
-                .gql()?;
+        let (saved, changes) = domain::mappings::replace(&state.store, principal(ctx)?, &rows)
+            .await
+            .gql()?;
         Ok(SetGroupRoleMappingsPayload {
             mappings: saved.into_iter().map(GroupRoleMapping::from).collect(),
             changes: changes.into_iter().map(RoleChange::from_domain).collect(),
@@ -107,7 +100,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<GeneratedApiKey> {
         let state = ctx.data::<AppState>()?;
         let generated = domain::api_keys::generate(
-            state.writer.pool(),
+            &state.store,
             principal(ctx)?,
             &name,
             expires_in_days.map(i64::from),
@@ -123,10 +116,9 @@ impl MutationRoot {
     /// Revokes a key: SCIM requests with it are refused from then on.
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiKey> {
         let state = ctx.data::<AppState>()?;
-        let key = domain::api_keys::revoke(state.writer.pool(), principal(ctx)?, &id)
+        let key = domain::api_keys::revoke(&state.store, principal(ctx)?, &id)
             .await
             .gql()?;
-        state.access.forget_all();
         Ok(ApiKey(key))
     }
 }

@@ -13,7 +13,9 @@ impl QueryRoot {
     /// Who is signed in (by SSO session or admin token): any active member of the workspace.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
         let state = ctx.data::<AppState>()?;
-        let me = domain::admin::me(&state.db, principal(ctx)?).await.gql()?;
+        let me = domain::admin::me(&state.store, principal(ctx)?)
+            .await
+            .gql()?;
         Ok(Me(me))
     }
 
@@ -25,7 +27,7 @@ impl QueryRoot {
         id: async_graphql::ID,
     ) -> async_graphql::Result<Option<SamlTestReport>> {
         let state = ctx.data::<AppState>()?;
-        let report = domain::sign_in::test_report_for(&state.db, principal(ctx)?, &id)
+        let report = domain::sign_in::test_report_for(&state.store, principal(ctx)?, &id)
             .await
             .gql()?;
         Ok(report.map(Into::into))
@@ -35,7 +37,7 @@ impl QueryRoot {
     async fn workspace(&self, ctx: &Context<'_>) -> async_graphql::Result<Workspace> {
         let state = ctx.data::<AppState>()?;
         let principal = principal(ctx)?;
-        let ws = domain::admin::workspace_of(&state.db, principal)
+        let ws = domain::admin::workspace_of(&state.store, principal)
             .await
             .gql()?;
         Ok(Workspace(ws))
@@ -51,7 +53,7 @@ impl QueryRoot {
         let state = ctx.data::<AppState>()?;
         let principal = principal(ctx)?;
         let rows: Vec<_> = mappings.into_iter().map(Into::into).collect();
-        let changes = domain::mappings::preview(&state.db, principal, &rows)
+        let changes = domain::mappings::preview(&state.store, principal, &rows)
             .await
             .gql()?;
         Ok(changes.into_iter().map(RoleChange::from_domain).collect())

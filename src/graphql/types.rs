@@ -27,7 +27,7 @@ impl Workspace {
 
     async fn saml(&self, ctx: &Context<'_>) -> async_graphql::Result<Saml> {
         let state = ctx.data::<AppState>()?;
-        let config = domain::saml::get(&state.db, &self.0.id).await.gql()?;
+        let config = domain::saml::get(&state.store, &self.0.id).await.gql()?;
         Ok(Saml(
             config,
             state.settings.saml_service_provider(&self.0.id),
@@ -36,7 +36,7 @@ impl Workspace {
 
     async fn scim(&self, ctx: &Context<'_>) -> async_graphql::Result<ScimStatus> {
         let state = ctx.data::<AppState>()?;
-        let status = domain::scim_settings::status(&state.db, &self.0.id)
+        let status = domain::scim_settings::status(&state.store, &self.0.id)
             .await
             .gql()?;
         Ok(ScimStatus::new(state, &self.0.id, status))
@@ -45,7 +45,9 @@ impl Workspace {
     /// Every key of the workspace, newest first, revoked and expired ones included.
     async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKey>> {
         let state = ctx.data::<AppState>()?;
-        let keys = domain::api_keys::list(&state.db, &self.0.id).await.gql()?;
+        let keys = domain::api_keys::list(&state.store, &self.0.id)
+            .await
+            .gql()?;
         Ok(keys.into_iter().map(ApiKey).collect())
     }
 
@@ -88,7 +90,9 @@ impl Workspace {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<GroupRoleMapping>> {
         let state = ctx.data::<AppState>()?;
-        let rows = domain::mappings::list(&state.db, &self.0.id).await.gql()?;
+        let rows = domain::mappings::list(&state.store, &self.0.id)
+            .await
+            .gql()?;
         Ok(rows.into_iter().map(GroupRoleMapping::from).collect())
     }
 }

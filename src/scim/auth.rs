@@ -1,6 +1,6 @@
 //! Every SCIM request: the API key of the workspace in the path (`Authorization: Bearer <key>` or
 //! the bare key Okta's header mode sends), then the SCIM switch. Failures answer 401/403 with
-//! RFC 7644 bodies; every failed request is recorded in the activity log.
+//! RFC 7644 bodies; the domain records every failed request (`domain::request_log`).
 
 use std::time::Instant;
 
@@ -11,9 +11,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::domain::activity::{self, NewEntry};
 use crate::domain::api_keys::{self, RequestInfo, ScimPrincipal};
-use crate::domain::{access, rate_limit, workspaces};
+use crate::domain::request_log::{self, FailedRequest};
+use crate::domain::{access, rate_limit};
 use crate::metrics::MatchedRoute;
 use crate::scim::ScimError;
 use crate::scim::paths::Endpoint;
@@ -88,15 +88,7 @@ where
         path: request.uri().path().into(),
         started,
     };
-    let key = match access::scim_key(
-        &state.db,
-        &state.access,
-        workspace_id,
-        presented,
-        user_agent,
-    )
-    .await
-    {
+    let key = match access::scim_key(&state.store, workspace_id, presented, user_agent).await {
         Ok(key) => key,
         Err(e) => {
             let response = ScimError::from(e).into_response();
@@ -110,7 +102,7 @@ where
         return (too_many_requests(wait), Some(client));
     }
     let actor = || ScimPrincipal::actor_of(&key.prefix, client);
-    match access::scim_enabled(&state.db, &state.access, workspace_id).await {
+    match access::scim_enabled(&state.store, workspace_id).await {
         Ok(true) => {}
         Ok(false) => {
             let response = ScimError::new(
@@ -140,8 +132,8 @@ where
     let response = run(request).await;
     if response.status().is_client_error() || response.status().is_server_error() {
         log.failed(state, actor(), &response).await;
-    } else if state.outages.active() {
-        state.outages.recovered(state.writer.pool()).await;
+    } else {
+        request_log::succeeded(&state.store).await;
     }
     (response, Some(client))
 }
@@ -186,8 +178,8 @@ struct RequestLog<'a> {
 }
 
 impl RequestLog<'_> {
-    /// Records a failed request for the workspace in the path, when there is such a workspace.
-    /// Status and detail are read before the first await, so the future holds no response.
+    /// Has the domain record a failed request. Status and detail are read before the first
+    /// await, so the future holds no response.
     fn failed<'a>(
         &'a self,
         state: &'a AppState,
@@ -200,38 +192,20 @@ impl RequestLog<'_> {
         let detail = error
             .map(|e| e.detail.clone())
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
-        async move {
-            if outage {
-                state.outages.note(self.workspace_id);
-                return;
-            }
-            if workspaces::get(&state.db, self.workspace_id).await.is_err() {
-                return;
-            }
-            let entry = NewEntry {
-                workspace_id: self.workspace_id.to_string(),
+        request_log::failed(
+            &state.store,
+            FailedRequest {
+                workspace_id: self.workspace_id,
                 actor,
-                action: "scim.request_failed".into(),
-                summary: format!(
-                    "{} {} failed ({}): {detail}",
-                    self.method,
-                    short_path(&self.path),
-                    status.as_u16()
-                ),
-                status: i32::from(status.as_u16()),
-                succeeded: false,
-                method: Some(self.method.to_string()),
-                path: Some(self.path.to_string()),
-                latency_ms: Some(
-                    i32::try_from(self.started.elapsed().as_millis()).unwrap_or(i32::MAX),
-                ),
-                resource_type: None,
-                resource_id: None,
-            };
-            if let Err(e) = activity::record(state.writer.pool(), entry).await {
-                tracing::warn!(error = %e, "could not record a failed SCIM request");
-            }
-        }
+                method: self.method.as_str(),
+                path: &self.path,
+                resource_path: short_path(&self.path),
+                status: status.as_u16(),
+                detail,
+                latency: self.started.elapsed(),
+                outage,
+            },
+        )
     }
 }
 

@@ -143,7 +143,7 @@ async fn run_list(
 ) -> ScimResult<Response> {
     let binding = params.bind_cursor(&p.workspace_id, "Group")?;
     let with_members = params.projection.wants("members");
-    let page = groups::list(&state.db, &p.workspace_id, &params.query, with_members).await?;
+    let page = groups::list(&state.store, &p.workspace_id, &params.query, with_members).await?;
     let paging = params.paging_of(binding.as_ref(), &page.items, page.more, |g| Position {
         id: g.id.clone(),
         created_at: g.created_at,
@@ -165,7 +165,13 @@ pub async fn get(
     axum::extract::Query(query): QueryParams,
 ) -> ScimResult<Response> {
     let projection = ListParams::from_query(&query)?.projection;
-    let group = groups::get(&state.db, &p.workspace_id, &id, projection.wants("members")).await?;
+    let group = groups::get(
+        &state.store,
+        &p.workspace_id,
+        &id,
+        projection.wants("members"),
+    )
+    .await?;
     if if_none_match.names(group.version) {
         return Ok(not_modified_response(group.version));
     }
@@ -183,7 +189,7 @@ pub async fn create(
     Caller(p): Caller,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
-    let group = groups::create(state.writer.pool(), &p, parse(body)?).await?;
+    let group = groups::create(&state.store, &p, parse(body)?).await?;
     let base = state.settings.scim_base_url(&p.workspace_id);
     Ok(resource_response(
         StatusCode::CREATED,
@@ -209,15 +215,7 @@ pub async fn replace(
         GroupChange::Attributes(Box::new(move |_| Ok(attributes))),
         GroupChange::SetMembers(input.members),
     ];
-    let group = groups::change(
-        state.writer.pool(),
-        &p,
-        &id,
-        if_match(&headers)?,
-        changes,
-        true,
-    )
-    .await?;
+    let group = groups::change(&state.store, &p, &id, if_match(&headers)?, changes, true).await?;
     let base = state.settings.scim_base_url(&p.workspace_id);
     Ok(resource_response(
         StatusCode::OK,
@@ -354,7 +352,7 @@ pub async fn patch(
     let asked = !projection.attributes.is_empty() || !projection.excluded.is_empty();
     let with_members = asked && projection.wants("members");
     let group = groups::change(
-        state.writer.pool(),
+        &state.store,
         &p,
         &id,
         if_match(&headers)?,
@@ -383,6 +381,6 @@ pub async fn delete(
     ResourceId(id): ResourceId,
     headers: HeaderMap,
 ) -> ScimResult<Response> {
-    groups::delete(state.writer.pool(), &p, &id, if_match(&headers)?).await?;
+    groups::delete(&state.store, &p, &id, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -31,25 +31,26 @@ pub async fn search_all(
         count: 0,
         ..q.clone()
     };
-    let users_total = match users::list(&state.reads, &p.workspace_id, &count_query).await {
+    let users_total = match users::list(&state.store, &p.workspace_id, &count_query).await {
         Ok(page) => Some(page.total),
         Err(e) if unmatched(&e) => None,
         Err(e) => return Err(e.into()),
     };
-    let groups_total = match groups::list(&state.db, &p.workspace_id, &count_query, false).await {
+    let groups_total = match groups::list(&state.store, &p.workspace_id, &count_query, false).await
+    {
         Ok(page) => Some(page.total),
         Err(e) if unmatched(&e) => None,
         Err(e) => return Err(e.into()),
     };
     if users_total.is_none() && groups_total.is_none() {
         // Neither type understands the filter: report it.
-        users::list(&state.reads, &p.workspace_id, &count_query).await?;
+        users::list(&state.store, &p.workspace_id, &count_query).await?;
     }
     let (users_total, groups_total) = (users_total.unwrap_or(0), groups_total.unwrap_or(0));
     let mut resources = Vec::new();
     let start = q.start_index;
     if q.count > 0 && start <= users_total {
-        let page = users::list(&state.reads, &p.workspace_id, q).await?;
+        let page = users::list(&state.store, &p.workspace_id, q).await?;
         resources.extend(
             page.items
                 .iter()
@@ -65,7 +66,7 @@ pub async fn search_all(
             ..q.clone()
         };
         let page = groups::list(
-            &state.db,
+            &state.store,
             &p.workspace_id,
             &group_query,
             params.projection.wants("members"),

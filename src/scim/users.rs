@@ -61,7 +61,7 @@ async fn run_list(
     mut params: ListParams,
 ) -> ScimResult<Response> {
     let binding = params.bind_cursor(&p.workspace_id, "User")?;
-    let page = users::list(&state.reads, &p.workspace_id, &params.query).await?;
+    let page = users::list(&state.store, &p.workspace_id, &params.query).await?;
     let paging = params.paging_of(binding.as_ref(), &page.items, page.more, |u| Position {
         id: u.id.clone(),
         created_at: u.created_at,
@@ -97,7 +97,7 @@ pub async fn get(
     if_none_match: IfNoneMatch,
     axum::extract::Query(query): QueryParams,
 ) -> ScimResult<Response> {
-    let user = users::get(&state.reads, &p.workspace_id, &id).await?;
+    let user = users::get(&state.store, &p.workspace_id, &id).await?;
     if if_none_match.names(user.version) {
         return Ok(not_modified_response(user.version));
     }
@@ -113,7 +113,7 @@ pub async fn create(
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
     let projection = ListParams::from_query(&query)?.projection;
-    let user = users::create(&state.writer, &state.reads, &p, parse(body)?).await?;
+    let user = users::create(&state.store, &p, parse(body)?).await?;
     let base = state.settings.scim_base_url(&p.workspace_id);
     Ok(resource_response(
         StatusCode::CREATED,
@@ -134,7 +134,7 @@ pub async fn replace(
     let projection = ListParams::from_query(&query)?.projection;
     let input = parse(body)?;
     let version = if_match(&headers)?;
-    let user = users::update(&state.writer, &state.reads, &p, &id, version, |_| {
+    let user = users::update(&state.store, &p, &id, version, |_| {
         Ok::<_, ScimError>(input.clone())
     })
     .await?;
@@ -154,7 +154,7 @@ pub async fn patch(
     let ops = patch::parse(body)?;
     let version = if_match(&headers)?;
     let base = state.settings.scim_base_url(&p.workspace_id);
-    let user = users::update(&state.writer, &state.reads, &p, &id, version, |current| {
+    let user = users::update(&state.store, &p, &id, version, |current| {
         let Value::Object(map) = patch::apply(render(current, &base), &ops, Resource::User)? else {
             return Err(ScimError::invalid_value(
                 "the patched user is not an object",
@@ -172,6 +172,6 @@ pub async fn delete(
     ResourceId(id): ResourceId,
     headers: HeaderMap,
 ) -> ScimResult<Response> {
-    users::delete(state.writer.pool(), &p, &id, if_match(&headers)?).await?;
+    users::delete(&state.store, &p, &id, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,7 +1,8 @@
 //! The module graph of `src/` (read with `syn` from the `use` lines and paths of every file) has
 //! no cycle, its edges only go down the layers `src/lib.rs` maps (serving → protocols → shared
 //! state → domain → db → entities), the layers below the protocols use no HTTP or GraphQL
-//! crate, and every module is named in that map.
+//! crate, the protocols reach the database only through the domain, and every module is named
+//! in that map.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -27,6 +28,11 @@ const PROTOCOL_CRATES: [&str; 5] = [
     "hyper",
     "tower",
 ];
+
+/// The protocols reach the database only through the domain (its `Store`): they name neither
+/// these modules nor these crates.
+const STORAGE_MODULES: [&str; 2] = ["db", "entities"];
+const STORAGE_CRATES: [&str; 4] = ["sea_orm", "sqlx", "rusqlite", "sea_query"];
 
 type Module = Vec<String>;
 
@@ -184,6 +190,9 @@ impl<'ast> Visit<'ast> for Paths<'_> {
         }
     }
 
+    /// `pub(in crate::domain)` names who may see an item, not what it uses.
+    fn visit_visibility(&mut self, _: &'ast syn::Visibility) {}
+
     fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
         self.scope.push(item.ident.to_string());
         syn::visit::visit_item_mod(self, item);
@@ -245,8 +254,8 @@ struct Graph {
     modules: BTreeSet<Module>,
     /// (from, to) → the first place `from` uses `to`.
     edges: BTreeMap<(Module, Module), String>,
-    /// Protocol crates named below the protocols: file:line and crate.
-    protocol_uses: Vec<String>,
+    /// Protocol crates named below the protocols, storage crates named by the protocols.
+    crate_uses: Vec<String>,
 }
 
 fn graph() -> Graph {
@@ -288,9 +297,14 @@ fn graph() -> Graph {
                 .rev()
                 .map(|n| path[..n].to_vec())
                 .find(|m| modules.contains(m))?;
+            // A name imported there stands for what it imports, except where the path ends at
+            // an imported module: a module is not a value, so the name is an item of `module`
+            // (`directory::activity(…)` beside `use entities::activity`).
+            let ends_here = path.len() == module.len() + 1;
             let through = path
                 .get(module.len())
-                .and_then(|name| imports.get(&module)?.get(name));
+                .and_then(|name| imports.get(&module)?.get(name))
+                .filter(|target| !(ends_here && modules.contains(*target)));
             match through {
                 Some(target) if *target != path[..=module.len()] => {
                     let mut followed = target.clone();
@@ -303,7 +317,7 @@ fn graph() -> Graph {
         None
     };
     let mut edges = BTreeMap::new();
-    let mut protocol_uses = Vec::new();
+    let mut crate_uses = Vec::new();
     for file in &files {
         let children = children_of(&file.module);
         let mut paths = Paths {
@@ -325,19 +339,25 @@ fn graph() -> Graph {
                     .or_insert_with(|| location(used.line));
             }
         }
-        let below_protocols = layer_of(&file.module).is_some_and(|l| l < layer_index("shared"));
-        if below_protocols {
-            for (krate, line) in paths.external {
-                if PROTOCOL_CRATES.contains(&krate.as_str()) {
-                    protocol_uses.push(format!("{} uses {krate}", location(line)));
-                }
+        let layer = layer_of(&file.module);
+        let below_protocols = layer.is_some_and(|l| l < layer_index("shared"));
+        let protocol = layer == Some(layer_index("protocols"));
+        for (krate, line) in paths.external {
+            if below_protocols && PROTOCOL_CRATES.contains(&krate.as_str()) {
+                crate_uses.push(format!("{} uses {krate}", location(line)));
+            }
+            if protocol && STORAGE_CRATES.contains(&krate.as_str()) {
+                crate_uses.push(format!(
+                    "{} uses {krate}: protocols go through the domain",
+                    location(line)
+                ));
             }
         }
     }
     Graph {
         modules,
         edges,
-        protocol_uses,
+        crate_uses,
     }
 }
 
@@ -490,7 +510,20 @@ fn modules_form_layers_without_cycles() {
             inside.join("\n")
         ));
     }
-    problems.extend(graph.protocol_uses.iter().cloned());
+    for ((from, to), at) in &graph.edges {
+        if layer_of(from) == Some(layer_index("protocols"))
+            && to
+                .first()
+                .is_some_and(|t| STORAGE_MODULES.contains(&t.as_str()))
+        {
+            problems.push(format!(
+                "{} uses {} at {at}: protocols reach the database through the domain",
+                name(from),
+                name(to)
+            ));
+        }
+    }
+    problems.extend(graph.crate_uses.iter().cloned());
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
 

@@ -6,13 +6,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, TransactionSession,
-    TransactionTrait, sea_query::OnConflict,
+    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, sea_query::OnConflict,
 };
 
 use crate::domain::activity::{self, NewEntry};
 use crate::domain::admin::{self, Principal};
-use crate::domain::{Error, Result, now};
+use crate::domain::{Error, Result, Store, now};
 use crate::entities::saml_config;
 
 pub mod service_provider;
@@ -340,7 +339,12 @@ pub struct ValidInput {
     pub next_certificate: Option<Certificate>,
 }
 
-pub async fn get(db: &impl ConnectionTrait, workspace_id: &str) -> Result<Option<SamlConfig>> {
+pub async fn get(store: &Store, workspace_id: &str) -> Result<Option<SamlConfig>> {
+    get_in(store.pool(), workspace_id).await
+}
+
+/// `get` within a transaction the rule already holds.
+pub async fn get_in(db: &impl ConnectionTrait, workspace_id: &str) -> Result<Option<SamlConfig>> {
     Ok(saml_config::Entity::find_by_id(workspace_id.to_string())
         .one(db)
         .await?
@@ -349,10 +353,11 @@ pub async fn get(db: &impl ConnectionTrait, workspace_id: &str) -> Result<Option
 
 /// Stores (or replaces) the workspace's SAML configuration.
 pub async fn configure(
-    db: &impl TransactionTrait,
+    store: &Store,
     principal: &Principal,
     input: SamlInput,
 ) -> Result<SamlConfig> {
+    let db = store.writes();
     let at = now();
     let ValidInput {
         entity_id,

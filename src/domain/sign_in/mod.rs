@@ -18,7 +18,7 @@ use crate::domain::roles::Role;
 use crate::domain::saml::verify::{self, Check, Refusal, TrustedIdp, VerifiedAssertion};
 use crate::domain::saml::{self, ServiceProvider};
 use crate::domain::sessions::{self, NewSession};
-use crate::domain::{Error, Result, now, workspaces};
+use crate::domain::{Error, Result, Store, now, workspaces};
 use crate::entities::saml_assertion_seen;
 
 mod people;
@@ -32,23 +32,31 @@ use report::{store_report, test_report};
 pub use requests::REQUEST_TTL;
 use requests::{Purpose, consume_request, remember_request};
 
+/// The service provider's metadata of an existing workspace, as its IdP fetches it.
+pub async fn metadata(store: &Store, sp: &ServiceProvider, workspace_id: &str) -> Result<String> {
+    workspaces::get(store.pool(), workspace_id).await?;
+    Ok(sp.metadata_xml())
+}
+
 /// Starts an SP-initiated sign-in: the URL to send the browser to.
 pub async fn begin(
-    db: &(impl TransactionTrait + ConnectionTrait),
+    store: &Store,
     sp: &ServiceProvider,
     workspace_id: &str,
     return_to: Option<&str>,
 ) -> Result<String> {
+    let db = store.writes();
     let return_to = return_to.and_then(local_path);
     remember_request(db, sp, workspace_id, Purpose::SignIn, return_to, None).await
 }
 
 /// Starts an admin's test sign-in: the URL to open. No session comes of it, only a report.
 pub async fn begin_test(
-    db: &(impl TransactionTrait + ConnectionTrait),
+    store: &Store,
     sp: &ServiceProvider,
     principal: &Principal,
 ) -> Result<String> {
+    let db = store.writes();
     admin::require_admin(db, principal).await?;
     remember_request(
         db,
@@ -89,15 +97,16 @@ pub enum Outcome {
 
 /// Verifies an answer posted to the ACS and acts on it.
 pub async fn complete(
-    db: &(impl TransactionTrait + ConnectionTrait),
+    store: &Store,
     sp: &ServiceProvider,
     workspace_id: &str,
     saml_response: String,
     relay_state: Option<String>,
     session_ttl: TimeDelta,
 ) -> Result<Outcome> {
+    let db = store.writes();
     workspaces::get(db, workspace_id).await?;
-    let Some(config) = saml::get(db, workspace_id).await? else {
+    let Some(config) = saml::get_in(db, workspace_id).await? else {
         return refused(
             db,
             workspace_id,

@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::domain::roles::Role;
-use crate::domain::{Result, email_key};
+use crate::domain::{Result, Store, email_key};
 use crate::entities::{account, member, member_email, saml_config, workspace};
 
 /// What a person who may not sign in is told (details go to the activity log, not to them).
@@ -77,7 +77,8 @@ pub(super) fn person_detail(person: &Person) -> String {
 
 /// The workspace someone means on the sign-in screen: its slug, or their e-mail when exactly one
 /// workspace with SAML configured has them as an active member.
-pub async fn find_workspace(db: &impl ConnectionTrait, who: &str) -> Result<Option<String>> {
+pub async fn find_workspace(store: &Store, who: &str) -> Result<Option<String>> {
+    let db = store.pool();
     let who = who.trim();
     if who.is_empty() || who.len() > 320 {
         return Ok(None);

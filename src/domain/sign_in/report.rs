@@ -9,7 +9,7 @@ use super::requests::Purpose;
 use crate::domain::admin::{self, Principal};
 use crate::domain::roles::Role;
 use crate::domain::saml::verify::{self, Check, Refusal, VerifiedAssertion};
-use crate::domain::{Error, Result};
+use crate::domain::{Error, Result, Store};
 use crate::entities::saml_request;
 
 /// One line of a test sign-in's report.
@@ -125,10 +125,11 @@ pub(super) async fn store_report(
 
 /// A test sign-in's report, for the admin who may read the workspace's settings.
 pub async fn test_report_for(
-    db: &impl ConnectionTrait,
+    store: &Store,
     principal: &Principal,
     request_id: &str,
 ) -> Result<Option<TestReport>> {
+    let db = store.pool();
     admin::require_admin(db, principal).await?;
     let row = saml_request::Entity::find_by_id(request_id.to_string())
         .filter(saml_request::Column::WorkspaceId.eq(principal.workspace_id.clone()))

@@ -38,7 +38,7 @@ pub(super) async fn remember_request(
     requested_by: Option<&str>,
 ) -> Result<String> {
     workspaces::get(db, workspace_id).await?;
-    let Some(config) = saml::get(db, workspace_id).await? else {
+    let Some(config) = saml::get_in(db, workspace_id).await? else {
         return Err(Error::NotFound(
             "single sign-on: this workspace has no SAML configuration".into(),
         ));

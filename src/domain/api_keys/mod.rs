@@ -3,66 +3,25 @@
 //! Entra quarantines its job when a token expires); several live keys so a key can be rotated
 //! without downtime.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+    QueryFilter, QueryOrder,
 };
 
 use crate::domain::activity::{self, NewEntry};
 use crate::domain::admin::{self, Principal};
-use crate::domain::{Error, Result, new_id, now, secrets};
+use crate::domain::{Error, Result, Store, new_id, now, secrets};
 use crate::entities::api_key;
 
-/// A key expiring within this window is flagged.
-pub const EXPIRY_WARNING: TimeDelta = TimeDelta::days(14);
+mod key;
+
+pub use key::{ApiKey, EXPIRY_WARNING};
+
 pub const MAX_EXPIRY_DAYS: i64 = 3650;
 pub const MAX_LIVE_KEYS: u64 = 50;
 const MAX_NAME_CHARS: usize = 100;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiKey {
-    pub id: String,
-    pub workspace_id: String,
-    pub name: String,
-    pub prefix: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub last_used_client: Option<String>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-impl ApiKey {
-    pub fn is_expired(&self, at: DateTime<Utc>) -> bool {
-        self.expires_at.is_some_and(|e| e <= at)
-    }
-
-    pub fn expires_soon(&self, at: DateTime<Utc>) -> bool {
-        self.expires_at.is_some_and(|e| e - at <= EXPIRY_WARNING)
-    }
-
-    pub fn is_live(&self, at: DateTime<Utc>) -> bool {
-        self.revoked_at.is_none() && !self.is_expired(at)
-    }
-}
-
-impl From<api_key::Model> for ApiKey {
-    fn from(m: api_key::Model) -> Self {
-        ApiKey {
-            id: m.id,
-            workspace_id: m.workspace_id,
-            name: m.name,
-            prefix: m.prefix,
-            created_at: m.created_at,
-            expires_at: m.expires_at,
-            last_used_at: m.last_used_at,
-            last_used_client: m.last_used_client,
-            revoked_at: m.revoked_at,
-        }
-    }
-}
 
 /// A new key: the secret is in here once and nowhere else.
 pub struct GeneratedKey {
@@ -70,12 +29,12 @@ pub struct GeneratedKey {
     pub key: ApiKey,
 }
 
-pub async fn list(db: &impl ConnectionTrait, workspace_id: &str) -> Result<Vec<ApiKey>> {
+pub async fn list(store: &Store, workspace_id: &str) -> Result<Vec<ApiKey>> {
     Ok(api_key::Entity::find()
         .filter(api_key::Column::WorkspaceId.eq(workspace_id))
         .order_by_desc(api_key::Column::CreatedAt)
         .order_by_asc(api_key::Column::Id)
-        .all(db)
+        .all(store.pool())
         .await?
         .into_iter()
         .map(ApiKey::from)
@@ -83,7 +42,7 @@ pub async fn list(db: &impl ConnectionTrait, workspace_id: &str) -> Result<Vec<A
 }
 
 pub async fn generate(
-    db: &impl TransactionTrait,
+    store: &Store,
     principal: &Principal,
     name: &str,
     expires_in_days: Option<i64>,
@@ -109,7 +68,7 @@ pub async fn generate(
             "expiry must be between 1 and 3650 days, or omitted for a key that never expires",
         ));
     }
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(store.writes()).await?;
     admin::require_admin(&txn, principal).await?;
     let at = now();
     let live = api_key::Entity::find()
@@ -172,9 +131,10 @@ pub async fn generate(
     })
 }
 
-/// Revokes a key of the caller's workspace; revoking a revoked key changes nothing.
-pub async fn revoke(db: &impl TransactionTrait, principal: &Principal, id: &str) -> Result<ApiKey> {
-    let txn = crate::db::begin_write(db).await?;
+/// Revokes a key of the caller's workspace; revoking a revoked key changes nothing. Effective
+/// at once in this process (the access cache forgets), within `access::ACCESS_TTL` elsewhere.
+pub async fn revoke(store: &Store, principal: &Principal, id: &str) -> Result<ApiKey> {
+    let txn = crate::db::begin_write(store.writes()).await?;
     admin::require_admin(&txn, principal).await?;
     let Some(row) = api_key::Entity::find_by_id(id.to_string())
         .filter(api_key::Column::WorkspaceId.eq(principal.workspace_id.clone()))
@@ -204,6 +164,7 @@ pub async fn revoke(db: &impl TransactionTrait, principal: &Principal, id: &str)
         .await?;
     }
     txn.commit().await?;
+    store.access().forget_all();
     Ok(key)
 }
 
