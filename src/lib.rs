@@ -15,16 +15,20 @@
 //! 3. **shared** — what the protocols share: `state` (the handle every handler gets), `metrics`
 //!    (request counts and latencies), `limits` (plain numbers), `config` (flags and environment).
 //! 4. **domain** — every rule, once; see below.
-//! 5. **db** — `db`: connections, migrations, and how statements run: `db::handles` (pools, the SQLite
-//!    fast readers and writer), `db::statements` (write transactions, batches, row locks),
-//!    `db::rows` (one row decoder for both drivers), `db::sqlite_reads`, `db::sqlite_writes`,
-//!    `db::sqlite_checkpoints`.
+//! 5. **db** — `db`: connections, migrations, and how statements run: `db::handles` (pools,
+//!    the SQLite fast readers and writer, and how a batch of writes runs on each backend),
+//!    `db::prepared` (statements built once with marker values), `db::statements` (write
+//!    transactions, batches, row locks), `db::rows` (one row decoder for both drivers),
+//!    `db::sqlite_reads`, `db::sqlite_writes`, `db::sqlite_checkpoints`.
 //! 6. **entities** — `entities`: sea-orm entities, one file per table, used only by the domain.
 //!
 //! Where the rule for X lives, in `domain`:
 //!
 //! - `domain::store` — the `Store`: the one handle to pools, readers, writer and caches.
-//! - `domain::users` — SCIM users (members): validation, owner and last-admin guards, writes.
+//! - `domain::users` — SCIM users (members), the rules in order: create, update, delete;
+//!   `domain::users::rules` (validation, owner and last-admin guards, wording),
+//!   `domain::users::model`, `domain::users::reads` (queries), `domain::users::writes`
+//!   (statements).
 //! - `domain::groups` — pushed groups and their memberships.
 //! - `domain::roles` — the effective role: mapped group roles, the direct role, the owner.
 //! - `domain::mappings` — the group → role table, replaced whole, members recomputed.

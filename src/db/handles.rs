@@ -5,6 +5,7 @@ use sea_orm::{DatabaseBackend, DatabaseConnection, DbBackend, DbErr, Statement};
 
 use super::rows::{Cost, Fetch, FromCells, fetch_with};
 use super::sqlite_checkpoints;
+use super::statements::{begin_write, execute_all, write_returning};
 use super::{SqliteReads, SqliteWrites};
 
 /// The file of a SQLite pool; `None` on PostgreSQL and for an in-memory database (only its pool
@@ -73,8 +74,49 @@ impl Writer {
         &self.pool
     }
 
-    pub fn sqlite(&self) -> Option<&SqliteWrites> {
-        self.sqlite.as_ref()
+    /// Writes every statement or none: on SQLite in one round trip to the group-committing
+    /// writer, elsewhere (and without the writer's task) in a transaction.
+    pub async fn apply(&self, statements: Vec<Statement>) -> Result<(), DbErr> {
+        if let Some(sqlite) = &self.sqlite {
+            return sqlite.apply(statements).await;
+        }
+        let txn = begin_write(&self.pool).await?;
+        match execute_all(&txn, statements).await {
+            Ok(()) => txn.commit().await,
+            Err(e) => {
+                // The statement's error is the one to report; the rollback's would hide it.
+                let _ = txn.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `first` (a write with `RETURNING`, such as an update that matches only the version
+    /// read) and then `rest`, and keeps them only when `first` returned a row; answers whether
+    /// it did. Same paths as `apply`.
+    pub async fn apply_if_returned(
+        &self,
+        first: Statement,
+        rest: Vec<Statement>,
+    ) -> Result<bool, DbErr> {
+        if let Some(sqlite) = &self.sqlite {
+            return sqlite.apply_if_returned(first, rest).await;
+        }
+        let txn = begin_write(&self.pool).await?;
+        match write_returning(&txn, first, rest).await {
+            Ok(0) => {
+                txn.rollback().await?;
+                Ok(false)
+            }
+            Ok(_) => {
+                txn.commit().await?;
+                Ok(true)
+            }
+            Err(e) => {
+                let _ = txn.rollback().await;
+                Err(e)
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 mod handles;
+pub mod prepared;
 pub mod rows;
 mod sqlite_checkpoints;
 mod sqlite_reads;
@@ -19,7 +20,7 @@ mod statements;
 pub use handles::{Reads, Writer};
 pub use sqlite_reads::SqliteReads;
 pub use sqlite_writes::SqliteWrites;
-pub use statements::{begin_write, execute_all, for_update, write_returning};
+pub use statements::{begin_write, execute_all, for_update, lock_rows, write_returning};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/scim-gateway.db?mode=rwc";
 

@@ -79,3 +79,17 @@ pub fn for_update<S: sea_orm::QuerySelect>(db: &impl sea_orm::ConnectionTrait, s
         select
     }
 }
+
+/// Locks the rows `select` names until the transaction ends, on PostgreSQL (concurrent writers of
+/// one row take turns, across replicas too); nothing on SQLite, whose write transactions are
+/// serial already.
+pub async fn lock_rows<E: sea_orm::EntityTrait>(
+    txn: &impl sea_orm::ConnectionTrait,
+    select: sea_orm::Select<E>,
+) -> std::result::Result<(), sea_orm::DbErr> {
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        use sea_orm::QuerySelect;
+        select.lock_exclusive().all(txn).await?;
+    }
+    Ok(())
+}
