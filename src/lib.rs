@@ -160,25 +160,31 @@ async fn healthz() -> impl IntoResponse {
 }
 
 /// Ready: the database answers.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+async fn readyz(State(state): State<AppState>) -> Response {
     match tokio::time::timeout(Duration::from_secs(5), state.store.ping()).await {
         Ok(Ok(())) => (
             StatusCode::OK,
             Json(serde_json::json!({ "status": "ready" })),
-        ),
+        )
+            .into_response(),
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "database not reachable");
-            (
+            let mut response = (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(
                     serde_json::json!({ "status": "unavailable", "reason": "database not reachable" }),
                 ),
             )
+                .into_response();
+            if let Some(failure) = e.failure() {
+                response.extensions_mut().insert(failure);
+            }
+            response
         }
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({ "status": "unavailable", "reason": "database timed out" })),
-        ),
+        )
+            .into_response(),
     }
 }
 

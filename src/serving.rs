@@ -1,7 +1,8 @@
 //! What every request goes through, in one layer: an id, a log span named by it, the request
-//! timeout, a guard against panics, the metrics, one log line when it is answered, and the
-//! security headers. One layer rather than one each: every layer boxes and moves the request's
-//! future, which the hot SCIM reads feel.
+//! timeout, a guard against panics, the metrics, one log line when it is answered (with the
+//! cause of a failure, which the protocols carry out on their answers as a `domain::Failure`;
+//! nothing else logs a request's error), and the security headers. One layer rather than one
+//! each: every layer boxes and moves the request's future, which the hot SCIM reads feel.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -14,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use tracing::Instrument;
 
+use crate::domain::Failure;
 use crate::metrics::MatchedRoute;
 use crate::request_id;
 use crate::state::AppState;
@@ -53,12 +55,16 @@ where
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            span.in_scope(|| tracing::error!(path = uri.path(), %message, "a request panicked"));
-            internal_error_response(uri.path())
+            let mut response = internal_error_response(uri.path());
+            let failure = Failure::internal(format!("the request panicked: {message}"));
+            response.extensions_mut().insert(failure);
+            response
         }
         Err(_) => {
-            span.in_scope(|| tracing::warn!(path = uri.path(), ?limit, "request timed out"));
-            timeout_response(uri.path(), limit)
+            let mut response = timeout_response(uri.path(), limit);
+            let failure = Failure::internal(format!("stopped after the {limit:?} request timeout"));
+            response.extensions_mut().insert(failure);
+            response
         }
     };
     // SCIM's routes are matched below this and named on the response.
@@ -71,15 +77,23 @@ where
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state.metrics.observe(route, &method, status, elapsed);
+    // One line per request, with the cause of a failure the protocol carried out on its answer:
+    // errors are logged here and nowhere else.
+    let failure = response.extensions().get::<Failure>();
     span.in_scope(|| {
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
-        // Failures are worth a line at the default level; successes only when debugging.
-        if status >= 500 {
-            tracing::warn!(%method, route, status, latency_ms, "answered");
-        } else if status >= 400 {
-            tracing::info!(%method, route, status, latency_ms, "answered");
-        } else {
-            tracing::debug!(%method, route, status, latency_ms, "answered");
+        let path = uri.path();
+        match failure {
+            Some(f) if f.internal => {
+                tracing::error!(%method, route, path, status, latency_ms, error = %f, "answered")
+            }
+            // The database is unreachable: `outages` says so once, not every request.
+            Some(f) => {
+                tracing::debug!(%method, route, path, status, latency_ms, error = %f, "answered")
+            }
+            None if status >= 500 => tracing::warn!(%method, route, status, latency_ms, "answered"),
+            None if status >= 400 => tracing::info!(%method, route, status, latency_ms, "answered"),
+            None => tracing::debug!(%method, route, status, latency_ms, "answered"),
         }
     });
     let headers = response.headers_mut();

@@ -201,12 +201,17 @@ fn error_page(e: &domain::Error) -> Response {
             page(StatusCode::BAD_REQUEST, "Sign-in failed", reason)
         }
         other => {
-            tracing::error!(error = %other, "single sign-on");
-            page(
+            let mut response = page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Try again shortly",
                 "The sign-in service is not available right now.",
-            )
+            );
+            // Not foreseen on these routes: the cause goes to the log line, not the page.
+            let failure = other
+                .failure()
+                .unwrap_or_else(|| domain::Failure::internal(other));
+            response.extensions_mut().insert(failure);
+            response
         }
     }
 }

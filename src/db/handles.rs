@@ -1,11 +1,11 @@
 //! The handles the domain reads and writes through: the pools, and on a SQLite file its fast
 //! readers, the group-committing writer and the checkpoints beside it.
 
-use sea_orm::{DatabaseBackend, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbBackend, DbErr, Statement};
 
 use super::rows::{Cost, Fetch, FromCells, fetch_with};
 use super::sqlite_checkpoints;
-use super::statements::{begin_write, execute_all, write_returning};
+use super::statements::{begin_write, execute_all};
 use super::{SqliteReads, SqliteWrites};
 
 /// The file of a SQLite pool; `None` on PostgreSQL and for an in-memory database (only its pool
@@ -103,14 +103,24 @@ impl Writer {
             return sqlite.apply_if_returned(first, rest).await;
         }
         let txn = begin_write(&self.pool).await?;
-        match write_returning(&txn, first, rest).await {
-            Ok(0) => {
-                txn.rollback().await?;
-                Ok(false)
+        // `rest` runs only after `first` matched: its row lock then orders concurrent writers of
+        // that row, and a writer that lost the race touches nothing else.
+        let written = async {
+            if txn.query_all_raw(first).await?.is_empty() {
+                return Ok(false);
             }
-            Ok(_) => {
+            execute_all(&txn, rest).await?;
+            Ok(true)
+        }
+        .await;
+        match written {
+            Ok(true) => {
                 txn.commit().await?;
                 Ok(true)
+            }
+            Ok(false) => {
+                txn.rollback().await?;
+                Ok(false)
             }
             Err(e) => {
                 let _ = txn.rollback().await;

@@ -32,7 +32,52 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What the serving layer logs of a failed request, once, in the request's log line: the cause
+/// a client is never shown. The protocols carry it on their answer.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub cause: String,
+    /// A bug or a database answer nobody foresaw (logged as an error). Otherwise the database
+    /// could not be reached: an outage, which `outages` records once.
+    pub internal: bool,
+}
+
+impl Failure {
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Failure {
+            cause: cause.to_string(),
+            internal: true,
+        }
+    }
+
+    /// Several failures of one request (GraphQL runs fields side by side) as one.
+    pub fn joined(failures: impl IntoIterator<Item = Failure>) -> Option<Failure> {
+        failures.into_iter().reduce(|a, b| Failure {
+            cause: format!("{}; {}", a.cause, b.cause),
+            internal: a.internal || b.internal,
+        })
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.cause)
+    }
+}
+
 impl Error {
+    /// The cause worth logging, for the errors that have one.
+    pub fn failure(&self) -> Option<Failure> {
+        match self {
+            Error::Internal(cause) => Some(Failure::internal(cause)),
+            Error::Unavailable(cause) => Some(Failure {
+                cause: cause.to_string(),
+                internal: false,
+            }),
+            _ => None,
+        }
+    }
+
     pub fn invalid(attr: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Invalid {
             attr: attr.into(),

@@ -30,6 +30,6 @@ pub mod users;
 mod values;
 pub mod workspaces;
 
-pub use error::{Error, Result};
+pub use error::{Error, Failure, Result};
 pub use store::Store;
 pub use values::{email_key, new_id, now, starts_with_ignore_case};

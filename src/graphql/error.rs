@@ -1,5 +1,6 @@
 //! Domain errors as GraphQL errors: every error carries `extensions.code`; a field error also
-//! `extensions.field`. Internal causes are logged here once and never shown to clients.
+//! `extensions.field`. An internal cause is never shown to clients: it travels as the error's
+//! source to the HTTP answer, for the serving layer's log line (`failure_of`).
 
 use async_graphql::ErrorExtensions;
 
@@ -32,22 +33,35 @@ pub fn code_of(err: &Error) -> &'static str {
 
 impl ErrorExtensions for Error {
     fn extend(&self) -> async_graphql::Error {
-        if let Error::Internal(cause) = self {
-            tracing::error!(error = %cause, "internal error in a GraphQL operation");
-        }
         let message = match self {
             Error::Unauthenticated => {
                 "sign in: with single sign-on (a session cookie) or a valid admin token (Authorization: Bearer <token>)".to_string()
             }
             other => other.to_string(),
         };
-        async_graphql::Error::new(message).extend_with(|_, ext| {
+        let error = async_graphql::Error::new(message).extend_with(|_, ext| {
             ext.set("code", code_of(self));
             if let Error::Invalid { attr, .. } = self {
                 ext.set("field", attr.as_str());
             }
-        })
+        });
+        async_graphql::Error {
+            source: self
+                .failure()
+                .map(|f| std::sync::Arc::new(f) as std::sync::Arc<_>),
+            ..error
+        }
     }
+}
+
+/// The causes behind a response's errors, as one failure for the log.
+pub fn failure_of(response: &async_graphql::Response) -> Option<crate::domain::Failure> {
+    crate::domain::Failure::joined(response.errors.iter().filter_map(|e| {
+        e.source
+            .as_ref()?
+            .downcast_ref::<crate::domain::Failure>()
+            .cloned()
+    }))
 }
 
 /// `domain::Result<T>` to `async_graphql::Result<T>` with the code attached. Resolvers use this

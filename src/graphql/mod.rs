@@ -123,7 +123,17 @@ fn error_response(status: StatusCode, err: async_graphql::Error) -> Response {
     let server_error = err.into_server_error(Default::default());
     let mut response = async_graphql::Response::from_errors(vec![server_error]);
     error::ensure_codes(&mut response);
-    (status, GraphQLResponse::from(response)).into_response()
+    answer(status, response)
+}
+
+/// The HTTP answer of a GraphQL response, carrying its errors' causes for the log.
+fn answer(status: StatusCode, response: async_graphql::Response) -> Response {
+    let failure = error::failure_of(&response);
+    let mut answer = (status, GraphQLResponse::from(response)).into_response();
+    if let Some(failure) = failure {
+        answer.extensions_mut().insert(failure);
+    }
+    answer
 }
 
 async fn post_handler(
@@ -170,7 +180,7 @@ async fn post_handler(
     let request = request.data(state.clone()).data(caller);
     let mut response = schema.execute(request).await;
     error::ensure_codes(&mut response);
-    GraphQLResponse::from(response).into_response()
+    answer(StatusCode::OK, response)
 }
 
 /// `GET /graphql`: a WebSocket upgrade speaks GraphQL over WebSocket; a browser is sent to the

@@ -188,7 +188,7 @@ impl RequestLog<'_> {
     ) -> impl std::future::Future<Output = ()> + Send + 'a {
         let status = response.status();
         let error = response.extensions().get::<ScimError>();
-        let outage = error.is_some_and(|e| e.outage);
+        let outage = error.is_some_and(ScimError::is_outage);
         let detail = error
             .map(|e| e.detail.clone())
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());

@@ -1,6 +1,7 @@
 //! RFC 7644 §3.12 errors: every SCIM failure, including 401/403/404/405/413/415 and malformed
 //! JSON, answers `application/scim+json` with `schemas`, `status` (a string), `scimType` and
-//! `detail`. Internal causes are logged here once, never sent.
+//! `detail`. An internal cause is never sent: it rides on the answer for the serving layer's log
+//! line.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,9 +18,8 @@ pub struct ScimError {
     pub status: StatusCode,
     pub scim_type: Option<&'static str>,
     pub detail: String,
-    /// Answered because the database was unreachable (counted as an outage, not logged per
-    /// request).
-    pub outage: bool,
+    /// The cause behind a 500 or a 503, for the log.
+    pub failure: Option<domain::Failure>,
 }
 
 /// Seconds a 503 asks the client to wait before trying again.
@@ -35,8 +35,14 @@ impl ScimError {
             status,
             scim_type,
             detail: detail.into(),
-            outage: false,
+            failure: None,
         }
+    }
+
+    /// Answered because the database was unreachable: counted as an outage, not recorded per
+    /// request.
+    pub fn is_outage(&self) -> bool {
+        self.failure.as_ref().is_some_and(|f| !f.internal)
     }
 
     pub fn bad_request(scim_type: &'static str, detail: impl Into<String>) -> Self {
@@ -75,7 +81,8 @@ impl ScimError {
 impl From<domain::Error> for ScimError {
     fn from(err: domain::Error) -> Self {
         use domain::Error as E;
-        match err {
+        let failure = err.failure();
+        let answer = match err {
             E::NotFound(what) => ScimError::not_found(format!("{what} not found")),
             E::Conflict(detail) => ScimError::new(StatusCode::CONFLICT, Some("uniqueness"), detail),
             E::Invalid { reason, .. } => ScimError::invalid_value(reason),
@@ -97,22 +104,16 @@ impl From<domain::Error> for ScimError {
                 None,
                 "the resource changed since the version in If-Match; read it again and retry",
             ),
-            E::Unavailable(cause) => {
-                tracing::debug!(error = %cause, "database unreachable in a SCIM request");
-                ScimError {
-                    outage: true,
-                    ..ScimError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        None,
-                        "the database is not reachable right now; nothing was changed: retry after the Retry-After delay",
-                    )
-                }
-            }
-            E::Internal(cause) => {
-                tracing::error!(error = %cause, "internal error in a SCIM request");
+            E::Unavailable(_) => ScimError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "the database is not reachable right now; nothing was changed: retry after the Retry-After delay",
+            ),
+            E::Internal(_) => {
                 ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error")
             }
-        }
+        };
+        ScimError { failure, ..answer }
     }
 }
 
@@ -141,6 +142,9 @@ impl IntoResponse for ScimError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"scim\""),
             );
+        }
+        if let Some(failure) = self.failure.clone() {
+            response.extensions_mut().insert(failure);
         }
         // The failure is recorded in the activity log by the SCIM layer's middleware.
         response.extensions_mut().insert(self);

@@ -11,30 +11,30 @@ use super::resource::etag;
 /// A SCIM JSON response with its status and headers.
 pub fn respond(status: StatusCode, body: impl serde::Serialize, headers: HeaderMap) -> Response {
     match to_json(&body) {
-        Some(body) => respond_written(status, body, headers),
-        None => unwritable(),
+        Ok(body) => respond_written(status, body, headers),
+        Err(cause) => unwritable(cause),
     }
 }
 
-/// The JSON of an answer's body; `None` (logged) when it can't be written.
-fn to_json(body: &impl serde::Serialize) -> Option<Vec<u8>> {
+/// The JSON of an answer's body, or why it could not be written.
+fn to_json(body: &impl serde::Serialize) -> Result<Vec<u8>, serde_json::Error> {
     // Room for one resource up front: growing from serde_json's 128 bytes copies it 3 times.
     let mut out = Vec::with_capacity(ANSWER_BYTES);
-    match serde_json::to_writer(&mut out, body) {
-        Ok(()) => Some(out),
-        Err(e) => {
-            tracing::error!(error = %e, "a SCIM answer could not be written as JSON");
-            None
-        }
-    }
+    serde_json::to_writer(&mut out, body).map(|()| out)
 }
 
-fn unwritable() -> Response {
-    ScimError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        None,
-        "the answer could not be written",
-    )
+/// The 500 for an answer that could not be written (a bug), with the cause for the log.
+fn unwritable(cause: serde_json::Error) -> Response {
+    ScimError {
+        failure: Some(crate::domain::Failure::internal(format!(
+            "a SCIM answer could not be written as JSON: {cause}"
+        ))),
+        ..ScimError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            "the answer could not be written",
+        )
+    }
     .into_response()
 }
 
@@ -83,8 +83,8 @@ pub fn resource_response(
     location: &str,
 ) -> Response {
     match to_json(&body) {
-        Some(body) => resource_response_written(status, body, version, location),
-        None => unwritable(),
+        Ok(body) => resource_response_written(status, body, version, location),
+        Err(cause) => unwritable(cause),
     }
 }
 

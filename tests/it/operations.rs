@@ -361,3 +361,91 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     assert_eq!(found["totalResults"], 1, "{found}");
     assert!(again.terminate().success());
 }
+
+/// An internal failure (here a table gone from under the service) answers a bare 500, and its
+/// cause is logged exactly once: in the request's own "answered" line, at error level.
+#[tokio::test]
+async fn an_internal_failure_is_logged_once_with_its_cause() {
+    let (url, _db) = fresh_database().await;
+    let log_dir = tempfile::tempdir().unwrap();
+    let log_path = log_dir.path().join("gateway.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let server = Server::start_with(
+        &url,
+        &[
+            ("SCIM_GATEWAY_LOG", "info"),
+            ("SCIM_GATEWAY_LOG_FORMAT", "json"),
+        ],
+        Stdio::from(log_file),
+    );
+    let lines = server.read_until("listening on");
+    let token = Server::sign_in_token(&lines).expect("a sign-in link on first start");
+    let base = Server::base_url(&lines);
+    let http = reqwest::Client::new();
+    let (scim_base, key) = enable_scim_over_http(&http, &base, &token).await;
+
+    let db = sea_orm::Database::connect(url.as_str()).await.unwrap();
+    for table in ["member_emails", "group_role_mappings"] {
+        sea_orm::ConnectionTrait::execute_unprepared(&db, &format!("DROP TABLE {table}"))
+            .await
+            .unwrap();
+    }
+    db.close().await.unwrap();
+    let failed = http
+        .post(format!("{scim_base}/Users"))
+        .bearer_auth(&key)
+        .header("X-Request-Id", "broken-4242")
+        .header("Content-Type", "application/scim+json")
+        .body(
+            json!({ "userName": "e@acme.test", "emails": [{ "value": "e@acme.test" }] })
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 500);
+    let body = failed.text().await.unwrap();
+    assert!(
+        !body.contains("member_emails"),
+        "the cause reached the client: {body}"
+    );
+    // The same through GraphQL: an INTERNAL error without its cause.
+    let answer: Value = http
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&token)
+        .header("X-Request-Id", "broken-4243")
+        .json(&json!({ "query": "{ workspace { groupRoleMappings { groupName } } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "INTERNAL",
+        "{answer}"
+    );
+    assert!(
+        !answer.to_string().contains("group_role_mappings"),
+        "{answer}"
+    );
+    assert!(server.terminate().success());
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    for (table, request_id, status) in [
+        ("member_emails", "broken-4242", 500),
+        ("group_role_mappings", "broken-4243", 200),
+    ] {
+        let naming_the_cause: Vec<Value> = log
+            .lines()
+            .filter(|l| l.contains(table))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+            .collect();
+        assert_eq!(naming_the_cause.len(), 1, "{table} once:\n{log}");
+        let line = &naming_the_cause[0];
+        assert_eq!(line["fields"]["message"], "answered", "{line}");
+        assert_eq!(line["level"], "ERROR", "{line}");
+        assert_eq!(line["span"]["request_id"], request_id, "{line}");
+        assert_eq!(line["fields"]["status"], status, "{line}");
+    }
+}
