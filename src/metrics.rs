@@ -1,15 +1,25 @@
-//! `/metrics` in Prometheus' text format: requests by route, method and status with latency
-//! histograms, SCIM operations by workspace and client, the database pools and the process's
-//! memory. Counted in this process; Prometheus adds across replicas. The endpoint shows every
-//! workspace's counts, so it answers only with `SCIM_GATEWAY_METRICS_TOKEN` (and not at all
-//! without one).
+//! `/metrics` in the OpenMetrics text format (`prometheus-client`), which Prometheus scrapes:
+//! requests by route, method and status with latency histograms, SCIM operations by workspace
+//! and client, the database pools and the process's memory. Counted in this process; Prometheus
+//! adds across replicas. The endpoint shows every workspace's counts, so it answers only with
+//! `SCIM_GATEWAY_METRICS_TOKEN` (and not at all without one).
+//!
+//! The crate replaced a hand-written exposition behind one global lock. Measured with
+//! `scim-bench instructions` on 2026-12-05, it costs about 1,000 instructions more per request
+//! (1–1.5% of a lookup or a GET: hashing the label sets and allocating the workspace label);
+//! kept for a format and a registry nobody here has to maintain. Label values are ours (route
+//! templates, ids this service generated, fixed names), never text a client sent.
 
-use std::fmt::Write;
-use std::sync::Mutex;
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::http::Method;
-use foldhash::HashMap; // fast, seeded per process: these maps are on every request's path
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -17,58 +27,133 @@ const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-#[derive(Default)]
-pub struct Metrics {
-    /// Route → method → counts.
-    requests: Mutex<HashMap<String, Vec<(Method, RouteStats)>>>,
-    /// Workspace → (client, method, resource, status) → count.
-    scim: Mutex<HashMap<String, HashMap<ScimOperation, u64>>>,
+/// The content type of `render`'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: Cow<'static, str>,
+    method: &'static str,
+    status: u16,
 }
 
-#[derive(Default)]
-struct RouteStats {
-    by_status: Vec<(u16, u64)>,
-    /// Cumulative counts are computed when rendered; each slot counts its own bucket.
-    buckets: [u64; BUCKETS.len() + 1],
-    seconds: f64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: Cow<'static, str>,
+    method: &'static str,
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct ScimOperation {
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    workspace: String,
     client: &'static str,
-    method: Method,
+    method: &'static str,
     resource: &'static str,
     status: u16,
 }
 
-impl Metrics {
-    pub fn observe(&self, route: &str, method: &Method, status: u16, elapsed: Duration) {
-        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        let methods = match requests.get_mut(route) {
-            Some(methods) => methods,
-            None => requests.entry(route.to_string()).or_default(),
-        };
-        let stats = match methods.iter().position(|(m, _)| m == method) {
-            Some(i) => &mut methods[i].1,
-            None => {
-                methods.push((method.clone(), RouteStats::default()));
-                &mut methods.last_mut().expect("just pushed").1
-            }
-        };
-        match stats.by_status.iter_mut().find(|(s, _)| *s == status) {
-            Some((_, n)) => *n += 1,
-            None => stats.by_status.push((status, 1)),
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    pool: &'static str,
+    state: &'static str,
+}
+
+type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: LatencyFamily,
+    operations: Family<OperationLabels, Counter>,
+    pools: Family<PoolLabels, Gauge>,
+    resident: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: LatencyFamily = Family::new_with_constructor(|| Histogram::new(BUCKETS));
+        let operations = Family::<OperationLabels, Counter>::default();
+        let pools = Family::<PoolLabels, Gauge>::default();
+        let resident = Gauge::default();
+        let mut registry = Registry::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer, by route and method",
+            latency.clone(),
+        );
+        registry.register(
+            "scim_operations",
+            "SCIM requests by workspace, client (from the User-Agent), method, resource and status",
+            operations.clone(),
+        );
+        registry.register(
+            "db_pool_connections",
+            "Database connections of this process, by pool and state",
+            pools.clone(),
+        );
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of this process",
+            resident.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            operations,
+            pools,
+            resident,
         }
-        let seconds = elapsed.as_secs_f64();
-        let bucket = BUCKETS
-            .iter()
-            .position(|le| seconds <= *le)
-            .unwrap_or(BUCKETS.len());
-        stats.buckets[bucket] += 1;
-        stats.seconds += seconds;
+    }
+}
+
+/// A method as a label: the standard ones by name, anything else as one value (no series per
+/// made-up method).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+impl Metrics {
+    /// One request answered, by the route it matched.
+    pub fn observe(
+        &self,
+        route: Cow<'static, str>,
+        method: &Method,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        let method = method_label(method);
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.clone(),
+                method,
+            })
+            .observe(elapsed.as_secs_f64());
+        self.requests
+            .get_or_create(&RequestLabels {
+                route,
+                method,
+                status,
+            })
+            .inc();
     }
 
-    /// One SCIM request of a workspace's client, by the route it matched below the SCIM base.
+    /// One SCIM request of a workspace's client, by the resource it named below the SCIM base.
     pub fn scim_operation(
         &self,
         workspace_id: &str,
@@ -77,116 +162,30 @@ impl Metrics {
         resource: &'static str,
         status: u16,
     ) {
-        let operation = ScimOperation {
-            client,
-            method: method.clone(),
-            resource,
-            status,
-        };
-        let mut scim = self.scim.lock().unwrap_or_else(|e| e.into_inner());
-        let operations = match scim.get_mut(workspace_id) {
-            Some(operations) => operations,
-            None => scim.entry(workspace_id.to_string()).or_default(),
-        };
-        *operations.entry(operation).or_default() += 1;
+        self.operations
+            .get_or_create(&OperationLabels {
+                workspace: workspace_id.to_string(),
+                client,
+                method: method_label(method),
+                resource,
+                status,
+            })
+            .inc();
     }
 
-    /// The text exposition format, version 0.0.4.
-    pub fn render(&self, pools: &[(&str, &DatabaseConnection)]) -> String {
-        let mut out = String::new();
-        let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        let mut routes: Vec<_> = requests.iter().collect();
-        routes.sort_by(|a, b| a.0.cmp(b.0));
-        out.push_str("# HELP http_requests_total HTTP requests answered, by route, method and status.\n# TYPE http_requests_total counter\n");
-        for (route, methods) in &routes {
-            for (method, stats) in methods.iter() {
-                let mut statuses = stats.by_status.clone();
-                statuses.sort_unstable();
-                for (status, n) in statuses {
-                    let _ = writeln!(
-                        out,
-                        "http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
-                        escape(route),
-                        method
-                    );
-                }
-            }
-        }
-        out.push_str("# HELP http_request_duration_seconds Time to answer, by route and method.\n# TYPE http_request_duration_seconds histogram\n");
-        for (route, methods) in &routes {
-            for (method, stats) in methods.iter() {
-                let labels = format!("route=\"{}\",method=\"{method}\"", escape(route));
-                let mut cumulative = 0;
-                for (i, le) in BUCKETS.iter().enumerate() {
-                    cumulative += stats.buckets[i];
-                    let _ = writeln!(
-                        out,
-                        "http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}"
-                    );
-                }
-                cumulative += stats.buckets[BUCKETS.len()];
-                let _ = writeln!(
-                    out,
-                    "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {cumulative}"
-                );
-                let _ = writeln!(
-                    out,
-                    "http_request_duration_seconds_sum{{{labels}}} {}",
-                    stats.seconds
-                );
-                let _ = writeln!(
-                    out,
-                    "http_request_duration_seconds_count{{{labels}}} {cumulative}"
-                );
-            }
-        }
-        drop(requests);
-
-        out.push_str("# HELP scim_operations_total SCIM requests by workspace, client (from the User-Agent), method, resource and status.\n# TYPE scim_operations_total counter\n");
-        let scim = self.scim.lock().unwrap_or_else(|e| e.into_inner());
-        let mut workspaces: Vec<_> = scim.iter().collect();
-        workspaces.sort_by(|a, b| a.0.cmp(b.0));
-        for (workspace, operations) in workspaces {
-            let mut operations: Vec<_> = operations.iter().collect();
-            operations.sort_by(|a, b| {
-                (a.0.client, a.0.resource, a.0.method.as_str(), a.0.status).cmp(&(
-                    b.0.client,
-                    b.0.resource,
-                    b.0.method.as_str(),
-                    b.0.status,
-                ))
-            });
-            for (op, n) in operations {
-                let _ = writeln!(
-                    out,
-                    "scim_operations_total{{workspace=\"{}\",client=\"{}\",method=\"{}\",resource=\"{}\",status=\"{}\"}} {n}",
-                    escape(workspace),
-                    op.client,
-                    op.method,
-                    op.resource,
-                    op.status
-                );
-            }
-        }
-        drop(scim);
-
-        out.push_str("# HELP db_pool_connections Database connections of this process, by pool and state.\n# TYPE db_pool_connections gauge\n");
-        for (name, db) in pools {
+    /// The exposition, with the pools and memory read now.
+    pub fn render(&self, pools: &[(&'static str, &DatabaseConnection)]) -> String {
+        for (pool, db) in pools {
             let (size, idle) = pool_size(db);
-            let _ = writeln!(
-                out,
-                "db_pool_connections{{pool=\"{name}\",state=\"idle\"}} {idle}"
-            );
-            let _ = writeln!(
-                out,
-                "db_pool_connections{{pool=\"{name}\",state=\"in_use\"}} {}",
-                size.saturating_sub(idle)
-            );
+            let gauge = |state| self.pools.get_or_create(&PoolLabels { pool, state });
+            gauge("idle").set(i64::from(idle));
+            gauge("in_use").set(i64::from(size.saturating_sub(idle)));
         }
-        if let Some(bytes) = resident_bytes() {
-            out.push_str("# HELP process_resident_memory_bytes Resident memory of this process.\n# TYPE process_resident_memory_bytes gauge\n");
-            let _ = writeln!(out, "process_resident_memory_bytes {bytes}");
-        }
+        self.resident
+            .set(resident_bytes().map_or(0, |b| i64::try_from(b).unwrap_or(i64::MAX)));
+        let mut out = String::new();
+        // Writing into a String does not fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
 }
@@ -212,14 +211,6 @@ fn resident_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
-/// A label value with `\`, `"` and newlines escaped.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 /// The route a request matched, carried out on its response for `serving::every_request`.
 #[derive(Clone)]
 pub struct MatchedRoute(&'static str);
@@ -229,7 +220,7 @@ impl MatchedRoute {
         MatchedRoute(route)
     }
 
-    pub fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &'static str {
         self.0
     }
 }

@@ -4,6 +4,7 @@
 //! nothing else logs a request's error), and the security headers. One layer rather than one
 //! each: every layer boxes and moves the request's future, which the hot SCIM reads feel.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
@@ -68,15 +69,19 @@ where
         }
     };
     // SCIM's routes are matched below this and named on the response.
-    let route = response
-        .extensions()
-        .get::<MatchedRoute>()
-        .map(MatchedRoute::as_str)
-        .or(outer_route.as_ref().map(MatchedPath::as_str))
-        .unwrap_or(OTHER_ROUTE);
+    let route: Cow<'static, str> = match response.extensions().get::<MatchedRoute>() {
+        Some(matched) => Cow::Borrowed(matched.as_str()),
+        None => match &outer_route {
+            Some(path) => Cow::Owned(path.as_str().to_owned()),
+            None => Cow::Borrowed(OTHER_ROUTE),
+        },
+    };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    state.metrics.observe(route, &method, status, elapsed);
+    state
+        .metrics
+        .observe(route.clone(), &method, status, elapsed);
+    let route: &str = &route;
     // One line per request, with the cause of a failure the protocol carried out on its answer:
     // errors are logged here and nowhere else.
     let failure = response.extensions().get::<Failure>();
@@ -176,12 +181,5 @@ pub async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap)
             .into_response();
     }
     let body = state.metrics.render(&state.store.pools());
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response()
 }

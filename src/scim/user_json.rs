@@ -2,6 +2,9 @@
 //! `serde_json::Value` first: a page of 100 users was mostly map inserts and clones. It writes
 //! exactly what `users::present` gives with no `attributes`/`excludedAttributes` (a unit test
 //! compares the two), and falls back to it for a kept attribute it does not expect.
+//!
+//! Hand-written for speed, on purpose (figures in `json_out`). Pinned to the general path by
+//! `writes_what_the_general_path_writes` below, over users with every kind of attribute.
 
 use serde_json::{Map, Value};
 

@@ -14,12 +14,27 @@ use crate::process::{
 
 pub const METRICS_TOKEN: &str = "metrics-test-token-4f1c";
 
-/// The value of the sample with exactly these labels, if exposed.
+/// The value of the sample with exactly these labels (in any order), if exposed.
 pub fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
-    let prefix = format!("{name}{{{labels}}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|v| v.parse().ok())
+    // Our label values hold no `",`: the pairs split there.
+    let label_set = |labels: &str| {
+        let mut pairs: Vec<String> = labels
+            .split("\",")
+            .filter(|p| !p.is_empty())
+            .map(|p| p.trim_end_matches('"').to_string())
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let wanted = label_set(labels);
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?;
+        let (labels, value) = match rest.strip_prefix('{') {
+            Some(rest) => rest.rsplit_once("} ")?,
+            None => ("", rest.strip_prefix(' ')?),
+        };
+        (label_set(labels) == wanted).then(|| value.parse().ok())?
+    })
 }
 
 #[tokio::test]
@@ -99,7 +114,7 @@ async fn metrics_count_requests_and_operations_for_the_token_holder_only() {
         response.headers()["content-type"]
             .to_str()
             .unwrap()
-            .starts_with("text/plain; version=0.0.4")
+            .starts_with("application/openmetrics-text; version=1.0.0")
     );
     let text = response.text().await.unwrap();
     let users = "/api/teams/{teamId}/scim/v2/Users";
@@ -162,11 +177,11 @@ async fn metrics_count_requests_and_operations_for_the_token_holder_only() {
             "{text}"
         );
     }
-    assert!(sample(&text, "process_resident_memory_bytes", "").is_none());
     assert!(
-        text.lines()
-            .any(|l| l.starts_with("process_resident_memory_bytes "))
+        sample(&text, "process_resident_memory_bytes", "").is_some_and(|bytes| bytes > 1e6),
+        "{text}"
     );
+    assert!(text.ends_with("# EOF\n"), "{text}");
     for secret in [scim.key.as_str(), other_key.as_str(), METRICS_TOKEN] {
         assert!(!text.contains(secret));
     }

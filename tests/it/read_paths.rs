@@ -91,3 +91,50 @@ async fn rusqlite_and_sqlx_reads_give_identical_users() {
         assert!(!a.items.is_empty(), "{filter_text} selects someone");
     }
 }
+
+/// The identity lookups IdPs send (`userName|externalId|id eq`, built once per backend with
+/// marker values) answer exactly what the general list path answers for the same filter (here
+/// reached by a `sortBy`, which the lookup does not take): same users, same total, whatever the
+/// case of the value.
+#[tokio::test]
+async fn identity_lookups_answer_what_the_general_path_answers() {
+    let s = Scim::start().await;
+    for (user_name, external_id) in [("Ada@Ex.test", "ext-Ä1"), ("bob@ex.test", "ext-b2")] {
+        s.ok(
+            "POST",
+            "/Users",
+            Some(json!({ "userName": user_name, "externalId": external_id })),
+        )
+        .await;
+    }
+    let ada = s
+        .ok(
+            "GET",
+            "/Users?filter=userName%20eq%20%22ada@ex.test%22",
+            None,
+        )
+        .await;
+    let ada_id = ada.body["Resources"][0]["id"].as_str().unwrap().to_string();
+    let encode = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    for filter in [
+        "userName eq \"ADA@ex.TEST\"".to_string(),
+        "userName eq \"nobody@ex.test\"".to_string(),
+        "externalId eq \"ext-Ä1\"".to_string(),
+        "externalId eq \"EXT-Ä1\"".to_string(),
+        format!("id eq \"{ada_id}\""),
+    ] {
+        let lookup = s
+            .ok("GET", &format!("/Users?filter={}", encode(&filter)), None)
+            .await;
+        let general = s
+            .ok(
+                "GET",
+                &format!("/Users?filter={}&sortBy=userName", encode(&filter)),
+                None,
+            )
+            .await;
+        assert_eq!(lookup.body, general.body, "{filter}");
+    }
+    // The lookup found what it should (not two empty answers agreeing).
+    assert_eq!(ada.body["totalResults"], 1, "{}", ada.body);
+}
