@@ -1,7 +1,10 @@
 //! The handles the domain reads and writes through: the pools, and on a SQLite file its fast
 //! readers, the group-committing writer and the checkpoints beside it.
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    Statement,
+};
 
 use super::rows::{Cost, Fetch, FromCells, fetch_with};
 use super::sqlite_checkpoints;
@@ -91,6 +94,42 @@ impl Writer {
         }
     }
 
+    /// Reads what a write needs with `plan`, then writes the statements it returns, all or none.
+    /// On SQLite `plan` reads from the fast readers and the statements go to the writer in one
+    /// round trip (a conditional statement or a unique key catches a change in between);
+    /// elsewhere `plan` reads in the transaction that writes, on one pooled connection (each
+    /// connection checked out and back costs a task).
+    pub async fn apply_planned<T, E>(
+        &self,
+        reads: &Reads,
+        plan: impl AsyncFnOnce(&PlanReads<'_>) -> Result<(T, Vec<Statement>), E>,
+    ) -> Result<T, Planned<E>> {
+        if let Some(sqlite) = &self.sqlite {
+            let (planned, statements) =
+                plan(&PlanReads::Fast(reads)).await.map_err(Planned::Plan)?;
+            sqlite.apply(statements).await.map_err(Planned::Write)?;
+            return Ok(planned);
+        }
+        let txn = begin_write(&self.pool).await.map_err(Planned::Write)?;
+        let (planned, statements) = match plan(&PlanReads::Transaction(&txn)).await {
+            Ok(plan) => plan,
+            Err(e) => {
+                let _ = txn.rollback().await;
+                return Err(Planned::Plan(e));
+            }
+        };
+        match execute_all(&txn, statements).await {
+            Ok(()) => {
+                txn.commit().await.map_err(Planned::Write)?;
+                Ok(planned)
+            }
+            Err(e) => {
+                let _ = txn.rollback().await;
+                Err(Planned::Write(e))
+            }
+        }
+    }
+
     /// Runs `first` (a write with `RETURNING`, such as an update that matches only the version
     /// read) and then `rest`, and keeps them only when `first` returned a row; answers whether
     /// it did. Same paths as `apply`.
@@ -141,4 +180,33 @@ impl Fetch for Reads {
             None => fetch_with(self.pool(), stmt).await,
         }
     }
+}
+
+/// Where a planned write reads (see `Writer::apply_planned`).
+pub enum PlanReads<'a> {
+    Fast(&'a Reads),
+    Transaction(&'a DatabaseTransaction),
+}
+
+impl Fetch for PlanReads<'_> {
+    fn backend(&self) -> DbBackend {
+        match self {
+            PlanReads::Fast(reads) => reads.backend(),
+            PlanReads::Transaction(txn) => txn.get_database_backend(),
+        }
+    }
+
+    async fn fetch<T: FromCells>(&self, stmt: Statement, cost: Cost) -> Result<Vec<T>, DbErr> {
+        match self {
+            PlanReads::Fast(reads) => reads.fetch(stmt, cost).await,
+            PlanReads::Transaction(txn) => fetch_with(*txn, stmt).await,
+        }
+    }
+}
+
+/// Why a planned write failed: its plan, or the write.
+#[derive(Debug)]
+pub enum Planned<E> {
+    Plan(E),
+    Write(DbErr),
 }

@@ -17,7 +17,7 @@ mod sqlite_reads;
 mod sqlite_writes;
 mod statements;
 
-pub use handles::{Reads, Writer};
+pub use handles::{PlanReads, Planned, Reads, Writer};
 pub use sqlite_reads::SqliteReads;
 pub use sqlite_writes::SqliteWrites;
 pub use statements::{begin_write, execute_all, for_update, lock_rows, write_returning};

@@ -16,6 +16,7 @@ mod writes;
 
 use sea_orm::{ConnectionTrait, EntityTrait};
 
+use crate::db::{PlanReads, Planned};
 use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::roles::{self, Role};
@@ -34,23 +35,29 @@ use rules::{
 };
 
 /// POST /Users: adds a person to the workspace, linking the account of that e-mail when one
-/// exists (inviting them), or creating it. The account is looked up first and the rows go
-/// together; an account another request stored meanwhile makes it look again.
+/// exists (inviting them), or creating it. The account is looked up, then the rows go together;
+/// an account another request stored meanwhile makes it look again.
 pub async fn create(store: &Store, p: &ScimPrincipal, input: UserInput) -> Result<User> {
     rules::validate(&input)?;
     let email = account_email(&input);
     let backend = store.writes().get_database_backend();
     for _ in 0..RETRIES {
-        let found = workspaces::find_account(store.reads(), &email).await?;
-        let (user, statements) = writes::creation(backend, p, &input, &email, found);
-        match store.writer().apply(statements).await {
-            Ok(()) => return Ok(user),
-            Err(e) if workspaces::is_account_taken(&e) => continue,
-            Err(e) => {
+        let written = store
+            .writer()
+            .apply_planned(store.reads(), async |db: &PlanReads<'_>| {
+                let found = workspaces::find_account(db, &email).await?;
+                Ok::<_, Error>(writes::creation(backend, p, &input, &email, found))
+            })
+            .await;
+        match written {
+            Ok(user) => return Ok(user),
+            Err(Planned::Plan(e)) => return Err(e),
+            Err(Planned::Write(e)) if workspaces::is_account_taken(&e) => continue,
+            Err(Planned::Write(e)) => {
                 return Err(match Error::from(e) {
                     Error::Conflict(_) => {
-                        let ws = &p.workspace_id;
-                        creation_conflict(store.pool(), ws, &user.user_name, &email).await
+                        let (ws, user_name) = (&p.workspace_id, input.user_name.trim());
+                        creation_conflict(store.pool(), ws, user_name, &email).await
                     }
                     other => other,
                 });
