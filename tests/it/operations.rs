@@ -198,23 +198,17 @@ async fn metrics_count_requests_and_operations_for_the_token_holder_only() {
 #[tokio::test]
 async fn json_logs_carry_request_ids_and_never_a_secret() {
     let (url, _db) = fresh_database().await;
-    let log_dir = tempfile::tempdir().unwrap();
-    let log_path = log_dir.path().join("gateway.log");
-    let log_file = std::fs::File::create(&log_path).unwrap();
-    let server = Server::start_with(
-        &url,
-        &[
-            ("SCIM_GATEWAY_LOG", "debug"),
-            ("SCIM_GATEWAY_LOG_FORMAT", "json"),
-            ("SCIM_GATEWAY_METRICS_TOKEN", METRICS_TOKEN),
-        ],
-        Stdio::from(log_file),
-    );
-    let lines = server.read_until("listening on");
-    let token = Server::sign_in_token(&lines).expect("a sign-in link on first start");
-    let base = Server::base_url(&lines);
-    let http = reqwest::Client::new();
-    let (scim_base, key) = enable_scim_over_http(&http, &base, &token).await;
+    let env = [("SCIM_GATEWAY_METRICS_TOKEN", METRICS_TOKEN)];
+    let LoggedServer {
+        server,
+        _log_dir,
+        log_path,
+        token,
+        base,
+        http,
+        scim_base,
+        key,
+    } = LoggedServer::start(&url, "debug", &env).await;
 
     let created = http
         .post(format!("{scim_base}/Users"))
@@ -382,22 +376,16 @@ async fn sigterm_lets_an_in_flight_request_finish() {
 #[tokio::test]
 async fn an_internal_failure_is_logged_once_with_its_cause() {
     let (url, _db) = fresh_database().await;
-    let log_dir = tempfile::tempdir().unwrap();
-    let log_path = log_dir.path().join("gateway.log");
-    let log_file = std::fs::File::create(&log_path).unwrap();
-    let server = Server::start_with(
-        &url,
-        &[
-            ("SCIM_GATEWAY_LOG", "info"),
-            ("SCIM_GATEWAY_LOG_FORMAT", "json"),
-        ],
-        Stdio::from(log_file),
-    );
-    let lines = server.read_until("listening on");
-    let token = Server::sign_in_token(&lines).expect("a sign-in link on first start");
-    let base = Server::base_url(&lines);
-    let http = reqwest::Client::new();
-    let (scim_base, key) = enable_scim_over_http(&http, &base, &token).await;
+    let LoggedServer {
+        server,
+        _log_dir,
+        log_path,
+        token,
+        base,
+        http,
+        scim_base,
+        key,
+    } = LoggedServer::start(&url, "info", &[]).await;
 
     let db = sea_orm::Database::connect(url.as_str()).await.unwrap();
     for table in ["member_emails", "group_role_mappings"] {
@@ -462,5 +450,46 @@ async fn an_internal_failure_is_logged_once_with_its_cause() {
         assert_eq!(line["level"], "ERROR", "{line}");
         assert_eq!(line["span"]["request_id"], request_id, "{line}");
         assert_eq!(line["fields"]["status"], status, "{line}");
+    }
+}
+
+/// A gateway process writing JSON logs to a file at `level`, signed in, with SCIM on and a key.
+struct LoggedServer {
+    server: Server,
+    _log_dir: tempfile::TempDir,
+    log_path: std::path::PathBuf,
+    token: String,
+    base: String,
+    http: reqwest::Client,
+    scim_base: String,
+    key: String,
+}
+
+impl LoggedServer {
+    async fn start(url: &str, level: &str, env: &[(&str, &str)]) -> LoggedServer {
+        let log_dir = tempfile::tempdir().unwrap();
+        let log_path = log_dir.path().join("gateway.log");
+        let log_file = std::fs::File::create(&log_path).unwrap();
+        let mut all = vec![
+            ("SCIM_GATEWAY_LOG", level),
+            ("SCIM_GATEWAY_LOG_FORMAT", "json"),
+        ];
+        all.extend_from_slice(env);
+        let server = Server::start_with(url, &all, Stdio::from(log_file));
+        let lines = server.read_until("listening on");
+        let token = Server::sign_in_token(&lines).expect("a sign-in link on first start");
+        let base = Server::base_url(&lines);
+        let http = reqwest::Client::new();
+        let (scim_base, key) = enable_scim_over_http(&http, &base, &token).await;
+        LoggedServer {
+            server,
+            _log_dir: log_dir,
+            log_path,
+            token,
+            base,
+            http,
+            scim_base,
+            key,
+        }
     }
 }
