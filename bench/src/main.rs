@@ -573,6 +573,21 @@ async fn run(
         .await,
     );
 
+    // Okta's "Push Profile Updates": the name and the active flag of random members.
+    let (b, ids3) = (base.clone(), ids.clone());
+    rows.push(
+        closed_loop("profile update (PATCH name + active)", &addr, auth.clone(), 8, duration, u64::MAX, Arc::new(move |c, i| {
+            let id = &ids3[(c * 7919 + i as usize * 31) % n];
+            let given = format!("G{c}-{i}");
+            let body = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+                { "op": "replace", "path": "name.givenName", "value": given },
+                { "op": "replace", "path": "active", "value": true },
+            ] }).to_string();
+            Op { method: "PATCH", path: format!("{b}/Users/{id}"), body: Some(body), status: 200, contains: Some(given) }
+        }))
+        .await,
+    );
+
     // Group push: 2,000 members in 100-member PATCHes, then removed, in both removal forms.
     let push_n = n.min(2000);
     let mut push_rows = Vec::new();
@@ -637,6 +652,9 @@ async fn run(
         None
     };
 
+    // PostgreSQL's own limit on this machine, in the same run.
+    let pgbench_tps = postgres.as_deref().map(|admin| pgbench(admin, seconds));
+
     let (peak, rss) = server.memory();
     println!();
     println!(
@@ -683,6 +701,17 @@ async fn run(
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some(tps) = pgbench_tps {
+        let lookup = rows
+            .iter()
+            .find(|r| r.name.starts_with("lookup"))
+            .map_or(0.0, Stats::rate);
+        println!();
+        println!(
+            "PostgreSQL's own limit, same run: pgbench -S -M prepared -c 16 -j 2 (scale 10) {tps:.0} tps; the lookup's rate is {:.2} of it",
+            lookup / tps
+        );
+    }
     println!();
     println!("| group push of {push_n} members, 100 per PATCH | add | remove | total |");
     println!("|---|---|---|---|");
@@ -724,7 +753,9 @@ async fn run(
         // A second workspace of `big` members, measured in slices alternating with this one.
         let (big_base, big_auth) = another_workspace(gateway, &database_url, &addr, "big").await;
         let mut big_conn = Conn::open(&addr, big_auth.clone()).await;
+        let loading = Instant::now();
         let big_ids = Arc::new(seed(&mut big_conn, &big_base, "b", 0, big).await);
+        let load_time = loading.elapsed();
         let total = big_ids.len();
         let (small_lookup, big_lookup) = alternating(
             (
@@ -829,7 +860,9 @@ async fn run(
         );
         println!();
         println!(
-            "server memory after {total} members: peak {peak:.1} MiB, now {rss:.1} MiB resident"
+            "server memory after {total} members: peak {peak:.1} MiB, now {rss:.1} MiB resident; loaded through /Bulk in {:.0} s ({:.0}/s)",
+            load_time.as_secs_f64(),
+            total as f64 / load_time.as_secs_f64()
         );
     }
 
@@ -851,6 +884,72 @@ async fn run(
         eprintln!("{errors} answers were wrong");
         std::process::exit(1);
     }
+}
+
+/// Select-only pgbench transactions per second on a database of its own next to the gateway's:
+/// what PostgreSQL itself answers on this machine (the `pgbench` of the PostgreSQL binaries on
+/// the PATH or under /usr/lib/postgresql).
+fn pgbench(admin: &str, seconds: u64) -> f64 {
+    let binary = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .chain(
+            std::fs::read_dir("/usr/lib/postgresql")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|version| version.path().join("bin")),
+        )
+        .map(|dir| dir.join("pgbench"))
+        .find(|candidate| candidate.is_file())
+        .expect("pgbench (Debian package postgresql-contrib or postgresql)");
+    let name = format!("scimgw_pgbench_{}", std::process::id());
+    let psql = |sql: &str| {
+        let status = std::process::Command::new("psql")
+            .args([admin, "-qc", sql])
+            .status()
+            .expect("psql");
+        assert!(status.success(), "psql: {sql}");
+    };
+    psql(&format!("create database {name}"));
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+    let url = format!("{base}/{name}");
+    let init = std::process::Command::new(&binary)
+        .args(["-i", "-q", "-s", "10", &url])
+        .output()
+        .expect("pgbench -i");
+    assert!(
+        init.status.success(),
+        "pgbench -i: {}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let run = std::process::Command::new(&binary)
+        .args([
+            "-S",
+            "-M",
+            "prepared",
+            "-c",
+            "16",
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+            &url,
+        ])
+        .output()
+        .expect("pgbench -S");
+    psql(&format!("drop database if exists {name} with (force)"));
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "pgbench -S: {out}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    out.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|tps| tps.parse().ok())
+        .unwrap_or_else(|| panic!("no tps in pgbench's output: {out}"))
 }
 
 /// A second workspace (made with the `admin-token` command) with SCIM on: its base and key.
