@@ -477,8 +477,7 @@ async fn run(
                 .status()
                 .expect("psql");
             assert!(status.success(), "create database {name}");
-            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-            (format!("{base}/{name}"), Some(name))
+            (database_url(admin, &name), Some(name))
         }
         None => (
             format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()),
@@ -886,6 +885,16 @@ async fn run(
     }
 }
 
+/// The URL of database `name` on the server of `admin`, with the same parameters (`sslmode`…).
+fn database_url(admin: &str, name: &str) -> String {
+    let (url, query) = match admin.split_once('?') {
+        Some((url, query)) => (url, format!("?{query}")),
+        None => (admin, String::new()),
+    };
+    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(url);
+    format!("{base}/{name}{query}")
+}
+
 /// Select-only pgbench transactions per second on a database of its own next to the gateway's:
 /// what PostgreSQL itself answers on this machine (the `pgbench` of the PostgreSQL binaries on
 /// the PATH or under /usr/lib/postgresql).
@@ -912,8 +921,7 @@ fn pgbench(admin: &str, seconds: u64) -> f64 {
         assert!(status.success(), "psql: {sql}");
     };
     psql(&format!("create database {name}"));
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-    let url = format!("{base}/{name}");
+    let url = database_url(admin, &name);
     let init = std::process::Command::new(&binary)
         .args(["-i", "-q", "-s", "10", &url])
         .output()

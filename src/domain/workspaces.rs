@@ -137,23 +137,25 @@ impl FromCells for AccountRow {
 
 /// A new account for an e-mail no account has.
 pub async fn create_account(db: &impl ConnectionTrait, email: &str) -> Result<account::Model> {
-    let (model, insert) = new_account(db.get_database_backend(), email);
+    let (model, insert) = new_account(db.get_database_backend(), email, None, None);
     db.execute_raw(insert).await?;
     Ok(model)
 }
 
-/// A new account and the statement that stores it, to run with others.
+/// A new account with these names and the statement that stores it, to run with others.
 pub fn new_account(
     backend: sea_orm::DbBackend,
     email: &str,
+    given_name: Option<String>,
+    family_name: Option<String>,
 ) -> (account::Model, sea_orm::Statement) {
     let at = now();
     let model = account::Model {
         id: new_id(),
         email: email.trim().to_string(),
         email_key: email_key(email),
-        given_name: None,
-        family_name: None,
+        given_name,
+        family_name,
         created_at: at,
         updated_at: at,
     };

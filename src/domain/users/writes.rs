@@ -105,14 +105,18 @@ pub(super) fn creation(
     let existed = found.is_some();
     let mut writes = Vec::new();
     let account = match found {
-        Some(account) => account,
+        Some(account) => {
+            writes.extend(account_name_update(backend, &account.id, input, false));
+            account
+        }
         None => {
-            let (account, insert) = workspaces::new_account(backend, email);
+            // A new account is stored with the names given: one statement, not two.
+            let (given, family) = (input.given_name.clone(), input.family_name.clone());
+            let (account, insert) = workspaces::new_account(backend, email, given, family);
             writes.push(insert);
             account
         }
     };
-    writes.extend(account_name_update(backend, &account.id, input, false));
     let at = now();
     let effective = roles::resolve(false, input.direct_role(), &[]).role;
     let model = member::Model {
