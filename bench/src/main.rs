@@ -651,6 +651,39 @@ async fn run(
         None
     };
 
+    // Two gateway processes on one PostgreSQL under the lookup load, as replicas run: on 2 cores
+    // they share the CPU; the point is that nothing serialises them.
+    let replicas = if postgres.is_some() {
+        let second = Server::start(serve(Command::new(gateway), &database_url)).await;
+        let (one, two) = tokio::join!(
+            closed_loop(
+                "lookup, process 1",
+                &addr,
+                auth.clone(),
+                8,
+                duration,
+                u64::MAX,
+                lookup_op(base.clone(), "u", n)
+            ),
+            closed_loop(
+                "lookup, process 2",
+                &second.addr,
+                auth.clone(),
+                8,
+                duration,
+                u64::MAX,
+                lookup_op(base.clone(), "u", n)
+            ),
+        );
+        let single = rows
+            .iter()
+            .find(|r| r.name.starts_with("lookup"))
+            .map_or(0.0, Stats::rate);
+        Some((one, two, single))
+    } else {
+        None
+    };
+
     // PostgreSQL's own limit on this machine, in the same run.
     let pgbench_tps = postgres.as_deref().map(|admin| pgbench(admin, seconds));
 
@@ -700,6 +733,28 @@ async fn run(
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some((one, two, single)) = &replicas {
+        println!();
+        println!(
+            "| two gateway processes on one PostgreSQL, lookups, 8 clients each | rate/s | p50 ms | p99 ms | errors |"
+        );
+        println!("|---|---|---|---|---|");
+        for s in [one, two] {
+            println!(
+                "| {} | {:.0} | {:.2} | {:.2} | {} |",
+                s.name,
+                s.rate(),
+                s.percentile(0.5),
+                s.percentile(0.99),
+                s.errors
+            );
+        }
+        println!(
+            "| both | {:.0} ({:.2}× one process's {single:.0}/s) | | | |",
+            one.rate() + two.rate(),
+            (one.rate() + two.rate()) / single
+        );
+    }
     if let Some(tps) = pgbench_tps {
         let lookup = rows
             .iter()
@@ -876,6 +931,9 @@ async fn run(
             .status();
     }
     let errors: u64 = rows.iter().map(|r| r.errors).sum::<u64>()
+        + replicas
+            .as_ref()
+            .map_or(0, |(one, two, _)| one.errors + two.errors)
         + ceiling_stats.errors
         + fair.as_ref().map_or(0, |f| f.wrong)
         + big_errors;
