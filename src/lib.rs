@@ -54,7 +54,8 @@
 //! - `domain::request_log` — failed SCIM requests in the activity log; outages' end.
 //! - `domain::outages` — database outages, recorded once.
 //! - `domain::secrets` — random secrets and their hashes; `domain::values` — ids, time, keys.
-//! - `domain::error` — the one error type every protocol maps.
+//! - `domain::error` — the one error type every protocol maps, and `Failure`, the cause the
+//!   serving layer logs once.
 //!
 //! In `scim`: `scim::paths` (what a path names), `scim::routes` (endpoint → handler, by hand),
 //! `scim::auth` (key, rate, switch), `scim::users` and `scim::groups` (handlers),
