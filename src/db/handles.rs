@@ -8,7 +8,7 @@ use sea_orm::{
 
 use super::rows::{Cost, Fetch, FromCells, fetch_with};
 use super::sqlite_checkpoints;
-use super::statements::{begin_write, execute_all};
+use super::statements::{begin_write, execute_all, write_returning};
 use super::{SqliteReads, SqliteWrites};
 
 /// The file of a SQLite pool; `None` on PostgreSQL and for an in-memory database (only its pool
@@ -77,23 +77,6 @@ impl Writer {
         &self.pool
     }
 
-    /// Writes every statement or none: on SQLite in one round trip to the group-committing
-    /// writer, elsewhere (and without the writer's task) in a transaction.
-    pub async fn apply(&self, statements: Vec<Statement>) -> Result<(), DbErr> {
-        if let Some(sqlite) = &self.sqlite {
-            return sqlite.apply(statements).await;
-        }
-        let txn = begin_write(&self.pool).await?;
-        match execute_all(&txn, statements).await {
-            Ok(()) => txn.commit().await,
-            Err(e) => {
-                // The statement's error is the one to report; the rollback's would hide it.
-                let _ = txn.rollback().await;
-                Err(e)
-            }
-        }
-    }
-
     /// Reads what a write needs with `plan`, then writes the statements it returns, all or none.
     /// On SQLite `plan` reads from the fast readers and the statements go to the writer in one
     /// round trip (a conditional statement or a unique key catches a change in between);
@@ -132,7 +115,7 @@ impl Writer {
 
     /// Runs `first` (a write with `RETURNING`, such as an update that matches only the version
     /// read) and then `rest`, and keeps them only when `first` returned a row; answers whether
-    /// it did. Same paths as `apply`.
+    /// it did. Same paths as `apply_planned`.
     pub async fn apply_if_returned(
         &self,
         first: Statement,
@@ -142,16 +125,9 @@ impl Writer {
             return sqlite.apply_if_returned(first, rest).await;
         }
         let txn = begin_write(&self.pool).await?;
-        // `rest` runs only after `first` matched: its row lock then orders concurrent writers of
-        // that row, and a writer that lost the race touches nothing else.
-        let written = async {
-            if txn.query_all_raw(first).await?.is_empty() {
-                return Ok(false);
-            }
-            execute_all(&txn, rest).await?;
-            Ok(true)
-        }
-        .await;
+        let written = write_returning(&txn, first, rest)
+            .await
+            .map(|returned| returned > 0);
         match written {
             Ok(true) => {
                 txn.commit().await?;

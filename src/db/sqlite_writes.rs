@@ -9,7 +9,7 @@
 //!
 //! Hand-written for speed, on purpose. Measured with `scim-bench run` when the group commit came
 //! in: creates 2.3–2.5k → 4.6–5.1k/s, PATCHes 2.6–2.9k → 6.1–6.7k/s. Pinned to the transaction
-//! path (`db::Writer::apply` without this writer, as on PostgreSQL) by the same tests on both
+//! path (`db::Writer` without this writer, as on PostgreSQL) by the same tests on both
 //! databases: `scim_users::concurrent_creates_and_patches_lose_nothing`,
 //! `concurrency::two_processes_on_one_database_lose_no_update` and the crash tests.
 

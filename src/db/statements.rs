@@ -52,7 +52,8 @@ pub(super) fn joined(
 }
 
 /// Runs `first` (a write with `RETURNING`) and then `rest`, like `execute_all`; answers how many
-/// rows `first` returned. The caller rolls back when that number says `first` missed.
+/// rows `first` returned. The caller rolls back when that number says `first` missed (on SQLite,
+/// where the statements go as one string, `rest` ran too; elsewhere it did not run).
 pub async fn write_returning(
     db: &impl sea_orm::ConnectionTrait,
     first: sea_orm::Statement,
@@ -60,8 +61,12 @@ pub async fn write_returning(
 ) -> std::result::Result<usize, sea_orm::DbErr> {
     let backend = db.get_database_backend();
     if backend != sea_orm::DatabaseBackend::Sqlite {
+        // `rest` runs only after `first` matched: its row lock then orders concurrent writers of
+        // that row, and a writer that lost the race touches nothing else.
         let returned = db.query_all_raw(first).await?.len();
-        execute_all(db, rest).await?;
+        if returned > 0 {
+            execute_all(db, rest).await?;
+        }
         return Ok(returned);
     }
     // The other statements return no rows: every row comes from `first`.

@@ -132,9 +132,7 @@ pub async fn replace(
     admin::require_admin(&txn, principal).await?;
     let ws = principal.workspace_id.as_str();
     // Concurrent edits of one workspace's mapping take turns.
-    crate::db::for_update(&txn, workspace::Entity::find_by_id(ws.to_string()))
-        .one(&txn)
-        .await?;
+    crate::db::lock_rows(&txn, workspace::Entity::find_by_id(ws.to_string())).await?;
     let changes = plan(&txn, ws, &rows).await?;
     group_role_mapping::Entity::delete_many()
         .filter(group_role_mapping::Column::WorkspaceId.eq(ws))
