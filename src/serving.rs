@@ -78,14 +78,11 @@ where
     };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    state
-        .metrics
-        .observe(route.clone(), &method, status, elapsed);
-    let route: &str = &route;
     // One line per request, with the cause of a failure the protocol carried out on its answer:
     // errors are logged here and nowhere else.
     let failure = response.extensions().get::<Failure>();
     span.in_scope(|| {
+        let route: &str = &route;
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         let path = uri.path();
         match failure {
@@ -101,6 +98,7 @@ where
             None => tracing::debug!(%method, route, status, latency_ms, "answered"),
         }
     });
+    state.metrics.observe(route, &method, status, elapsed);
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
         headers
