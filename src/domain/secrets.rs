@@ -58,6 +58,16 @@ pub fn hash_matches(stored_hash: &str, presented: &str) -> bool {
         .into()
 }
 
+/// The secret in an `Authorization` value: what follows `Bearer ` (any case), or the bare value
+/// (Okta's header mode sends the key alone).
+pub fn from_authorization(value: &str) -> &str {
+    let value = value.trim();
+    match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => value,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,14 +17,6 @@ pub(super) fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Prin
         .ok_or_else(|| domain::Error::Unauthenticated.extend())
 }
 
-fn bearer_token(value: &str) -> &str {
-    let value = value.trim();
-    match value.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-        _ => value,
-    }
-}
-
 /// The caller: an admin token when one is presented (bootstrap and break-glass), else the SSO
 /// session cookie's member.
 pub(super) async fn caller_for(
@@ -32,7 +24,12 @@ pub(super) async fn caller_for(
     token: Option<&str>,
     session: Option<&str>,
 ) -> Result<Caller, domain::Error> {
-    let authenticated = match (token.map(bearer_token).filter(|t| !t.is_empty()), session) {
+    let authenticated = match (
+        token
+            .map(crate::domain::secrets::from_authorization)
+            .filter(|t| !t.is_empty()),
+        session,
+    ) {
         (Some(token), _) => domain::admin::authenticate(&state.store, token).await,
         (None, Some(session)) => domain::sessions::authenticate(&state.store, session).await,
         (None, None) => return Ok(Caller(None)),

@@ -19,14 +19,6 @@ use crate::scim::ScimError;
 use crate::scim::paths::Endpoint;
 use crate::state::AppState;
 
-fn presented_key(value: &str) -> &str {
-    let value = value.trim();
-    match value.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-        _ => value,
-    }
-}
-
 /// Admits a request to `endpoint` of `workspace_id` (see `admit_and_run`), runs it, and counts
 /// it for the workspace's metrics.
 pub async fn authenticate<F, Fut>(
@@ -80,7 +72,7 @@ where
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .map(presented_key)
+        .map(crate::domain::secrets::from_authorization)
         .unwrap_or("");
     let log = RequestLog {
         workspace_id,
