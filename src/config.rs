@@ -29,6 +29,11 @@ pub struct Cli {
     )]
     pub db_max_connections: u32,
 
+    /// PostgreSQL connections per process that carry the hot point reads, pipelined, beside
+    /// the pool (default: the CPU count, 2 to 8); 0 sends every read through the pool.
+    #[arg(long, env = "SCIM_GATEWAY_DB_READ_LANES", global = true)]
+    pub db_read_lanes: Option<u32>,
+
     /// Address to listen on.
     #[arg(
         long,
@@ -171,6 +176,14 @@ pub enum LogFormat {
 }
 
 impl Cli {
+    /// PostgreSQL's read lanes per process (`--db-read-lanes`); unused on SQLite.
+    pub fn read_lanes(&self) -> usize {
+        match self.db_read_lanes {
+            Some(n) => n as usize,
+            None => crate::db::default_read_lanes(),
+        }
+    }
+
     /// The limits, with the connection budget derived from `nofile` (the descriptor limit the
     /// process runs with) unless `--max-connections` sets it.
     pub fn limits(&self, nofile: u64) -> Limits {
@@ -183,7 +196,10 @@ impl Cli {
             idle_timeout: secs(self.idle_timeout_secs),
             max_connections: match self.max_connections {
                 Some(n) if n > 0 => n,
-                _ => Limits::connection_budget(nofile, self.db_max_connections),
+                _ => Limits::connection_budget(
+                    nofile,
+                    self.db_max_connections + self.read_lanes() as u32,
+                ),
             },
         }
     }
@@ -210,6 +226,7 @@ fn rate(value: &str) -> Result<f64, String> {
 /// Every `SCIM_GATEWAY_*` variable this program reads.
 pub const KNOWN_ENV: &[&str] = &[
     "SCIM_GATEWAY_DB_MAX_CONNECTIONS",
+    "SCIM_GATEWAY_DB_READ_LANES",
     "SCIM_GATEWAY_BIND",
     "SCIM_GATEWAY_PUBLIC_URL",
     "SCIM_GATEWAY_WEB_DIR",

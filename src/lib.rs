@@ -16,10 +16,11 @@
 //!    (request counts and latencies), `limits` (plain numbers), `config` (flags and environment).
 //! 4. **domain** — every rule, once; see below.
 //! 5. **db** — `db`: connections, migrations, and how statements run: `db::handles` (pools,
-//!    the SQLite fast readers and writer, and how a read-then-write runs on each backend),
+//!    the fast readers and SQLite's writer, and how a read-then-write runs on each backend),
 //!    `db::prepared` (statements built once with marker values), `db::statements` (write
-//!    transactions, batches, row locks), `db::rows` (one row decoder for both drivers),
-//!    `db::sqlite_reads`, `db::sqlite_writes`, `db::sqlite_checkpoints`.
+//!    transactions, batches, row locks), `db::rows` (one row decoder for every driver),
+//!    `db::sqlite_reads`, `db::sqlite_writes`, `db::sqlite_checkpoints`, `db::postgres_reads`
+//!    (PostgreSQL's point reads on pipelined tokio-postgres lanes).
 //! 6. **entities** — `entities`: sea-orm entities, one file per table, used only by the domain.
 //!
 //! Where the rule for X lives, in `domain`:

@@ -127,6 +127,7 @@ async fn serve(cli: &Cli) -> Result<(), String> {
         .unwrap_or_else(|| format!("http://{local}"));
     let settings = Settings::new(&public_url, cli.web_dir.clone())
         .with_limits(cli.limits(nofile))
+        .with_read_lanes(cli.read_lanes())
         .with_session_ttl(chrono::TimeDelta::hours(i64::from(cli.session_hours)))
         .with_metrics_token(cli.metrics_token.as_deref());
     let limits = &settings.limits;
@@ -157,7 +158,7 @@ async fn serve(cli: &Cli) -> Result<(), String> {
     let writer = db::connect_writer(&cli.database_url, &conn)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    let state = AppState::with_writer(conn, writer, settings);
+    let state = AppState::new(&cli.database_url, conn, writer, settings);
     scim_gateway::serve(listener, state, shutdown)
         .await
         .map_err(|e| e.to_string())?;

@@ -26,18 +26,16 @@ pub struct Shared {
 }
 
 impl AppState {
-    /// One pool for reads and writes.
-    pub fn new(db: DatabaseConnection, settings: Settings) -> Self {
-        Self::with_writer(db.clone(), db, settings)
-    }
-
-    pub fn with_writer(
+    /// Over the read and write pools opened from `database_url` (`db::connect`,
+    /// `db::connect_writer`).
+    pub fn new(
+        database_url: &str,
         db: DatabaseConnection,
         writer: DatabaseConnection,
         settings: Settings,
     ) -> Self {
         AppState(Arc::new(Shared {
-            store: crate::domain::Store::new(db, writer),
+            store: crate::domain::Store::new(db, writer, database_url, settings.read_lanes),
             metrics: crate::metrics::Metrics::default(),
             rate: crate::domain::rate_limit::RateLimiter::new(
                 settings.limits.scim_rate_per_second,
@@ -59,6 +57,8 @@ pub struct Settings {
     pub metrics_token_hash: Option<String>,
     /// How long an SSO session lasts.
     pub session_ttl: chrono::TimeDelta,
+    /// PostgreSQL connections that carry the point reads (`db::postgres_reads`); 0 for none.
+    pub read_lanes: usize,
 }
 
 impl Settings {
@@ -69,7 +69,12 @@ impl Settings {
             limits: crate::limits::Limits::default(),
             metrics_token_hash: None,
             session_ttl: crate::domain::sessions::DEFAULT_TTL,
+            read_lanes: crate::db::default_read_lanes(),
         }
+    }
+
+    pub fn with_read_lanes(self, read_lanes: usize) -> Self {
+        Settings { read_lanes, ..self }
     }
 
     pub fn with_session_ttl(self, session_ttl: chrono::TimeDelta) -> Self {

@@ -6,6 +6,7 @@ use sea_orm::{
     Statement,
 };
 
+use super::postgres_reads::PostgresReads;
 use super::rows::{Cost, Fetch, FromCells, fetch_with};
 use super::sqlite_checkpoints;
 use super::statements::{begin_write, execute_all, write_returning};
@@ -24,20 +25,31 @@ fn sqlite_file(pool: &DatabaseConnection) -> Option<std::path::PathBuf> {
     (!in_memory).then(|| path.to_path_buf())
 }
 
-/// The pool for reads outside transactions, with SQLite's fast readers when the database is a
-/// file (see `sqlite_reads`).
+/// The pool for reads outside transactions, with fast readers beside it: SQLite's when the
+/// database is a file (see `sqlite_reads`), PostgreSQL's pipelined lanes for point reads (see
+/// `postgres_reads`).
 #[derive(Clone)]
 pub struct Reads {
     pool: DatabaseConnection,
     sqlite: Option<std::sync::Arc<SqliteReads>>,
+    postgres: Option<std::sync::Arc<PostgresReads>>,
 }
 
 impl Reads {
-    pub fn new(pool: DatabaseConnection) -> Self {
+    /// Over the pool opened from `url`, with `postgres_lanes` lanes on PostgreSQL.
+    pub fn new(pool: DatabaseConnection, url: &str, postgres_lanes: usize) -> Self {
         let sqlite = sqlite_file(&pool)
             .and_then(|file| SqliteReads::for_file(&file))
             .map(std::sync::Arc::new);
-        Reads { pool, sqlite }
+        let postgres = (pool.get_database_backend() == DatabaseBackend::Postgres)
+            .then(|| PostgresReads::for_url(url, postgres_lanes))
+            .flatten()
+            .map(std::sync::Arc::new);
+        Reads {
+            pool,
+            sqlite,
+            postgres,
+        }
     }
 
     pub fn pool(&self) -> &DatabaseConnection {
@@ -46,6 +58,16 @@ impl Reads {
 
     pub fn sqlite(&self) -> Option<&SqliteReads> {
         self.sqlite.as_deref()
+    }
+
+    /// How many point reads PostgreSQL's lanes have answered; `None` without lanes.
+    pub fn postgres_lane_reads(&self) -> Option<u64> {
+        self.postgres.as_ref().map(|lanes| lanes.served())
+    }
+
+    /// How many of PostgreSQL's lanes are connected now; `None` without lanes.
+    pub fn postgres_lanes_connected(&self) -> Option<usize> {
+        self.postgres.as_ref().map(|lanes| lanes.connected())
     }
 }
 
@@ -151,10 +173,16 @@ impl Fetch for Reads {
         self.pool().get_database_backend()
     }
     async fn fetch<T: FromCells>(&self, stmt: Statement, cost: Cost) -> Result<Vec<T>, DbErr> {
-        match self.sqlite() {
-            Some(fast) => fast.fetch(stmt, cost).await,
-            None => fetch_with(self.pool(), stmt).await,
+        if let Some(fast) = self.sqlite() {
+            return fast.fetch(stmt, cost).await;
         }
+        if cost == Cost::Point
+            && let Some(lanes) = &self.postgres
+            && let Ok(answer) = lanes.fetch(&stmt).await
+        {
+            return answer;
+        }
+        fetch_with(self.pool(), stmt).await
     }
 }
 

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 mod handles;
+mod postgres_reads;
 pub mod prepared;
 pub mod rows;
 mod sqlite_checkpoints;
@@ -18,6 +19,7 @@ mod sqlite_writes;
 mod statements;
 
 pub use handles::{PlanReads, Planned, Reads, Writer};
+pub use postgres_reads::default_read_lanes;
 pub use sqlite_reads::SqliteReads;
 pub use sqlite_writes::SqliteWrites;
 pub use statements::{begin_write, execute_all, for_update, lock_rows, write_returning};

@@ -8,7 +8,7 @@
 //! Hand-written for speed, on purpose. Measured with `scim-bench instructions` on 2026-12-05,
 //! with and without these readers: a lookup 83,000 against 148,000 instructions, a GET 75,500
 //! against 139,600, a page of 100 users 2.86 M against 4.76 M. Pinned to sqlx's reads by
-//! `tests/it/read_paths.rs` (`rusqlite_and_sqlx_reads_give_identical_users`), which reads the
+//! `tests/it/read_paths.rs` (`fast_and_pool_reads_give_identical_users`), which reads the
 //! same users through both and compares them field by field.
 
 use std::cell::RefCell;

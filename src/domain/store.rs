@@ -29,11 +29,17 @@ pub struct Store {
 }
 
 impl Store {
-    /// Over a read pool and a write pool (the same one on PostgreSQL). Starts the SQLite writer
+    /// Over a read pool and a write pool (the same one on PostgreSQL), both opened from `url`,
+    /// and on PostgreSQL `read_lanes` connections for the point reads. Starts the SQLite writer
     /// on the current runtime.
-    pub fn new(pool: DatabaseConnection, writer: DatabaseConnection) -> Self {
+    pub fn new(
+        pool: DatabaseConnection,
+        writer: DatabaseConnection,
+        url: &str,
+        read_lanes: usize,
+    ) -> Self {
         Store {
-            reads: Reads::new(pool.clone()),
+            reads: Reads::new(pool.clone(), url, read_lanes),
             pool,
             writer: Writer::new(writer),
             access: Arc::default(),

@@ -99,6 +99,8 @@ pub fn uuid_simple() -> String {
 
 pub struct TestApp {
     pub url: String,
+    /// The database's URL, as the server was started with it.
+    pub db_url: String,
     pub db: DatabaseConnection,
     pub database: TestDb,
     pub client: reqwest::Client,
@@ -127,7 +129,7 @@ impl TestApp {
         let writer = db::connect_writer(&db_url, &conn)
             .await
             .expect("connect writer");
-        let state = AppState::with_writer(conn.clone(), writer, settings);
+        let state = AppState::new(&db_url, conn.clone(), writer, settings);
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             scim_gateway::serve(listener, state, async {
@@ -138,6 +140,7 @@ impl TestApp {
         });
         TestApp {
             url,
+            db_url,
             db: conn,
             database,
             client: reqwest::Client::new(),

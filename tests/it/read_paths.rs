@@ -1,17 +1,19 @@
-//! The two read paths agree: on a SQLite file the hot SCIM reads go through per-thread rusqlite
-//! readers (`db::Reads`), everything else through sqlx; both decode the same statements. Users
-//! read both ways — times, JSON columns, NULLs, non-ASCII, e-mails, groups — must be identical,
-//! so a change to one decoder can't silently diverge from the other.
+//! The read paths agree: the hot SCIM reads go through fast readers (`db::Reads`) — per-thread
+//! rusqlite readers on a SQLite file, pipelined tokio-postgres lanes on PostgreSQL — everything
+//! else through sqlx; all decode the same statements. Users read both ways — times, JSON
+//! columns, NULLs, non-ASCII, e-mails, groups — must be identical, so a change to one decoder
+//! can't silently diverge from the other.
 
 use scim_gateway::db::Reads;
 use scim_gateway::domain::filter;
 use scim_gateway::domain::users::{self, ListQuery};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 
 use crate::common::Scim;
 
 #[tokio::test]
-async fn rusqlite_and_sqlx_reads_give_identical_users() {
+async fn fast_and_pool_reads_give_identical_users() {
     let s = Scim::start().await;
     let people = [
         json!({ "userName": "zoë@ex.test", "name": { "givenName": "Zoë", "familyName": "Ærø" },
@@ -45,14 +47,22 @@ async fn rusqlite_and_sqlx_reads_give_identical_users() {
         .unwrap()
         .to_string();
 
-    let fast = Reads::new(s.app.db.clone());
+    let fast = Reads::new(s.app.db.clone(), &s.app.db_url, 2);
     let on_sqlite = s.app.db.get_database_backend() == sea_orm::DbBackend::Sqlite;
     assert_eq!(
         fast.sqlite().is_some(),
         on_sqlite,
         "the rusqlite readers serve a SQLite file (and only one)"
     );
+    assert_eq!(
+        fast.postgres_lane_reads(),
+        (!on_sqlite).then_some(0),
+        "PostgreSQL's lanes serve PostgreSQL (and only it)"
+    );
     let sqlx = &s.app.db;
+    if !on_sqlite {
+        lanes_connected(&fast, 2).await;
+    }
 
     for id in &ids {
         let a = users::get(&fast, &workspace_id, id).await.unwrap();
@@ -64,8 +74,15 @@ async fn rusqlite_and_sqlx_reads_give_identical_users() {
     assert_eq!(zoe.groups.len(), 1);
     assert_eq!(zoe.groups[0].display_name, "Ωmega");
 
+    if !on_sqlite {
+        // The lanes answered those reads themselves, not the pool behind them.
+        assert_eq!(fast.postgres_lane_reads(), Some(ids.len() as u64 + 1));
+    }
+
     for (filter_text, sort_by) in [
         ("", None),
+        ("userName eq \"ZOë@EX.test\"", None),
+        ("externalId eq \"ext-ü\"", None),
         ("userName pr", Some("userName")),
         ("emails.value co \"home\"", None),
         ("name.givenName eq \"zoë\"", None),
@@ -137,4 +154,95 @@ async fn identity_lookups_answer_what_the_general_path_answers() {
     }
     // The lookup found what it should (not two empty answers agreeing).
     assert_eq!(ada.body["totalResults"], 1, "{}", ada.body);
+}
+
+/// A lane whose connection the server ends (a restart, a failover, an administrator) costs no
+/// read: the read in flight goes to the pool, and the lane connects again for the next ones.
+/// On SQLite there are no lanes.
+#[tokio::test]
+async fn a_lane_whose_connection_ends_hands_reads_to_the_pool_and_reconnects() {
+    let s = Scim::start().await;
+    let created = s
+        .ok(
+            "POST",
+            "/Users",
+            Some(json!({ "userName": "lane@ex.test" })),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let workspace_id = s
+        .base
+        .split("/api/teams/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_string();
+    // A lane of its own, named apart from the running server's lanes.
+    let name = format!("lane-{}", crate::common::uuid_simple());
+    let separator = if s.app.db_url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}application_name={name}", s.app.db_url);
+    let reads = Reads::new(s.app.db.clone(), &url, 1);
+    let db = &s.app.db;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        assert_eq!(reads.postgres_lane_reads(), None);
+        return;
+    }
+    let lane_pids = async || -> Vec<i32> {
+        db.query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = $1 ORDER BY pid",
+            [name.as_str().into()],
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<i32>(0).unwrap())
+        .collect()
+    };
+
+    lanes_connected(&reads, 1).await;
+    let user = users::get(&reads, &workspace_id, &id).await.unwrap();
+    assert_eq!(user.user_name, "lane@ex.test");
+    assert_eq!(reads.postgres_lane_reads(), Some(1));
+    let before = lane_pids().await;
+    assert_eq!(before.len(), 1, "one lane, connected: {before:?}");
+
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_terminate_backend($1)",
+        [before[0].into()],
+    ))
+    .await
+    .unwrap();
+    while lane_pids().await == before {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    // Every read answers, whichever way it went; within a few the lane is back.
+    let mut reads_made = 0;
+    while reads.postgres_lane_reads() == Some(1) {
+        let again = users::get(&reads, &workspace_id, &id).await.unwrap();
+        assert_eq!(again, user);
+        reads_made += 1;
+        assert!(reads_made < 200, "the lane never came back");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let after = lane_pids().await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after, before, "a new connection");
+}
+
+/// Waits for the lanes, which connect in the background, so the reads that follow are theirs.
+async fn lanes_connected(reads: &Reads, lanes: usize) {
+    for _ in 0..500 {
+        if reads.postgres_lanes_connected() == Some(lanes) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!(
+        "the lanes did not connect: {:?}",
+        reads.postgres_lanes_connected()
+    );
 }
