@@ -29,10 +29,15 @@ pub struct Cli {
     )]
     pub db_max_connections: u32,
 
-    /// PostgreSQL connections per process that carry the hot point reads, pipelined, beside
-    /// the pool (default: the CPU count, 2 to 8); 0 sends every read through the pool.
+    /// PostgreSQL connections per process beside the pool that pipeline the hot point reads
+    /// (default: the CPU count, 2 to 8); 0 sends them through the pool.
     #[arg(long, env = "SCIM_GATEWAY_DB_READ_LANES", global = true)]
     pub db_read_lanes: Option<u32>,
+
+    /// PostgreSQL connections per process beside the pool that send a user's create or update
+    /// as one transaction in one or two round trips (default: 8); 0 sends them through the pool.
+    #[arg(long, env = "SCIM_GATEWAY_DB_WRITE_LANES", global = true)]
+    pub db_write_lanes: Option<u32>,
 
     /// Address to listen on.
     #[arg(
@@ -176,11 +181,13 @@ pub enum LogFormat {
 }
 
 impl Cli {
-    /// PostgreSQL's read lanes per process (`--db-read-lanes`); unused on SQLite.
-    pub fn read_lanes(&self) -> usize {
-        match self.db_read_lanes {
-            Some(n) => n as usize,
-            None => crate::db::default_read_lanes(),
+    /// PostgreSQL's lanes per process (`--db-read-lanes`, `--db-write-lanes`); unused on
+    /// SQLite.
+    pub fn db_lanes(&self) -> crate::db::Lanes {
+        let default = crate::db::Lanes::default();
+        crate::db::Lanes {
+            reads: self.db_read_lanes.map_or(default.reads, |n| n as usize),
+            writes: self.db_write_lanes.map_or(default.writes, |n| n as usize),
         }
     }
 
@@ -198,7 +205,8 @@ impl Cli {
                 Some(n) if n > 0 => n,
                 _ => Limits::connection_budget(
                     nofile,
-                    self.db_max_connections + self.read_lanes() as u32,
+                    self.db_max_connections
+                        + (self.db_lanes().reads + self.db_lanes().writes) as u32,
                 ),
             },
         }
@@ -227,6 +235,7 @@ fn rate(value: &str) -> Result<f64, String> {
 pub const KNOWN_ENV: &[&str] = &[
     "SCIM_GATEWAY_DB_MAX_CONNECTIONS",
     "SCIM_GATEWAY_DB_READ_LANES",
+    "SCIM_GATEWAY_DB_WRITE_LANES",
     "SCIM_GATEWAY_BIND",
     "SCIM_GATEWAY_PUBLIC_URL",
     "SCIM_GATEWAY_WEB_DIR",

@@ -19,8 +19,10 @@
 //!    the fast readers and SQLite's writer, and how a read-then-write runs on each backend),
 //!    `db::prepared` (statements built once with marker values), `db::statements` (write
 //!    transactions, batches, row locks), `db::rows` (one row decoder for every driver),
-//!    `db::sqlite_reads`, `db::sqlite_writes`, `db::sqlite_checkpoints`, `db::postgres_reads`
-//!    (PostgreSQL's point reads on pipelined tokio-postgres lanes).
+//!    `db::errors` (what an error means, whichever driver reported it), `db::sqlite_reads`,
+//!    `db::sqlite_writes`, `db::sqlite_checkpoints`, and PostgreSQL's lanes beside the pool:
+//!    `db::postgres_lanes` (tokio-postgres connections), `db::postgres_reads` (pipelined point
+//!    reads), `db::postgres_writes` (a transaction in one round trip).
 //! 6. **entities** — `entities`: sea-orm entities, one file per table, used only by the domain.
 //!
 //! Where the rule for X lives, in `domain`:

@@ -7,7 +7,14 @@ use scim_gateway::{AppState, Settings, db, domain};
 use tracing_subscriber::EnvFilter;
 
 fn init_tracing(cli: &Cli) {
-    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    // tokio-postgres (the lanes) logs every statement with its values at debug: people's
+    // names and e-mails. Only when asked for by name, as sqlx's statement log is off.
+    if !cli.log.contains("tokio_postgres")
+        && let Ok(quiet) = "tokio_postgres=info".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -127,7 +134,7 @@ async fn serve(cli: &Cli) -> Result<(), String> {
         .unwrap_or_else(|| format!("http://{local}"));
     let settings = Settings::new(&public_url, cli.web_dir.clone())
         .with_limits(cli.limits(nofile))
-        .with_read_lanes(cli.read_lanes())
+        .with_db_lanes(cli.db_lanes())
         .with_session_ttl(chrono::TimeDelta::hours(i64::from(cli.session_hours)))
         .with_metrics_token(cli.metrics_token.as_deref());
     let limits = &settings.limits;

@@ -14,13 +14,16 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::http::Method;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use sea_orm::{DatabaseBackend, DatabaseConnection};
+
+use crate::db::LaneCounts;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 14] = [
@@ -58,6 +61,55 @@ struct PoolLabels {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LaneLabels {
+    kind: &'static str,
+    by: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LaneKindLabels {
+    kind: &'static str,
+}
+
+/// PostgreSQL's lanes as of the scrape: `render` stores them, the registry encodes them.
+#[derive(Debug, Default)]
+struct LaneCollector(std::sync::Mutex<Option<LaneCounts>>);
+
+impl Collector for LaneCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(lanes) = *self.0.lock().unwrap_or_else(|e| e.into_inner()) else {
+            return Ok(());
+        };
+        let mut statements = encoder.encode_descriptor(
+            "db_lane_statements",
+            "PostgreSQL point reads and user writes, by kind and by who ran them: a lane, or the pool when no lane could",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (kind, (served, handed)) in [("read", lanes.reads), ("write", lanes.writes)] {
+            for (by, count) in [("lane", served), ("pool", handed)] {
+                ConstCounter::new(count)
+                    .encode(statements.encode_family(&LaneLabels { kind, by })?)?;
+            }
+        }
+        let mut connected = encoder.encode_descriptor(
+            "db_lanes_connected",
+            "PostgreSQL lanes connected now, by kind",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (kind, count) in [
+            ("read", lanes.reads_connected),
+            ("write", lanes.writes_connected),
+        ] {
+            ConstGauge::new(i64::try_from(count).unwrap_or(i64::MAX))
+                .encode(connected.encode_family(&LaneKindLabels { kind })?)?;
+        }
+        Ok(())
+    }
+}
+
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -66,6 +118,7 @@ pub struct Metrics {
     latency: LatencyFamily,
     operations: Family<OperationLabels, Counter>,
     pools: Family<PoolLabels, Gauge>,
+    lanes: std::sync::Arc<LaneCollector>,
     resident: Gauge,
 }
 
@@ -102,12 +155,15 @@ impl Default for Metrics {
             "Resident memory of this process",
             resident.clone(),
         );
+        let lanes = std::sync::Arc::<LaneCollector>::default();
+        registry.register_collector(Box::new(lanes.clone()));
         Metrics {
             registry,
             requests,
             latency,
             operations,
             pools,
+            lanes,
             resident,
         }
     }
@@ -173,8 +229,13 @@ impl Metrics {
             .inc();
     }
 
-    /// The exposition, with the pools and memory read now.
-    pub fn render(&self, pools: &[(&'static str, &DatabaseConnection)]) -> String {
+    /// The exposition, with the pools, PostgreSQL's lanes and memory read now.
+    pub fn render(
+        &self,
+        pools: &[(&'static str, &DatabaseConnection)],
+        lanes: Option<LaneCounts>,
+    ) -> String {
+        *self.lanes.0.lock().unwrap_or_else(|e| e.into_inner()) = lanes;
         for (pool, db) in pools {
             let (size, idle) = pool_size(db);
             let gauge = |state| self.pools.get_or_create(&PoolLabels { pool, state });

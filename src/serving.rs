@@ -178,6 +178,8 @@ pub async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap)
         )
             .into_response();
     }
-    let body = state.metrics.render(&state.store.pools());
+    let body = state
+        .metrics
+        .render(&state.store.pools(), state.store.lane_counts());
     ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response()
 }

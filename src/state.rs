@@ -35,7 +35,7 @@ impl AppState {
         settings: Settings,
     ) -> Self {
         AppState(Arc::new(Shared {
-            store: crate::domain::Store::new(db, writer, database_url, settings.read_lanes),
+            store: crate::domain::Store::new(db, writer, database_url, settings.db_lanes),
             metrics: crate::metrics::Metrics::default(),
             rate: crate::domain::rate_limit::RateLimiter::new(
                 settings.limits.scim_rate_per_second,
@@ -57,8 +57,9 @@ pub struct Settings {
     pub metrics_token_hash: Option<String>,
     /// How long an SSO session lasts.
     pub session_ttl: chrono::TimeDelta,
-    /// PostgreSQL connections that carry the point reads (`db::postgres_reads`); 0 for none.
-    pub read_lanes: usize,
+    /// PostgreSQL lanes: connections beside the pool for the hot reads and writes
+    /// (`db::postgres_lanes`).
+    pub db_lanes: crate::db::Lanes,
 }
 
 impl Settings {
@@ -69,12 +70,12 @@ impl Settings {
             limits: crate::limits::Limits::default(),
             metrics_token_hash: None,
             session_ttl: crate::domain::sessions::DEFAULT_TTL,
-            read_lanes: crate::db::default_read_lanes(),
+            db_lanes: crate::db::Lanes::default(),
         }
     }
 
-    pub fn with_read_lanes(self, read_lanes: usize) -> Self {
-        Settings { read_lanes, ..self }
+    pub fn with_db_lanes(self, db_lanes: crate::db::Lanes) -> Self {
+        Settings { db_lanes, ..self }
     }
 
     pub fn with_session_ttl(self, session_ttl: chrono::TimeDelta) -> Self {

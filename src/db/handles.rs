@@ -6,7 +6,9 @@ use sea_orm::{
     Statement,
 };
 
+use super::postgres_lanes::Target;
 use super::postgres_reads::PostgresReads;
+use super::postgres_writes::{Handed, PostgresWrites};
 use super::rows::{Cost, Fetch, FromCells, fetch_with};
 use super::sqlite_checkpoints;
 use super::statements::{begin_write, execute_all, write_returning};
@@ -41,9 +43,8 @@ impl Reads {
         let sqlite = sqlite_file(&pool)
             .and_then(|file| SqliteReads::for_file(&file))
             .map(std::sync::Arc::new);
-        let postgres = (pool.get_database_backend() == DatabaseBackend::Postgres)
-            .then(|| PostgresReads::for_url(url, postgres_lanes))
-            .flatten()
+        let postgres = postgres_target(&pool, url)
+            .and_then(|target| PostgresReads::new(&target, postgres_lanes))
             .map(std::sync::Arc::new);
         Reads {
             pool,
@@ -62,7 +63,7 @@ impl Reads {
 
     /// How many point reads PostgreSQL's lanes have answered; `None` without lanes.
     pub fn postgres_lane_reads(&self) -> Option<u64> {
-        self.postgres.as_ref().map(|lanes| lanes.served())
+        self.postgres.as_ref().map(|lanes| lanes.counts().0)
     }
 
     /// How many of PostgreSQL's lanes are connected now; `None` without lanes.
@@ -71,26 +72,66 @@ impl Reads {
     }
 }
 
+/// What PostgreSQL's lanes did: point reads and write transactions, each as (ran on a lane,
+/// handed to the pool), and how many lanes of each kind are connected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LaneCounts {
+    pub reads: (u64, u64),
+    pub writes: (u64, u64),
+    pub reads_connected: usize,
+    pub writes_connected: usize,
+}
+
+impl LaneCounts {
+    /// `None` when neither side has lanes.
+    pub fn of(reads: &Reads, writer: &Writer) -> Option<Self> {
+        let (r, w) = (reads.postgres.as_deref(), writer.postgres.as_deref());
+        if r.is_none() && w.is_none() {
+            return None;
+        }
+        Some(LaneCounts {
+            reads: r.map(PostgresReads::counts).unwrap_or_default(),
+            writes: w.map(PostgresWrites::counts).unwrap_or_default(),
+            reads_connected: r.map_or(0, PostgresReads::connected),
+            writes_connected: w.map_or(0, PostgresWrites::connected),
+        })
+    }
+}
+
+/// Where PostgreSQL's lanes connect: the pool's URL, when the pool is PostgreSQL's.
+fn postgres_target(pool: &DatabaseConnection, url: &str) -> Option<std::sync::Arc<Target>> {
+    (pool.get_database_backend() == DatabaseBackend::Postgres)
+        .then(|| Target::for_url(url))
+        .flatten()
+}
+
 /// The write side: the pool for write transactions and, on SQLite, the group-committing
-/// one-trip writer over it (see `sqlite_writes`).
+/// one-trip writer over it (see `sqlite_writes`); on PostgreSQL, lanes that pipeline a
+/// transaction (see `postgres_writes`).
 #[derive(Clone)]
 pub struct Writer {
     pool: DatabaseConnection,
     sqlite: Option<SqliteWrites>,
+    postgres: Option<std::sync::Arc<PostgresWrites>>,
     _checkpoints: Option<std::sync::Arc<sqlite_checkpoints::SqliteCheckpoints>>,
 }
 
 impl Writer {
-    /// Starts the SQLite writer's task on the current runtime (without one, every write takes
-    /// the transaction path).
-    pub fn new(pool: DatabaseConnection) -> Self {
+    /// Over the pool opened from `url`, with `postgres_lanes` lanes on PostgreSQL. Starts the
+    /// SQLite writer's task on the current runtime (without one, every write takes the
+    /// transaction path).
+    pub fn new(pool: DatabaseConnection, url: &str, postgres_lanes: usize) -> Self {
         let sqlite = SqliteWrites::of(&pool);
         let checkpoints = sqlite_file(&pool)
             .and_then(|file| sqlite_checkpoints::SqliteCheckpoints::for_file(&file))
             .map(std::sync::Arc::new);
+        let postgres = postgres_target(&pool, url)
+            .and_then(|target| PostgresWrites::new(&target, postgres_lanes))
+            .map(std::sync::Arc::new);
         Writer {
             pool,
             sqlite,
+            postgres,
             _checkpoints: checkpoints,
         }
     }
@@ -100,10 +141,10 @@ impl Writer {
     }
 
     /// Reads what a write needs with `plan`, then writes the statements it returns, all or none.
-    /// On SQLite `plan` reads from the fast readers and the statements go to the writer in one
-    /// round trip (a conditional statement or a unique key catches a change in between);
-    /// elsewhere `plan` reads in the transaction that writes, on one pooled connection (each
-    /// connection checked out and back costs a task).
+    /// With a fast writer (SQLite's, PostgreSQL's lanes) `plan` reads from the fast readers and
+    /// the statements go in one round trip (a conditional statement or a unique key catches a
+    /// change in between); through the pool `plan` reads in the transaction that writes, on
+    /// one pooled connection (each connection checked out and back costs a task).
     pub async fn apply_planned<T, E>(
         &self,
         reads: &Reads,
@@ -114,6 +155,15 @@ impl Writer {
                 plan(&PlanReads::Fast(reads)).await.map_err(Planned::Plan)?;
             sqlite.apply(statements).await.map_err(Planned::Write)?;
             return Ok(planned);
+        }
+        if let Some(lanes) = &self.postgres {
+            let (planned, statements) =
+                plan(&PlanReads::Fast(reads)).await.map_err(Planned::Plan)?;
+            let written = match lanes.transaction(statements).await {
+                Ok(written) => written,
+                Err(Handed(statements)) => self.in_transaction(statements).await,
+            };
+            return written.map(|()| planned).map_err(Planned::Write);
         }
         let txn = begin_write(&self.pool).await.map_err(Planned::Write)?;
         let (planned, statements) = match plan(&PlanReads::Transaction(&txn)).await {
@@ -135,6 +185,18 @@ impl Writer {
         }
     }
 
+    /// Planned statements in a pool transaction, all or none.
+    async fn in_transaction(&self, statements: Vec<Statement>) -> Result<(), DbErr> {
+        let txn = begin_write(&self.pool).await?;
+        match execute_all(&txn, statements).await {
+            Ok(()) => txn.commit().await,
+            Err(e) => {
+                let _ = txn.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
     /// Runs `first` (a write with `RETURNING`, such as an update that matches only the version
     /// read) and then `rest`, and keeps them only when `first` returned a row; answers whether
     /// it did. Same paths as `apply_planned`.
@@ -146,6 +208,16 @@ impl Writer {
         if let Some(sqlite) = &self.sqlite {
             return sqlite.apply_if_returned(first, rest).await;
         }
+        let (first, rest) = match &self.postgres {
+            Some(lanes) => match lanes.if_returned(first, rest).await {
+                Ok(written) => return written,
+                Err(Handed(mut statements)) => {
+                    let first = statements.remove(0);
+                    (first, statements)
+                }
+            },
+            None => (first, rest),
+        };
         let txn = begin_write(&self.pool).await?;
         let written = write_returning(&txn, first, rest)
             .await

@@ -9,8 +9,11 @@ use sea_orm::{
     Statement, TransactionTrait,
 };
 
+mod errors;
 mod handles;
+mod postgres_lanes;
 mod postgres_reads;
+mod postgres_writes;
 pub mod prepared;
 pub mod rows;
 mod sqlite_checkpoints;
@@ -18,8 +21,9 @@ mod sqlite_reads;
 mod sqlite_writes;
 mod statements;
 
-pub use handles::{PlanReads, Planned, Reads, Writer};
-pub use postgres_reads::default_read_lanes;
+pub use errors::unique_violation;
+pub use handles::{LaneCounts, PlanReads, Planned, Reads, Writer};
+pub use postgres_lanes::Lanes;
 pub use sqlite_reads::SqliteReads;
 pub use sqlite_writes::SqliteWrites;
 pub use statements::{begin_write, execute_all, for_update, lock_rows, write_returning};

@@ -1,4 +1,4 @@
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::DbErr;
 
 /// Every way a domain operation can fail. The protocol layers map these to SCIM error JSON and
 /// GraphQL `extensions.code`; `Internal` never shows its cause to a client.
@@ -109,11 +109,11 @@ impl From<DbErr> for Error {
         if is_unavailable(&err) {
             return Error::Unavailable(err);
         }
-        match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => {
+        match crate::db::unique_violation(&err) {
+            Some(_) => {
                 Error::Conflict("a resource with the same unique value already exists".into())
             }
-            _ => Error::Internal(err),
+            None => Error::Internal(err),
         }
     }
 }

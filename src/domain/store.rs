@@ -30,18 +30,18 @@ pub struct Store {
 
 impl Store {
     /// Over a read pool and a write pool (the same one on PostgreSQL), both opened from `url`,
-    /// and on PostgreSQL `read_lanes` connections for the point reads. Starts the SQLite writer
+    /// and on PostgreSQL these lanes beside the pools (`db::postgres_lanes`). Starts the SQLite writer
     /// on the current runtime.
     pub fn new(
         pool: DatabaseConnection,
         writer: DatabaseConnection,
         url: &str,
-        read_lanes: usize,
+        lanes: crate::db::Lanes,
     ) -> Self {
         Store {
-            reads: Reads::new(pool.clone(), url, read_lanes),
+            reads: Reads::new(pool.clone(), url, lanes.reads),
             pool,
-            writer: Writer::new(writer),
+            writer: Writer::new(writer, url, lanes.writes),
             access: Arc::default(),
             outages: Arc::default(),
         }
@@ -55,6 +55,11 @@ impl Store {
     /// The pools by name, for the metrics' connection gauges.
     pub fn pools(&self) -> [(&'static str, &DatabaseConnection); 2] {
         [("main", &self.pool), ("writer", self.writer.pool())]
+    }
+
+    /// What PostgreSQL's lanes ran and handed to the pool, for the metrics; `None` without.
+    pub fn lane_counts(&self) -> Option<crate::db::LaneCounts> {
+        crate::db::LaneCounts::of(&self.reads, &self.writer)
     }
 
     pub(in crate::domain) fn pool(&self) -> &DatabaseConnection {

@@ -111,11 +111,8 @@ pub async fn find_account(db: &impl Fetch, email: &str) -> Result<Option<account
 /// The insert of an account lost to another request storing the same e-mail first (the
 /// unique key on `accounts.email_key`, as SQLite and PostgreSQL name it).
 pub fn is_account_taken(e: &sea_orm::DbErr) -> bool {
-    matches!(
-        e.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(m))
-            if m.contains("accounts") && m.contains("email_key")
-    )
+    crate::db::unique_violation(e)
+        .is_some_and(|m| m.contains("accounts") && m.contains("email_key"))
 }
 
 struct AccountRow(account::Model);
