@@ -140,6 +140,11 @@ impl Writer {
         &self.pool
     }
 
+    /// How many transactions PostgreSQL's lanes have run; `None` without lanes.
+    pub fn postgres_lane_writes(&self) -> Option<u64> {
+        self.postgres.as_ref().map(|lanes| lanes.counts().0)
+    }
+
     /// Reads what a write needs with `plan`, then writes the statements it returns, all or none.
     /// With a fast writer (SQLite's, PostgreSQL's lanes) `plan` reads from the fast readers and
     /// the statements go in one round trip (a conditional statement or a unique key catches a

@@ -1,10 +1,12 @@
-//! Writes on PostgreSQL in one or two round trips: a transaction's `BEGIN`, statements and
-//! `COMMIT` pipelined on a lane (`postgres_lanes`) that one writer holds at a time, instead of
-//! a pool checkout and a round trip per statement. After a failed statement the server refuses
-//! the rest and turns the `COMMIT` into a rollback, so a transaction stays all or nothing.
+//! Writes on PostgreSQL in one round trip: a transaction's `BEGIN`, statements and `COMMIT`
+//! pipelined on a lane (`postgres_lanes`) that one writer holds at a time, instead of a pool
+//! checkout and a round trip per statement. After a failed statement the server refuses the
+//! rest and turns the `COMMIT` into a rollback, so a transaction stays all or nothing; an
+//! update that must match first (a version check) is made to fail when it does not.
 //!
-//! Each transaction runs in a task of its own: a request that goes away (a timeout, a client
-//! that hung up) never leaves a transaction open on the lane for the next writer to land in.
+//! A transaction's requests all leave before the writer first waits (see `pipelined`): a
+//! request that goes away (a timeout, a client that hung up) never leaves a transaction open on
+//! the lane for the next writer to land in.
 //!
 //! Hand-written for speed, on purpose: measured with `scim-bench run --postgres`, see the
 //! README's Benchmarks section. The users' create and update tests, the concurrency tests (an
@@ -26,8 +28,8 @@ pub struct PostgresWrites {
     lanes: Box<[WriteLane]>,
     next: AtomicUsize,
     /// Transactions the lanes ran, and transactions they handed to the pool.
-    served: Arc<AtomicU64>,
-    handed_over: Arc<AtomicU64>,
+    served: AtomicU64,
+    handed_over: AtomicU64,
 }
 
 /// Statements a lane did not try, handed back for the pool.
@@ -59,8 +61,8 @@ impl PostgresWrites {
                 })
                 .collect(),
             next: AtomicUsize::new(0),
-            served: Arc::default(),
-            handed_over: Arc::default(),
+            served: AtomicU64::new(0),
+            handed_over: AtomicU64::new(0),
         })
     }
 
@@ -76,7 +78,7 @@ impl PostgresWrites {
     }
 
     /// Runs `first` (a write with `RETURNING`) and then `rest`, in one transaction, only when
-    /// `first` touched a row; answers whether it did (a miss writes nothing). Two round trips.
+    /// `first` touched a row; answers whether it did (a miss writes nothing). One round trip.
     /// Or hands the statements back untried, `first` first.
     pub async fn if_returned(
         &self,
@@ -116,21 +118,15 @@ impl PostgresWrites {
             self.handed_over.fetch_add(1, Ordering::Relaxed);
             return Err(Handed(statements));
         };
-        let (served, handed_over) = (self.served.clone(), self.handed_over.clone());
-        let task = tokio::spawn(async move {
-            let _turn = turn;
-            let answer = run_on(&lane, &statements, keep).await;
-            let counter = if answer.is_ok() { served } else { handed_over };
-            counter.fetch_add(1, Ordering::Relaxed);
-            answer.map_err(|Unserved| Handed(statements))
-        });
-        match task.await {
-            Ok(answer) => answer,
-            // The task panicked before sending its transaction's end: nothing of it is kept.
-            Err(e) => Ok(Err(DbErr::Custom(format!(
-                "a PostgreSQL write lane failed: {e}"
-            )))),
-        }
+        let answer = run_on(&lane, &statements, keep).await;
+        drop(turn);
+        let counter = if answer.is_ok() {
+            &self.served
+        } else {
+            &self.handed_over
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        answer.map_err(|Unserved| Handed(statements))
     }
 }
 
@@ -173,7 +169,18 @@ async fn run_on(
     keep: Keep,
 ) -> Result<Result<bool, DbErr>, Unserved> {
     let connection = lane.ready()?;
-    let bound: Vec<Bound<'_>> = statements.iter().filter_map(Bound::new).collect();
+    let mut bound: Vec<Bound<'_>> = statements.iter().filter_map(Bound::new).collect();
+    // The update that must touch a row, made to fail when it touches none (a division by its
+    // count of zero): the server then skips the rest and rolls back, so the whole transaction
+    // goes in one flight and a writer that lost the race still touches nothing else.
+    let guarded;
+    if keep == Keep::IfFirstTouched {
+        guarded = format!(
+            "WITH touched AS ({}) SELECT 1 / COUNT(*) FROM touched",
+            statements[0].sql
+        );
+        bound[0].sql = &guarded;
+    }
     let mut prepared = Vec::with_capacity(bound.len());
     for statement in &bound {
         match connection.prepared(statement).await {
@@ -190,101 +197,79 @@ async fn run_on(
         return Err(Unserved);
     }
     let statements: Vec<_> = prepared.iter().zip(&bound).collect();
-    match keep {
-        Keep::All => {
-            let all = pipelined(&connection, Some("BEGIN"), &statements, Some("COMMIT")).await;
-            Ok(ended(lane, &connection, all))
+    let all = pipelined(&connection, &statements).await;
+    match all {
+        Ok(_) => Ok(Ok(true)),
+        // The guard of an update that missed: nothing ran after it, nothing was kept.
+        Err(Failed {
+            statement: Some(0),
+            error,
+        }) if keep == Keep::IfFirstTouched
+            && error.code() == Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO) =>
+        {
+            Ok(Ok(false))
         }
-        Keep::IfFirstTouched => {
-            let first = pipelined(&connection, Some("BEGIN"), &statements[..1], None).await;
-            match first {
-                Ok(touched) if touched[0] > 0 => {
-                    let rest = pipelined(&connection, None, &statements[1..], Some("COMMIT")).await;
-                    Ok(ended(lane, &connection, rest))
-                }
-                Ok(_) => match connection.client.batch_execute("ROLLBACK").await {
-                    Ok(()) => Ok(Ok(false)),
-                    Err(e) => Ok(Err(lane_error(e))),
-                },
-                // Nothing was committed: a transaction dies with its connection, and one the
-                // server refused ends here.
-                Err(e) if e.as_db_error().is_some() => {
-                    let ended = connection.client.batch_execute("ROLLBACK").await;
-                    if ended.is_err() {
-                        lane.closed(&connection);
-                    }
-                    Ok(Err(lane_error(e)))
-                }
-                Err(_) => {
-                    lane.closed(&connection);
-                    Err(Unserved)
-                }
-            }
-        }
+        Err(Failed { error, .. }) => Ok(Err(ended(lane, &connection, error))),
     }
 }
 
-/// A transaction whose `COMMIT` was sent: kept, refused (the server rolled it back), or, when
-/// the connection was lost on the way, of unknown outcome — reported as the database being
+/// The error of a transaction whose `COMMIT` was sent: refused (the server rolled it back), or,
+/// when the connection was lost on the way, of unknown outcome — reported as the database being
 /// unreachable, as the pool would.
-fn ended(
-    lane: &Lane,
-    connection: &Arc<Connection>,
-    answer: Result<Vec<u64>, tokio_postgres::Error>,
-) -> Result<bool, DbErr> {
-    answer.map(|_| true).map_err(|e| {
-        if e.as_db_error().is_none() {
-            lane.closed(connection);
-        }
-        lane_error(e)
-    })
+fn ended(lane: &Lane, connection: &Arc<Connection>, error: tokio_postgres::Error) -> DbErr {
+    if error.as_db_error().is_none() {
+        lane.closed(connection);
+    }
+    lane_error(error)
 }
 
 type Sent<'a> = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
 
-/// Sends `before`, the statements and `after` in one flight, in that order, and waits for all
+/// The first error of a flight, and which statement it came from (`None`: `BEGIN` or
+/// `COMMIT`).
+struct Failed {
+    statement: Option<usize>,
+    error: tokio_postgres::Error,
+}
+
+/// Sends `BEGIN`, the statements and `COMMIT` in one flight, in that order, and waits for all
 /// their answers: the rows each statement touched, or the first error.
+///
+/// tokio-postgres sends a request on its future's first poll, so one poll of every future in
+/// order sends them in order, all before this function first yields: a caller that goes away
+/// after that leaves a whole transaction behind it, never half of one. A statement whose values
+/// fail to encode is not sent at all, and then the flight ends with `ROLLBACK`, not `COMMIT`.
 async fn pipelined(
     connection: &Connection,
-    before: Option<&'static str>,
     statements: &[(&tokio_postgres::Statement, &Bound<'_>)],
-    after: Option<&'static str>,
-) -> Result<Vec<u64>, tokio_postgres::Error> {
+) -> Result<Vec<u64>, Failed> {
     let client = &connection.client;
     let simple = |sql: &'static str| -> Sent<'_> {
         Box::pin(async move { client.batch_execute(sql).await.map(|()| 0) })
     };
     let mut sent: Vec<Sent<'_>> = Vec::with_capacity(statements.len() + 2);
-    sent.extend(before.map(simple));
+    sent.push(simple("BEGIN"));
     for (prepared, bound) in statements {
         sent.push(Box::pin(client.execute_raw(*prepared, bound.params())));
     }
-    sent.extend(after.map(simple));
-    let answers = in_order(sent).await;
-    let mut touched = Vec::with_capacity(statements.len());
-    let offset = usize::from(before.is_some());
-    for (i, answer) in answers.into_iter().enumerate() {
-        let rows = answer?;
-        if i >= offset && touched.len() < statements.len() {
-            touched.push(rows);
-        }
-    }
-    Ok(touched)
-}
-
-/// Polls every future in order until all are done: tokio-postgres sends a request on its
-/// future's first poll, so the requests leave in this order.
-async fn in_order<'a>(mut futures: Vec<Sent<'a>>) -> Vec<Result<u64, tokio_postgres::Error>> {
     let mut answers: Vec<Option<Result<u64, tokio_postgres::Error>>> =
-        futures.iter().map(|_| None).collect();
+        (0..statements.len() + 2).map(|_| None).collect();
     std::future::poll_fn(|cx| {
         let mut pending = false;
-        for (future, answer) in futures.iter_mut().zip(answers.iter_mut()) {
+        for (future, answer) in sent.iter_mut().zip(answers.iter_mut()) {
             if answer.is_none() {
                 match future.as_mut().poll(cx) {
                     Poll::Ready(done) => *answer = Some(done),
                     Poll::Pending => pending = true,
                 }
+            }
+        }
+        if sent.len() == statements.len() + 1 {
+            let refused = answers.iter().any(|a| matches!(a, Some(Err(_))));
+            sent.push(simple(if refused { "ROLLBACK" } else { "COMMIT" }));
+            match sent[statements.len() + 1].as_mut().poll(cx) {
+                Poll::Ready(done) => answers[statements.len() + 1] = Some(done),
+                Poll::Pending => pending = true,
             }
         }
         if pending {
@@ -294,5 +279,16 @@ async fn in_order<'a>(mut futures: Vec<Sent<'a>>) -> Vec<Result<u64, tokio_postg
         }
     })
     .await;
-    answers.into_iter().flatten().collect()
+    let mut touched = Vec::with_capacity(statements.len());
+    for (i, answer) in answers.into_iter().flatten().enumerate() {
+        match answer {
+            Ok(rows) if (1..=statements.len()).contains(&i) => touched.push(rows),
+            Ok(_) => {}
+            Err(error) => {
+                let statement = (1..=statements.len()).contains(&i).then(|| i - 1);
+                return Err(Failed { statement, error });
+            }
+        }
+    }
+    Ok(touched)
 }

@@ -37,3 +37,4 @@ mod scim_users;
 mod secrets_at_rest;
 mod sso;
 mod web;
+mod write_paths;

@@ -241,7 +241,12 @@ async fn postgres_lanes_carry_user_reads_and_writes_and_metrics_count_them() {
     };
     // Read lanes connect at start, write lanes at the first write (which the pool takes
     // meanwhile), both in the background.
-    ok("POST", "/Users", Some(json!({ "userName": "first@acme.test" }))).await;
+    ok(
+        "POST",
+        "/Users",
+        Some(json!({ "userName": "first@acme.test" })),
+    )
+    .await;
     let mut before = metrics().await;
     for _ in 0..500 {
         let connected =
