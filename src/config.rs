@@ -30,7 +30,7 @@ pub struct Cli {
     pub db_max_connections: u32,
 
     /// PostgreSQL connections per process beside the pool that pipeline the hot point reads
-    /// (default: the CPU count, 2 to 8); 0 sends them through the pool.
+    /// (default: half the CPU count, 1 to 8); 0 sends them through the pool.
     #[arg(long, env = "SCIM_GATEWAY_DB_READ_LANES", global = true)]
     pub db_read_lanes: Option<u32>,
 
