@@ -1,5 +1,5 @@
-//! `scim-bench instructions`: user-space instructions per request of the hot reads (a lookup, a
-//! GET, a page of 100 users), counted by valgrind's callgrind. Rates on a shared 2-core machine
+//! `scim-bench instructions`: user-space instructions per request of the hot requests (a lookup,
+//! a GET, a page of 100 users, a create, a profile update), counted by valgrind's callgrind. Rates on a shared 2-core machine
 //! drift by a third within minutes; this count is the same run after run, so a change to the
 //! request path can be compared before and after to the percent. It leaves out the kernel (TCP,
 //! scheduling), which the rate table shows.
@@ -10,7 +10,10 @@ use std::process::Stdio;
 use tokio::process::Command;
 
 use crate::http::Conn;
-use crate::{Op, Server, Workload, check, enable_scim, get_op, list_op, lookup_op, seed, serve};
+use crate::{
+    Op, Server, Workload, check, create_op, enable_scim, get_op, list_op, lookup_op, profile_op,
+    seed, serve,
+};
 
 /// Members seeded: enough for distinct lookups, few enough to seed in a moment.
 const MEMBERS: usize = 200;
@@ -45,15 +48,20 @@ pub async fn run(gateway: &str, requests: u64, keep: Option<&Path>) {
     let server = Server::start(serve(valgrind, &database_url)).await;
     let pid = server.child.id().expect("gateway pid").to_string();
     let mut conn = Conn::open(&server.addr, auth).await;
-    let workloads: [(&str, Workload); 3] = [
+    let workloads: [(&str, Workload); 5] = [
         (
             "lookup filter=userName eq",
             lookup_op(base.clone(), "u", MEMBERS),
         ),
-        ("GET /Users/{id}", get_op(base.clone(), ids)),
+        ("GET /Users/{id}", get_op(base.clone(), ids.clone())),
         (
             "list 100 users per page",
             list_op(base.clone(), MEMBERS / 100),
+        ),
+        ("create user", create_op(base.clone(), "counted")),
+        (
+            "profile update (PATCH name + active)",
+            profile_op(base.clone(), ids),
         ),
     ];
     println!(
@@ -80,7 +88,8 @@ pub async fn run(gateway: &str, requests: u64, keep: Option<&Path>) {
     println!();
     if let Some(keep) = keep {
         std::fs::create_dir_all(keep).expect("create the folder for the dumps");
-        for (dump, name) in ["lookup", "get", "list"].into_iter().enumerate() {
+        let names = ["lookup", "get", "list", "create", "profile"];
+        for (dump, name) in names.into_iter().enumerate() {
             let from = format!("{}.{}", out.display(), dump + 1);
             let to = keep.join(format!("callgrind.{name}"));
             std::fs::copy(&from, &to).expect("keep a callgrind dump");

@@ -207,6 +207,9 @@ struct Stats {
     server_cpu: Duration,
     /// CPU time this load generator spent meanwhile.
     client_cpu: Duration,
+    /// CPU time the local PostgreSQL server's processes spent meanwhile (zero on SQLite, whose
+    /// work is the server's own).
+    database_cpu: Duration,
 }
 
 impl Stats {
@@ -217,6 +220,7 @@ impl Stats {
         self.elapsed += other.elapsed;
         self.server_cpu += other.server_cpu;
         self.client_cpu += other.client_cpu;
+        self.database_cpu += other.database_cpu;
         self.latencies_us.extend(other.latencies_us);
         self.latencies_us.sort_unstable();
         self
@@ -249,7 +253,7 @@ async fn closed_loop(
     max_per_client: u64,
     op: Workload,
 ) -> Stats {
-    let cpu_before = (server_cpu(addr), process_cpu("self"));
+    let cpu_before = (server_cpu(addr), process_cpu("self"), postgres_cpu());
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
@@ -293,6 +297,7 @@ async fn closed_loop(
         paired_ceiling: None,
         server_cpu: Duration::ZERO,
         client_cpu: Duration::ZERO,
+        database_cpu: Duration::ZERO,
     };
     for t in tasks {
         let (lat, errors, n) = t.await.unwrap();
@@ -303,6 +308,7 @@ async fn closed_loop(
     stats.elapsed = start.elapsed();
     stats.server_cpu = server_cpu(addr).saturating_sub(cpu_before.0);
     stats.client_cpu = process_cpu("self").saturating_sub(cpu_before.1);
+    stats.database_cpu = postgres_cpu().saturating_sub(cpu_before.2);
     stats.latencies_us.sort_unstable();
     stats
 }
@@ -320,6 +326,28 @@ fn server_cpu(addr: &str) -> Duration {
         .find(|(a, _)| a == addr)
         .map(|(_, pid)| *pid);
     pid.map_or(Duration::ZERO, |pid| process_cpu(&pid.to_string()))
+}
+
+/// User + system CPU time of every process named `postgres` on this machine (the local server's
+/// backends and helpers), from /proc: what the database spent on a workload.
+fn postgres_cpu() -> Duration {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm"))
+                .is_ok_and(|comm| comm.trim() == "postgres")
+        })
+        .map(|e| process_cpu(&e.file_name().to_string_lossy()))
+        .sum()
 }
 
 /// User + system CPU time of a process (`self` or a pid), from /proc.
@@ -554,12 +582,16 @@ async fn run(
         )
         .await,
     );
-    let b = base.clone();
     rows.push(
-        closed_loop("create user", &addr, auth.clone(), 8, duration, u64::MAX, Arc::new(move |c, i| {
-            let body = json!({ "userName": format!("new{c}-{i}@bench.test"), "name": { "givenName": "New", "familyName": "User" }, "active": true }).to_string();
-            Op { method: "POST", path: format!("{b}/Users"), body: Some(body), status: 201, contains: Some(format!("new{c}-{i}@bench.test")) }
-        }))
+        closed_loop(
+            "create user",
+            &addr,
+            auth.clone(),
+            8,
+            duration,
+            u64::MAX,
+            create_op(base.clone(), "new"),
+        )
         .await,
     );
     let (b, ids2) = (base.clone(), ids.clone());
@@ -573,17 +605,16 @@ async fn run(
     );
 
     // Okta's "Push Profile Updates": the name and the active flag of random members.
-    let (b, ids3) = (base.clone(), ids.clone());
     rows.push(
-        closed_loop("profile update (PATCH name + active)", &addr, auth.clone(), 8, duration, u64::MAX, Arc::new(move |c, i| {
-            let id = &ids3[(c * 7919 + i as usize * 31) % n];
-            let given = format!("G{c}-{i}");
-            let body = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
-                { "op": "replace", "path": "name.givenName", "value": given },
-                { "op": "replace", "path": "active", "value": true },
-            ] }).to_string();
-            Op { method: "PATCH", path: format!("{b}/Users/{id}"), body: Some(body), status: 200, contains: Some(given) }
-        }))
+        closed_loop(
+            "profile update (PATCH name + active)",
+            &addr,
+            auth.clone(),
+            8,
+            duration,
+            u64::MAX,
+            profile_op(base.clone(), ids.clone()),
+        )
         .await,
     );
 
@@ -704,13 +735,13 @@ async fn run(
     );
     println!();
     println!(
-        "| workload | clients | requests | rate/s | p50 ms | p99 ms | errors | vs ceiling | CPU µs/req server | CPU µs/req bench |"
+        "| workload | clients | requests | rate/s | p50 ms | p99 ms | errors | vs ceiling | CPU µs/req server | CPU µs/req bench | CPU µs/req PostgreSQL |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let ceiling_rate = ceiling_stats.rate();
     for s in std::iter::once(&ceiling_stats).chain(rows.iter()) {
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.2} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.2} | {:.1} | {:.1} | {} |",
             s.name,
             s.clients,
             s.requests,
@@ -720,7 +751,12 @@ async fn run(
             s.errors,
             s.rate() / s.paired_ceiling.unwrap_or(ceiling_rate),
             s.cpu_per_request(s.server_cpu),
-            s.cpu_per_request(s.client_cpu)
+            s.cpu_per_request(s.client_cpu),
+            if postgres.is_some() {
+                format!("{:.1}", s.cpu_per_request(s.database_cpu))
+            } else {
+                "in the server".to_string()
+            }
         );
     }
     println!();
@@ -885,32 +921,39 @@ async fn run(
         let (peak, rss) = server.memory();
         println!();
         println!(
-            "| {total} members vs {n} (another workspace, {} s slices alternating) | rate/s | vs {n} | p99 ms | slowdown |",
+            "| {total} members vs {n} (another workspace, {} s slices alternating) | rate/s | vs {n} | p99 ms | slowdown | CPU µs/req | vs {n} | CPU ratio |",
             slice.as_secs_f64()
         );
-        println!("|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|");
+        // What a request costs the machine: the server, and on PostgreSQL the database too.
+        let cost = |s: &Stats| s.cpu_per_request(s.server_cpu + s.database_cpu);
         for (name, small, big) in [
             ("lookup", &small_lookup, &big_lookup),
             ("GET /Users/{id}", &small_get, &big_get),
         ] {
             println!(
-                "| {name} | {:.0} | {:.0} | {:.2} | {:.2}× |",
+                "| {name} | {:.0} | {:.0} | {:.2} | {:.2}× | {:.1} | {:.1} | {:.2}× |",
                 big.rate(),
                 small.rate(),
                 big.percentile(0.99),
-                small.rate() / big.rate()
+                small.rate() / big.rate(),
+                cost(big),
+                cost(small),
+                cost(big) / cost(small)
             );
         }
         println!(
-            "| first page of 100 | {:.0} | | {:.2} | |",
+            "| first page of 100 | {:.0} | | {:.2} | | {:.1} | | |",
             big_first.rate(),
-            big_first.percentile(0.99)
+            big_first.percentile(0.99),
+            cost(&big_first)
         );
         println!(
-            "| last page of 100 | {:.0} | | {:.2} | {:.2}× the first page |",
+            "| last page of 100 | {:.0} | | {:.2} | {:.2}× the first page | {:.1} | | |",
             big_deep.rate(),
             big_deep.percentile(0.99),
-            big_first.rate() / big_deep.rate()
+            big_first.rate() / big_deep.rate(),
+            cost(&big_deep)
         );
         println!();
         println!(
@@ -1076,6 +1119,42 @@ fn list_op(base: String, pages: usize) -> Workload {
 }
 
 /// GET /Users/{id} for one of `ids`.
+/// POST /Users of a new person (client `c`'s `i`th).
+fn create_op(base: String, prefix: &'static str) -> Workload {
+    Arc::new(move |c, i| {
+        let user_name = format!("{prefix}{c}-{i}@bench.test");
+        let body = json!({ "userName": user_name, "name": { "givenName": "New", "familyName": "User" }, "active": true }).to_string();
+        Op {
+            method: "POST",
+            path: format!("{base}/Users"),
+            body: Some(body),
+            status: 201,
+            contains: Some(user_name),
+        }
+    })
+}
+
+/// Okta's "Push Profile Updates": PATCH `name.givenName` and `active` (as it was) of a member.
+fn profile_op(base: String, ids: Arc<Vec<String>>) -> Workload {
+    Arc::new(move |c, i| {
+        let id = &ids[(c * 7919 + i as usize * 31) % ids.len()];
+        let given = format!("G{c}-{i}");
+        let body =
+            json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+            { "op": "replace", "path": "name.givenName", "value": given },
+            { "op": "replace", "path": "active", "value": true },
+        ] })
+            .to_string();
+        Op {
+            method: "PATCH",
+            path: format!("{base}/Users/{id}"),
+            body: Some(body),
+            status: 200,
+            contains: Some(given),
+        }
+    })
+}
+
 fn get_op(base: String, ids: Arc<Vec<String>>) -> Workload {
     Arc::new(move |c, i| {
         let id = &ids[(c * 7919 + i as usize * 31) % ids.len()];

@@ -78,19 +78,23 @@ fn account_name_update(
     Some(update.build(backend))
 }
 
-/// Copies the account's names onto every member of it (in every workspace), in the transaction
-/// that changed them: members are read without joining accounts.
-fn member_names_sync(backend: DbBackend, account_id: &str) -> Statement {
+/// Copies the account's names onto every member of it (in every workspace) but `except`, which
+/// the transaction writes itself, in the transaction that changed them: members are read
+/// without joining accounts.
+fn member_names_sync(backend: DbBackend, account_id: &str, except: Option<&str>) -> Statement {
     let name = |column: &str| {
         Expr::cust(format!(
             "(SELECT a.{column} FROM accounts a WHERE a.id = members.account_id)"
         ))
     };
-    member::Entity::update_many()
+    let mut sync = member::Entity::update_many()
         .col_expr(member::Column::GivenName, name("given_name"))
         .col_expr(member::Column::FamilyName, name("family_name"))
-        .filter(member::Column::AccountId.eq(account_id))
-        .build(backend)
+        .filter(member::Column::AccountId.eq(account_id));
+    if let Some(member_id) = except {
+        sync = sync.filter(member::Column::Id.ne(member_id));
+    }
+    sync.build(backend)
 }
 
 /// The user a POST stores and the statements that store it (account when new, names, member,
@@ -144,7 +148,7 @@ pub(super) fn creation(
     if existed {
         // The account was read before this transaction: its names as they are now. (A new
         // account has exactly the names given, which the member already copies.)
-        writes.push(member_names_sync(backend, &account.id));
+        writes.push(member_names_sync(backend, &account.id, None));
     }
     writes.extend(emails_insert(
         backend,
@@ -225,6 +229,8 @@ where
         return Ok(None);
     }
     let at = now();
+    let names_change =
+        (&input.given_name, &input.family_name) != (&current.given_name, &current.family_name);
     let mut update = member::Entity::update_many()
         .col_expr(
             member::Column::UserName,
@@ -259,7 +265,22 @@ where
             member::Column::Version,
             Expr::col(member::Column::Version).add(1),
         )
-        .col_expr(member::Column::UpdatedAt, Expr::value(at))
+        .col_expr(member::Column::UpdatedAt, Expr::value(at));
+    if names_change {
+        // The account's new names (it takes them as given, missing ones cleared), on this
+        // member at once: the copy to the account's other members leaves it out, so a name
+        // change writes its row once.
+        update = update
+            .col_expr(
+                member::Column::GivenName,
+                Expr::value(input.given_name.clone()),
+            )
+            .col_expr(
+                member::Column::FamilyName,
+                Expr::value(input.family_name.clone()),
+            );
+    }
+    let mut update = update
         .filter(member::Column::Id.eq(id))
         .filter(member::Column::WorkspaceId.eq(p.workspace_id.clone()))
         .filter(member::Column::Version.eq(current.version))
@@ -275,14 +296,14 @@ where
         );
         writes.extend(emails_insert(backend, &p.workspace_id, id, &input.emails));
     }
-    if (&input.given_name, &input.family_name) != (&current.given_name, &current.family_name) {
+    if names_change {
         writes.extend(account_name_update(
             backend,
             &current.account_id,
             &input,
             true,
         ));
-        writes.push(member_names_sync(backend, &current.account_id));
+        writes.push(member_names_sync(backend, &current.account_id, Some(id)));
     }
     // Only the direct role and deactivation of a user's own attributes reach its role: when
     // neither changes, the activity row goes with the update.
