@@ -368,6 +368,16 @@ impl Scim {
         Self::start_with(|settings| settings).await
     }
 
+    /// The workspace's id, as the SCIM base URL names it.
+    pub fn workspace_id(&self) -> String {
+        self.base
+            .split("/api/teams/")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .expect("a SCIM base URL names its workspace")
+            .to_string()
+    }
+
     pub async fn start_with(configure: impl FnOnce(Settings) -> Settings) -> Scim {
         let app = TestApp::spawn_with(configure).await;
         let admin = app.admin_token("acme", "owner@acme.test").await;

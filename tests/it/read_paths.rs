@@ -39,13 +39,7 @@ async fn fast_and_pool_reads_give_identical_users() {
         Some(json!({ "displayName": "Ωmega", "members": [{ "value": ids[0] }, { "value": ids[3] }] })),
     )
     .await;
-    let workspace_id = s
-        .base
-        .split("/api/teams/")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap()
-        .to_string();
+    let workspace_id = s.workspace_id();
 
     let fast = Reads::new(s.app.db.clone(), &s.app.db_url, 2);
     let on_sqlite = s.app.db.get_database_backend() == sea_orm::DbBackend::Sqlite;
@@ -170,13 +164,7 @@ async fn a_lane_whose_connection_ends_hands_reads_to_the_pool_and_reconnects() {
         )
         .await;
     let id = created.body["id"].as_str().unwrap().to_string();
-    let workspace_id = s
-        .base
-        .split("/api/teams/")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap()
-        .to_string();
+    let workspace_id = s.workspace_id();
     // A lane of its own, named apart from the running server's lanes.
     let name = format!("lane-{}", crate::common::uuid_simple());
     let separator = if s.app.db_url.contains('?') { '&' } else { '?' };

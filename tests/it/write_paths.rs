@@ -21,11 +21,8 @@ fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(backend, sql, values)
 }
 
-struct Row {
-    version: i64,
-    display_name: Option<String>,
-    external_id: Option<String>,
-}
+/// A member's version, display name and external id.
+type Row = (i64, Option<String>, Option<String>);
 
 async fn row(db: &impl ConnectionTrait, id: &str) -> Row {
     let found = db
@@ -37,11 +34,19 @@ async fn row(db: &impl ConnectionTrait, id: &str) -> Row {
         .await
         .unwrap()
         .expect("the member");
-    Row {
-        version: found.try_get_by_index(0).unwrap(),
-        display_name: found.try_get_by_index(1).unwrap(),
-        external_id: found.try_get_by_index(2).unwrap(),
-    }
+    (
+        found.try_get_by_index(0).unwrap(),
+        found.try_get_by_index(1).unwrap(),
+        found.try_get_by_index(2).unwrap(),
+    )
+}
+
+fn expected(version: i64, display_name: &str, external_id: &str) -> Row {
+    (
+        version,
+        Some(display_name.to_string()),
+        Some(external_id.to_string()),
+    )
 }
 
 #[tokio::test]
@@ -102,8 +107,7 @@ async fn a_write_is_all_or_nothing_and_a_missed_version_check_writes_nothing() {
         }
     }
     let lane_writes = writer.postgres_lane_writes();
-    let start = row(db, id).await;
-    assert_eq!(start.version, 1);
+    assert_eq!(row(db, id).await.0, 1);
 
     // A lost race: the version moved on, so the first statement misses and nothing after it
     // may run.
@@ -112,11 +116,7 @@ async fn a_write_is_all_or_nothing_and_a_missed_version_check_writes_nothing() {
         .await
         .unwrap();
     assert!(!touched);
-    let after = row(db, id).await;
-    assert_eq!(
-        (after.version, after.display_name, after.external_id),
-        (1, None, None)
-    );
+    assert_eq!(row(db, id).await, (1, None, None));
 
     // The version matches: both statements are kept.
     let touched = writer
@@ -124,15 +124,7 @@ async fn a_write_is_all_or_nothing_and_a_missed_version_check_writes_nothing() {
         .await
         .unwrap();
     assert!(touched);
-    let after = row(db, id).await;
-    assert_eq!(
-        (
-            after.version,
-            after.display_name.as_deref(),
-            after.external_id.as_deref()
-        ),
-        (2, Some("won"), Some("won"))
-    );
+    assert_eq!(row(db, id).await, expected(2, "won", "won"));
 
     // A statement after a kept first one fails: the first is taken back with it.
     let failed = writer
@@ -146,15 +138,7 @@ async fn a_write_is_all_or_nothing_and_a_missed_version_check_writes_nothing() {
         scim_gateway::db::unique_violation(&error).is_some(),
         "reported as the unique violation it is: {error:?}"
     );
-    let after = row(db, id).await;
-    assert_eq!(
-        (
-            after.version,
-            after.display_name.as_deref(),
-            after.external_id.as_deref()
-        ),
-        (2, Some("won"), Some("won"))
-    );
+    assert_eq!(row(db, id).await, expected(2, "won", "won"));
 
     // A planned transaction whose last statement fails keeps none of the ones before it.
     let planned = writer
@@ -163,7 +147,7 @@ async fn a_write_is_all_or_nothing_and_a_missed_version_check_writes_nothing() {
         })
         .await;
     assert!(planned.is_err());
-    assert_eq!(row(db, id).await.external_id.as_deref(), Some("won"));
+    assert_eq!(row(db, id).await, expected(2, "won", "won"));
 
     // And one that succeeds keeps all of them.
     writer
@@ -176,15 +160,7 @@ async fn a_write_is_all_or_nothing_and_a_missed_version_check_writes_nothing() {
         .await
         .map_err(|_| "the planned write failed")
         .unwrap();
-    let after = row(db, id).await;
-    assert_eq!(
-        (
-            after.version,
-            after.display_name.as_deref(),
-            after.external_id.as_deref()
-        ),
-        (3, Some("planned"), Some("planned"))
-    );
+    assert_eq!(row(db, id).await, expected(3, "planned", "planned"));
 
     // On PostgreSQL every one of those ran on the lane, none through the pool.
     if let Some(before) = lane_writes {
