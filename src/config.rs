@@ -35,7 +35,8 @@ pub struct Cli {
     pub db_read_lanes: Option<u32>,
 
     /// PostgreSQL connections per process beside the pool that send a user's create or update
-    /// as one transaction in one or two round trips (default: 8); 0 sends them through the pool.
+    /// as one transaction in one round trip (default: 8, opened as concurrent writes need them); 0
+    /// sends them through the pool.
     #[arg(long, env = "SCIM_GATEWAY_DB_WRITE_LANES", global = true)]
     pub db_write_lanes: Option<u32>,
 
