@@ -234,3 +234,73 @@ async fn lanes_connected(reads: &Reads, lanes: usize) {
         reads.postgres_lanes_connected()
     );
 }
+
+/// The lanes honour the URL's `sslmode` as libpq and sqlx do: `disable` connects in the clear,
+/// `prefer` (the test URL's default) encrypts when the server offers TLS, `require` only connects
+/// encrypted; a URL that asks for certificate checks gets no lanes, and its reads go through the
+/// pool.
+#[tokio::test]
+async fn lanes_follow_the_urls_sslmode_and_leave_certificate_checks_to_the_pool() {
+    let s = Scim::start().await;
+    let created = s
+        .ok("POST", "/Users", Some(json!({ "userName": "tls@ex.test" })))
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let workspace_id = s.workspace_id();
+    let db = &s.app.db;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        return;
+    }
+    let text = async |sql: &str, values: Vec<sea_orm::Value>| -> Option<String> {
+        db.query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await
+        .unwrap()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+    };
+    let server_offers_tls = text("SELECT current_setting('ssl')", vec![])
+        .await
+        .as_deref()
+        == Some("on");
+    let separator = if s.app.db_url.contains('?') { '&' } else { '?' };
+    for mode in ["disable", "prefer", "require"] {
+        let name = format!("tls-{mode}-{}", crate::common::uuid_simple());
+        let url = format!(
+            "{}{separator}sslmode={mode}&application_name={name}",
+            s.app.db_url
+        );
+        let reads = Reads::new(db.clone(), &url, 1);
+        let encrypted = mode != "disable" && server_offers_tls;
+        if mode == "require" && !server_offers_tls {
+            // Refused in the clear: no lane, and the reads still answer through the pool.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            assert_eq!(reads.postgres_lanes_connected(), Some(0));
+        } else {
+            lanes_connected(&reads, 1).await;
+            let ssl = text(
+                "SELECT ssl::text FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+                 WHERE application_name = $1",
+                vec![name.as_str().into()],
+            )
+            .await;
+            assert_eq!(
+                ssl.as_deref(),
+                Some(if encrypted { "true" } else { "false" }),
+                "sslmode={mode}"
+            );
+        }
+        let user = users::get(&reads, &workspace_id, &id).await.unwrap();
+        assert_eq!(user.user_name, "tls@ex.test", "sslmode={mode}");
+    }
+    let checked = Reads::new(
+        db.clone(),
+        &format!("{}{separator}sslmode=verify-full", s.app.db_url),
+        1,
+    );
+    assert_eq!(checked.postgres_lane_reads(), None, "no lanes");
+    let user = users::get(&checked, &workspace_id, &id).await.unwrap();
+    assert_eq!(user.user_name, "tls@ex.test");
+}
