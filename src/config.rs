@@ -204,11 +204,11 @@ impl Cli {
             idle_timeout: secs(self.idle_timeout_secs),
             max_connections: match self.max_connections {
                 Some(n) if n > 0 => n,
-                _ => Limits::connection_budget(
-                    nofile,
-                    self.db_max_connections
-                        + (self.db_lanes().reads + self.db_lanes().writes) as u32,
-                ),
+                _ => {
+                    let lanes = self.db_lanes();
+                    let connections = self.db_max_connections + (lanes.reads + lanes.writes) as u32;
+                    Limits::connection_budget(nofile, connections)
+                }
             },
         }
     }

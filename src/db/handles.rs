@@ -1,12 +1,14 @@
 //! The handles the domain reads and writes through: the pools, and on a SQLite file its fast
 //! readers, the group-committing writer and the checkpoints beside it.
 
+use std::sync::Arc;
+
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
     Statement,
 };
 
-use super::postgres_lanes::Target;
+use super::postgres_lanes::{Lanes, Target};
 use super::postgres_reads::PostgresReads;
 use super::postgres_writes::{Handed, PostgresWrites};
 use super::rows::{Cost, Fetch, FromCells, fetch_with};
@@ -33,19 +35,24 @@ fn sqlite_file(pool: &DatabaseConnection) -> Option<std::path::PathBuf> {
 #[derive(Clone)]
 pub struct Reads {
     pool: DatabaseConnection,
-    sqlite: Option<std::sync::Arc<SqliteReads>>,
-    postgres: Option<std::sync::Arc<PostgresReads>>,
+    sqlite: Option<Arc<SqliteReads>>,
+    postgres: Option<Arc<PostgresReads>>,
 }
 
 impl Reads {
     /// Over the pool opened from `url`, with `postgres_lanes` lanes on PostgreSQL.
     pub fn new(pool: DatabaseConnection, url: &str, postgres_lanes: usize) -> Self {
+        let target = postgres_target(&pool, url);
+        Reads::over(pool, target.as_ref(), postgres_lanes)
+    }
+
+    fn over(pool: DatabaseConnection, target: Option<&Arc<Target>>, lanes: usize) -> Self {
         let sqlite = sqlite_file(&pool)
             .and_then(|file| SqliteReads::for_file(&file))
-            .map(std::sync::Arc::new);
-        let postgres = postgres_target(&pool, url)
-            .and_then(|target| PostgresReads::new(&target, postgres_lanes))
-            .map(std::sync::Arc::new);
+            .map(Arc::new);
+        let postgres = target
+            .and_then(|target| PostgresReads::new(target, lanes))
+            .map(Arc::new);
         Reads {
             pool,
             sqlite,
@@ -98,8 +105,23 @@ impl LaneCounts {
     }
 }
 
+/// The read and write handles over their pools, opened from `url`: on PostgreSQL with the
+/// lanes asked for, all to one target (the URL read and TLS set up once).
+pub fn handles(
+    reads: DatabaseConnection,
+    writes: DatabaseConnection,
+    url: &str,
+    lanes: Lanes,
+) -> (Reads, Writer) {
+    let target = postgres_target(&reads, url);
+    (
+        Reads::over(reads, target.as_ref(), lanes.reads),
+        Writer::over(writes, target.as_ref(), lanes.writes),
+    )
+}
+
 /// Where PostgreSQL's lanes connect: the pool's URL, when the pool is PostgreSQL's.
-fn postgres_target(pool: &DatabaseConnection, url: &str) -> Option<std::sync::Arc<Target>> {
+fn postgres_target(pool: &DatabaseConnection, url: &str) -> Option<Arc<Target>> {
     (pool.get_database_backend() == DatabaseBackend::Postgres)
         .then(|| Target::for_url(url))
         .flatten()
@@ -112,8 +134,8 @@ fn postgres_target(pool: &DatabaseConnection, url: &str) -> Option<std::sync::Ar
 pub struct Writer {
     pool: DatabaseConnection,
     sqlite: Option<SqliteWrites>,
-    postgres: Option<std::sync::Arc<PostgresWrites>>,
-    _checkpoints: Option<std::sync::Arc<sqlite_checkpoints::SqliteCheckpoints>>,
+    postgres: Option<Arc<PostgresWrites>>,
+    _checkpoints: Option<Arc<sqlite_checkpoints::SqliteCheckpoints>>,
 }
 
 impl Writer {
@@ -121,13 +143,18 @@ impl Writer {
     /// SQLite writer's task on the current runtime (without one, every write takes the
     /// transaction path).
     pub fn new(pool: DatabaseConnection, url: &str, postgres_lanes: usize) -> Self {
+        let target = postgres_target(&pool, url);
+        Writer::over(pool, target.as_ref(), postgres_lanes)
+    }
+
+    fn over(pool: DatabaseConnection, target: Option<&Arc<Target>>, lanes: usize) -> Self {
         let sqlite = SqliteWrites::of(&pool);
         let checkpoints = sqlite_file(&pool)
             .and_then(|file| sqlite_checkpoints::SqliteCheckpoints::for_file(&file))
-            .map(std::sync::Arc::new);
-        let postgres = postgres_target(&pool, url)
-            .and_then(|target| PostgresWrites::new(&target, postgres_lanes))
-            .map(std::sync::Arc::new);
+            .map(Arc::new);
+        let postgres = target
+            .and_then(|target| PostgresWrites::new(target, lanes))
+            .map(Arc::new);
         Writer {
             pool,
             sqlite,
@@ -178,28 +205,15 @@ impl Writer {
                 return Err(Planned::Plan(e));
             }
         };
-        match execute_all(&txn, statements).await {
-            Ok(()) => {
-                txn.commit().await.map_err(Planned::Write)?;
-                Ok(planned)
-            }
-            Err(e) => {
-                let _ = txn.rollback().await;
-                Err(Planned::Write(e))
-            }
-        }
+        commit_all(txn, statements)
+            .await
+            .map(|()| planned)
+            .map_err(Planned::Write)
     }
 
     /// Planned statements in a pool transaction, all or none.
     async fn in_transaction(&self, statements: Vec<Statement>) -> Result<(), DbErr> {
-        let txn = begin_write(&self.pool).await?;
-        match execute_all(&txn, statements).await {
-            Ok(()) => txn.commit().await,
-            Err(e) => {
-                let _ = txn.rollback().await;
-                Err(e)
-            }
-        }
+        commit_all(begin_write(&self.pool).await?, statements).await
     }
 
     /// Runs `first` (a write with `RETURNING`, such as an update that matches only the version
@@ -240,6 +254,17 @@ impl Writer {
                 let _ = txn.rollback().await;
                 Err(e)
             }
+        }
+    }
+}
+
+/// Runs `statements` in `txn` and commits, or rolls back at the first error.
+async fn commit_all(txn: DatabaseTransaction, statements: Vec<Statement>) -> Result<(), DbErr> {
+    match execute_all(&txn, statements).await {
+        Ok(()) => txn.commit().await,
+        Err(e) => {
+            let _ = txn.rollback().await;
+            Err(e)
         }
     }
 }

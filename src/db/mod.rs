@@ -22,7 +22,7 @@ mod sqlite_writes;
 mod statements;
 
 pub use errors::unique_violation;
-pub use handles::{LaneCounts, PlanReads, Planned, Reads, Writer};
+pub use handles::{LaneCounts, PlanReads, Planned, Reads, Writer, handles};
 pub use postgres_lanes::Lanes;
 pub use sqlite_reads::SqliteReads;
 pub use sqlite_writes::SqliteWrites;

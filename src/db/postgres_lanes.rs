@@ -8,13 +8,14 @@
 //! before sending anything (`Unserved`), and the statement goes through the pool.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
+use foldhash::HashMap; // fast, seeded per process: looked up on every lane statement
 use sea_orm::sea_query::Value;
 use sea_orm::sqlx;
 use sea_orm::{DbErr, RuntimeErr, Statement};
@@ -57,6 +58,32 @@ impl Default for Lanes {
 /// A lane did not take the statement and sent nothing: the caller uses the pool.
 #[derive(Debug)]
 pub struct Unserved;
+
+/// What lanes ran, and what they handed to the pool.
+#[derive(Default)]
+pub struct Tally {
+    served: AtomicU64,
+    handed_over: AtomicU64,
+}
+
+impl Tally {
+    /// Counts an answer: served when a lane gave it, handed over when it was refused.
+    pub fn record<T, E>(&self, answer: &Result<T, E>) {
+        let counter = match answer {
+            Ok(_) => &self.served,
+            Err(_) => &self.handed_over,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (served, handed over).
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.served.load(Ordering::Relaxed),
+            self.handed_over.load(Ordering::Relaxed),
+        )
+    }
+}
 
 /// Where lanes connect, and how.
 pub struct Target {

@@ -11,21 +11,20 @@
 //! test command's PostgreSQL and compares them field by field.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::TryStreamExt;
 use sea_orm::{DbErr, Statement};
 use tokio_postgres::Row;
 
-use super::postgres_lanes::{Bound, Lane, Target, Unserved, lane_error};
+use super::postgres_lanes::{Bound, Lane, Tally, Target, Unserved, lane_error};
 use crate::db::rows::FromCells;
 
 pub struct PostgresReads {
     lanes: Box<[Arc<Lane>]>,
     next: AtomicUsize,
     /// Reads the lanes answered, and reads they handed to the pool.
-    served: AtomicU64,
-    handed_over: AtomicU64,
+    tally: Tally,
 }
 
 impl PostgresReads {
@@ -34,8 +33,7 @@ impl PostgresReads {
         (lanes > 0).then(|| PostgresReads {
             lanes: (0..lanes).map(|_| Lane::new(target, true)).collect(),
             next: AtomicUsize::new(0),
-            served: AtomicU64::new(0),
-            handed_over: AtomicU64::new(0),
+            tally: Tally::default(),
         })
     }
 
@@ -47,11 +45,7 @@ impl PostgresReads {
         stmt: &Statement,
     ) -> Result<Result<Vec<T>, DbErr>, Unserved> {
         let answer = self.try_fetch(stmt).await;
-        let counter = match &answer {
-            Ok(_) => &self.served,
-            Err(Unserved) => &self.handed_over,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        self.tally.record(&answer);
         answer
     }
 
@@ -86,10 +80,7 @@ impl PostgresReads {
 
     /// Reads answered by the lanes, and reads handed to the pool.
     pub fn counts(&self) -> (u64, u64) {
-        (
-            self.served.load(Ordering::Relaxed),
-            self.handed_over.load(Ordering::Relaxed),
-        )
+        self.tally.counts()
     }
 
     /// Lanes connected now.

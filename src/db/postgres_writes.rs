@@ -17,19 +17,18 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 
 use sea_orm::{DbErr, Statement};
 
-use super::postgres_lanes::{Bound, Connection, Lane, Target, Unserved, lane_error};
+use super::postgres_lanes::{Bound, Connection, Lane, Tally, Target, Unserved, lane_error};
 
 pub struct PostgresWrites {
     lanes: Box<[WriteLane]>,
     next: AtomicUsize,
     /// Transactions the lanes ran, and transactions they handed to the pool.
-    served: AtomicU64,
-    handed_over: AtomicU64,
+    tally: Tally,
 }
 
 /// Statements a lane did not try, handed back for the pool.
@@ -61,8 +60,7 @@ impl PostgresWrites {
                 })
                 .collect(),
             next: AtomicUsize::new(0),
-            served: AtomicU64::new(0),
-            handed_over: AtomicU64::new(0),
+            tally: Tally::default(),
         })
     }
 
@@ -91,10 +89,7 @@ impl PostgresWrites {
 
     /// Transactions the lanes ran, and transactions they handed to the pool.
     pub fn counts(&self) -> (u64, u64) {
-        (
-            self.served.load(Ordering::Relaxed),
-            self.handed_over.load(Ordering::Relaxed),
-        )
+        self.tally.counts()
     }
 
     /// Lanes connected now.
@@ -110,22 +105,18 @@ impl PostgresWrites {
         statements: Vec<Statement>,
         keep: Keep,
     ) -> Result<Result<bool, DbErr>, Handed> {
-        if statements.iter().any(|s| Bound::new(s).is_none()) {
-            self.handed_over.fetch_add(1, Ordering::Relaxed);
-            return Err(Handed(statements));
-        }
-        let Some((lane, turn)) = self.free_lane().await else {
-            self.handed_over.fetch_add(1, Ordering::Relaxed);
-            return Err(Handed(statements));
+        let answer = match statements
+            .iter()
+            .map(Bound::new)
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(bound) => match self.free_lane().await {
+                Some((lane, _turn)) => run_on(&lane, bound, keep).await,
+                None => Err(Unserved),
+            },
+            None => Err(Unserved),
         };
-        let answer = run_on(&lane, &statements, keep).await;
-        drop(turn);
-        let counter = if answer.is_ok() {
-            &self.served
-        } else {
-            &self.handed_over
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        self.tally.record(&answer);
         answer.map_err(|Unserved| Handed(statements))
     }
 }
@@ -165,11 +156,10 @@ impl PostgresWrites {
 /// One transaction on a lane the caller holds.
 async fn run_on(
     lane: &Arc<Lane>,
-    statements: &[Statement],
+    mut bound: Vec<Bound<'_>>,
     keep: Keep,
 ) -> Result<Result<bool, DbErr>, Unserved> {
     let connection = lane.ready()?;
-    let mut bound: Vec<Bound<'_>> = statements.iter().filter_map(Bound::new).collect();
     // The update that must touch a row, made to fail when it touches none (a division by its
     // count of zero): the server then skips the rest and rolls back, so the whole transaction
     // goes in one flight and a writer that lost the race still touches nothing else.
@@ -177,7 +167,7 @@ async fn run_on(
     if keep == Keep::IfFirstTouched {
         guarded = format!(
             "WITH touched AS ({}) SELECT 1 / COUNT(*) FROM touched",
-            statements[0].sql
+            bound[0].sql
         );
         bound[0].sql = &guarded;
     }

@@ -30,18 +30,19 @@ pub struct Store {
 
 impl Store {
     /// Over a read pool and a write pool (the same one on PostgreSQL), both opened from `url`,
-    /// and on PostgreSQL these lanes beside the pools (`db::postgres_lanes`). Starts the SQLite writer
-    /// on the current runtime.
+    /// and on PostgreSQL these lanes beside the pools (`db::postgres_lanes`). Starts the SQLite
+    /// writer on the current runtime.
     pub fn new(
         pool: DatabaseConnection,
         writer: DatabaseConnection,
         url: &str,
         lanes: crate::db::Lanes,
     ) -> Self {
+        let (reads, writer) = crate::db::handles(pool.clone(), writer, url, lanes);
         Store {
-            reads: Reads::new(pool.clone(), url, lanes.reads),
+            reads,
             pool,
-            writer: Writer::new(writer, url, lanes.writes),
+            writer,
             access: Arc::default(),
             outages: Arc::default(),
         }
