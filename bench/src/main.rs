@@ -51,6 +51,10 @@ enum Cmd {
         /// Members of the group another workspace pushes during the fairness workload (0: skip).
         #[arg(long, default_value_t = 10_000)]
         fairness: usize,
+        /// Keep the SQLite database of the run and print its folder (to look into a `--big`
+        /// database without loading it again).
+        #[arg(long)]
+        keep_database: bool,
     },
     /// User-space instructions per lookup and GET, counted by valgrind's callgrind: the same
     /// figure run after run, for comparing a change to the request path.
@@ -80,7 +84,19 @@ async fn main() {
             members,
             big,
             fairness,
-        } => run(&gateway, postgres, seconds, members, big, fairness).await,
+            keep_database,
+        } => {
+            run(
+                &gateway,
+                postgres,
+                seconds,
+                members,
+                big,
+                fairness,
+                keep_database,
+            )
+            .await
+        }
         Cmd::Instructions {
             gateway,
             requests,
@@ -205,6 +221,8 @@ struct Stats {
     paired_ceiling: Option<f64>,
     /// CPU time the server process spent meanwhile (user + system).
     server_cpu: Duration,
+    /// The part of `server_cpu` spent in the kernel (system time: sockets, wake-ups, file reads).
+    server_kernel_cpu: Duration,
     /// CPU time this load generator spent meanwhile.
     client_cpu: Duration,
     /// CPU time the local PostgreSQL server's processes spent meanwhile (zero on SQLite, whose
@@ -219,6 +237,7 @@ impl Stats {
         self.errors += other.errors;
         self.elapsed += other.elapsed;
         self.server_cpu += other.server_cpu;
+        self.server_kernel_cpu += other.server_kernel_cpu;
         self.client_cpu += other.client_cpu;
         self.database_cpu += other.database_cpu;
         self.latencies_us.extend(other.latencies_us);
@@ -253,7 +272,12 @@ async fn closed_loop(
     max_per_client: u64,
     op: Workload,
 ) -> Stats {
-    let cpu_before = (server_cpu(addr), process_cpu("self"), postgres_cpu());
+    let cpu_before = (
+        server_cpu(addr),
+        process_cpu("self"),
+        postgres_cpu(),
+        server_kernel_cpu(addr),
+    );
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
@@ -296,6 +320,7 @@ async fn closed_loop(
         latencies_us: Vec::new(),
         paired_ceiling: None,
         server_cpu: Duration::ZERO,
+        server_kernel_cpu: Duration::ZERO,
         client_cpu: Duration::ZERO,
         database_cpu: Duration::ZERO,
     };
@@ -307,6 +332,7 @@ async fn closed_loop(
     }
     stats.elapsed = start.elapsed();
     stats.server_cpu = server_cpu(addr).saturating_sub(cpu_before.0);
+    stats.server_kernel_cpu = server_kernel_cpu(addr).saturating_sub(cpu_before.3);
     stats.client_cpu = process_cpu("self").saturating_sub(cpu_before.1);
     stats.database_cpu = postgres_cpu().saturating_sub(cpu_before.2);
     stats.latencies_us.sort_unstable();
@@ -319,13 +345,21 @@ static SERVERS: std::sync::Mutex<Vec<(String, u32)>> = std::sync::Mutex::new(Vec
 
 /// User + system CPU time of the server listening on `addr` (zero if unknown).
 fn server_cpu(addr: &str) -> Duration {
-    let pid = SERVERS
+    server_pid(addr).map_or(Duration::ZERO, |pid| process_cpu(&pid.to_string()))
+}
+
+/// System CPU time of the server listening on `addr` (zero if unknown).
+fn server_kernel_cpu(addr: &str) -> Duration {
+    server_pid(addr).map_or(Duration::ZERO, |pid| process_times(&pid.to_string()).1)
+}
+
+fn server_pid(addr: &str) -> Option<u32> {
+    SERVERS
         .lock()
         .unwrap()
         .iter()
         .find(|(a, _)| a == addr)
-        .map(|(_, pid)| *pid);
-    pid.map_or(Duration::ZERO, |pid| process_cpu(&pid.to_string()))
+        .map(|(_, pid)| *pid)
 }
 
 /// User + system CPU time of every process named `postgres` on this machine (the local server's
@@ -352,8 +386,14 @@ fn postgres_cpu() -> Duration {
 
 /// User + system CPU time of a process (`self` or a pid), from /proc.
 fn process_cpu(pid: &str) -> Duration {
+    let (user, system) = process_times(pid);
+    user + system
+}
+
+/// User and system CPU time of a process (`self` or a pid), from /proc.
+fn process_times(pid: &str) -> (Duration, Duration) {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return Duration::ZERO;
+        return (Duration::ZERO, Duration::ZERO);
     };
     // Fields after the command name (which may hold spaces): utime and stime are the 12th and
     // 13th, in clock ticks of 1/100 s on Linux.
@@ -368,7 +408,10 @@ fn process_cpu(pid: &str) -> Duration {
             .and_then(|f| f.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+    (
+        Duration::from_millis(ticks(11) * 10),
+        Duration::from_millis(ticks(12) * 10),
+    )
 }
 
 fn check(reply: &Reply, op: &Op) -> bool {
@@ -452,6 +495,7 @@ async fn run(
     members: usize,
     big: usize,
     fairness_members: usize,
+    keep_database: bool,
 ) {
     let duration = Duration::from_secs(seconds);
     let machine = format!(
@@ -735,13 +779,13 @@ async fn run(
     );
     println!();
     println!(
-        "| workload | clients | requests | rate/s | p50 ms | p99 ms | errors | vs ceiling | CPU µs/req server | CPU µs/req bench | CPU µs/req PostgreSQL |"
+        "| workload | clients | requests | rate/s | p50 ms | p99 ms | errors | vs ceiling | CPU µs/req server | of it kernel | CPU µs/req bench | CPU µs/req PostgreSQL |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let ceiling_rate = ceiling_stats.rate();
     for s in std::iter::once(&ceiling_stats).chain(rows.iter()) {
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.2} | {:.1} | {:.1} | {} |",
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.2} | {:.1} | {:.1} | {:.1} | {} |",
             s.name,
             s.clients,
             s.requests,
@@ -751,6 +795,7 @@ async fn run(
             s.errors,
             s.rate() / s.paired_ceiling.unwrap_or(ceiling_rate),
             s.cpu_per_request(s.server_cpu),
+            s.cpu_per_request(s.server_kernel_cpu),
             s.cpu_per_request(s.client_cpu),
             if postgres.is_some() {
                 format!("{:.1}", s.cpu_per_request(s.database_cpu))
@@ -964,6 +1009,9 @@ async fn run(
     }
 
     drop(server);
+    if keep_database && postgres.is_none() {
+        println!("database kept in {}", dir.keep().display());
+    }
     if let (Some(admin), Some(name)) = (&postgres, pg_name) {
         let _ = std::process::Command::new("psql")
             .args([
