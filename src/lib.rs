@@ -31,7 +31,8 @@
 //! - `domain::users` — SCIM users (members), the rules in order: create, update, delete;
 //!   `domain::users::rules` (validation, owner and last-admin guards, wording),
 //!   `domain::users::model`, `domain::users::reads` (queries), `domain::users::writes`
-//!   (statements).
+//!   (what a change stores), `domain::users::statements` (the member's hot statements, built
+//!   once).
 //! - `domain::groups` — pushed groups and their memberships.
 //! - `domain::roles` — the effective role: mapped group roles, the direct role, the owner.
 //! - `domain::mappings` — the group → role table, replaced whole, members recomputed.

@@ -61,6 +61,16 @@ impl<K: Copy + PartialEq> Template<K> {
     }
 }
 
+/// Each kind of request value with its marker: `value` given a statement's marker values.
+pub fn marked<K: Copy>(kinds: &[K], value: impl Fn(K) -> Value) -> Vec<(K, Value)> {
+    kinds.iter().map(|&kind| (kind, value(kind))).collect()
+}
+
+/// A time no request writes, to mark where a statement's timestamp goes.
+pub fn marker_time() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(946_684_800 + 0x5c1e, 0).unwrap_or_default()
+}
+
 /// One value per database backend, made on first use.
 pub struct PerBackend<T>([OnceLock<T>; 2]);
 

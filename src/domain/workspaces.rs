@@ -5,6 +5,7 @@ use sea_orm::{
     QueryFilter, QuerySelect, QueryTrait,
 };
 
+use crate::db::prepared::{PerBackend, Template, marked, marker_time};
 use crate::db::rows::{Cells, Cost, Fetch, FromCells};
 use crate::domain::roles::{self, Role};
 use crate::domain::{Error, Result, email_key, new_id, now};
@@ -156,11 +157,65 @@ pub fn new_account(
         created_at: at,
         updated_at: at,
     };
-    let insert = sea_orm::QueryTrait::build(
-        &account::Entity::insert(model.clone().into_active_model().reset_all()),
-        backend,
-    );
+    let insert = account_insert(backend, &model);
     (model, insert)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum AccountColumn {
+    Id,
+    Email,
+    EmailKey,
+    GivenName,
+    FamilyName,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// Built once per backend (see `db::prepared`): a SCIM create of a new person inserts one.
+fn account_insert(backend: sea_orm::DbBackend, model: &account::Model) -> sea_orm::Statement {
+    use AccountColumn as C;
+    static SQL: PerBackend<Template<AccountColumn>> = PerBackend::new();
+    const COLUMNS: [AccountColumn; 7] = [
+        C::Id,
+        C::Email,
+        C::EmailKey,
+        C::GivenName,
+        C::FamilyName,
+        C::CreatedAt,
+        C::UpdatedAt,
+    ];
+    fn value(model: &account::Model, column: AccountColumn) -> sea_orm::Value {
+        match column {
+            C::Id => model.id.as_str().into(),
+            C::Email => model.email.as_str().into(),
+            C::EmailKey => model.email_key.as_str().into(),
+            C::GivenName => model.given_name.as_deref().into(),
+            C::FamilyName => model.family_name.as_deref().into(),
+            C::CreatedAt => model.created_at.into(),
+            C::UpdatedAt => model.updated_at.into(),
+        }
+    }
+    let template = SQL.get_or_init(backend, || {
+        let text = |name: &str| format!("\u{1}{name}");
+        let markers = account::Model {
+            id: text("id"),
+            email: text("email"),
+            email_key: text("key"),
+            given_name: Some(text("givenName")),
+            family_name: Some(text("familyName")),
+            created_at: marker_time(),
+            updated_at: marker_time() + chrono::TimeDelta::seconds(1),
+        };
+        let slots = marked(&COLUMNS, |column| value(&markers, column));
+        Template::new(account_insert_built(backend, &markers), &slots)
+    });
+    template.statement(backend, |column| value(model, column))
+}
+
+/// The account's insert as the query builder makes it.
+fn account_insert_built(backend: sea_orm::DbBackend, model: &account::Model) -> sea_orm::Statement {
+    account::Entity::insert(model.clone().into_active_model().reset_all()).build(backend)
 }
 
 /// Sets the names given (a `None` keeps the name) on an account and on its members' copies.
@@ -243,4 +298,33 @@ pub async fn add_member(
     .exec(db)
     .await?;
     Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The account insert made from its template is the one the query builder makes.
+    #[test]
+    fn the_account_insert_is_the_builders() {
+        let at = now();
+        for backend in [sea_orm::DbBackend::Sqlite, sea_orm::DbBackend::Postgres] {
+            for (given, family) in [(Some("Ann"), None), (None, Some("Lee"))] {
+                let model = account::Model {
+                    id: new_id(),
+                    email: "Ann@X.test".into(),
+                    email_key: email_key("Ann@X.test"),
+                    given_name: given.map(str::to_string),
+                    family_name: family.map(str::to_string),
+                    created_at: at,
+                    updated_at: at,
+                };
+                assert_eq!(
+                    account_insert(backend, &model),
+                    account_insert_built(backend, &model),
+                    "{backend:?}"
+                );
+            }
+        }
+    }
 }

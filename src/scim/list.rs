@@ -21,7 +21,7 @@ pub struct ListParams {
     pub projection: Projection,
     /// The `cursor` sent (empty for a first cursor page); `None` pages by `startIndex`.
     pub(super) cursor_token: Option<String>,
-    /// Filter and sort as sent: what a cursor is bound to.
+    /// Filter and sort as sent: what a cursor is bound to (made only for a cursor request).
     shape: String,
 }
 
@@ -61,12 +61,16 @@ impl ListParams {
                 "page either by startIndex or by cursor, not both",
             ));
         }
-        let shape = format!(
-            "{}\n{}\n{}",
-            filter.unwrap_or("").trim(),
-            sort_by.unwrap_or("").trim(),
-            sort_order.unwrap_or("").trim().to_ascii_lowercase()
-        );
+        let shape = if cursor.is_some() {
+            format!(
+                "{}\n{}\n{}",
+                filter.unwrap_or("").trim(),
+                sort_by.unwrap_or("").trim(),
+                sort_order.unwrap_or("").trim().to_ascii_lowercase()
+            )
+        } else {
+            String::new()
+        };
         let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
             Some(f) => Some(filter::parse(f)?),
             None => None,

@@ -12,6 +12,7 @@
 mod model;
 mod reads;
 mod rules;
+mod statements;
 mod writes;
 
 use sea_orm::{ConnectionTrait, EntityTrait};

@@ -2,15 +2,16 @@
 //! update that holds only while the version is the one read, e-mail rows, and the account's
 //! names copied to every member of the account.
 
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryTrait, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait, Statement,
 };
 use serde_json::Value;
 
 use super::model::{Email, User, UserInput};
 use super::rules::{describe_update, guard_owner, validate};
+use super::statements::{
+    MemberChange, account_names_update, member_insert, member_names_sync, member_update,
+};
 use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::roles;
@@ -60,41 +61,16 @@ fn account_name_update(
     if !clear_missing && input.given_name.is_none() && input.family_name.is_none() {
         return None;
     }
-    let mut update = account::Entity::update_many()
-        .col_expr(account::Column::UpdatedAt, Expr::value(now()))
-        .filter(account::Column::Id.eq(account_id));
-    if clear_missing || input.given_name.is_some() {
-        update = update.col_expr(
-            account::Column::GivenName,
-            Expr::value(input.given_name.clone()),
-        );
+    fn set(name: &Option<String>, clear_missing: bool) -> Option<Option<&str>> {
+        (clear_missing || name.is_some()).then_some(name.as_deref())
     }
-    if clear_missing || input.family_name.is_some() {
-        update = update.col_expr(
-            account::Column::FamilyName,
-            Expr::value(input.family_name.clone()),
-        );
-    }
-    Some(update.build(backend))
-}
-
-/// Copies the account's names onto every member of it (in every workspace) but `except`, which
-/// the transaction writes itself, in the transaction that changed them: members are read
-/// without joining accounts.
-fn member_names_sync(backend: DbBackend, account_id: &str, except: Option<&str>) -> Statement {
-    let name = |column: &str| {
-        Expr::cust(format!(
-            "(SELECT a.{column} FROM accounts a WHERE a.id = members.account_id)"
-        ))
-    };
-    let mut sync = member::Entity::update_many()
-        .col_expr(member::Column::GivenName, name("given_name"))
-        .col_expr(member::Column::FamilyName, name("family_name"))
-        .filter(member::Column::AccountId.eq(account_id));
-    if let Some(member_id) = except {
-        sync = sync.filter(member::Column::Id.ne(member_id));
-    }
-    sync.build(backend)
+    Some(account_names_update(
+        backend,
+        account_id,
+        set(&input.given_name, clear_missing),
+        set(&input.family_name, clear_missing),
+        now(),
+    ))
 }
 
 /// The user a POST stores and the statements that store it (account when new, names, member,
@@ -143,8 +119,7 @@ pub(super) fn creation(
         created_at: at,
         updated_at: at,
     };
-    writes
-        .push(member::Entity::insert(model.clone().into_active_model().reset_all()).build(backend));
+    writes.push(member_insert(backend, &model));
     if existed {
         // The account was read before this transaction: its names as they are now. (A new
         // account has exactly the names given, which the member already copies.)
@@ -231,62 +206,31 @@ where
     let at = now();
     let names_change =
         (&input.given_name, &input.family_name) != (&current.given_name, &current.family_name);
-    let mut update = member::Entity::update_many()
-        .col_expr(
-            member::Column::UserName,
-            Expr::value(input.user_name.trim()),
-        )
-        .col_expr(
-            member::Column::UserNameKey,
-            Expr::value(email_key(&input.user_name)),
-        )
-        .col_expr(
-            member::Column::ExternalId,
-            Expr::value(input.external_id.clone()),
-        )
-        .col_expr(
-            member::Column::DisplayName,
-            Expr::value(input.display_name.clone()),
-        )
-        .col_expr(member::Column::Active, Expr::value(input.active))
-        .col_expr(
-            member::Column::DirectRole,
-            Expr::value(input.direct_role().map(|r| r.as_str())),
-        )
-        .col_expr(
-            member::Column::Attributes,
-            Expr::value(Value::Object(input.attributes.clone()).to_string()),
-        )
-        .col_expr(
-            member::Column::Emails,
-            Expr::value(emails_json(&input.emails)),
-        )
-        .col_expr(
-            member::Column::Version,
-            Expr::col(member::Column::Version).add(1),
-        )
-        .col_expr(member::Column::UpdatedAt, Expr::value(at));
-    if names_change {
-        // The account's new names (it takes them as given, missing ones cleared), on this
-        // member at once: the copy to the account's other members leaves it out, so a name
-        // change writes its row once.
-        update = update
-            .col_expr(
-                member::Column::GivenName,
-                Expr::value(input.given_name.clone()),
-            )
-            .col_expr(
-                member::Column::FamilyName,
-                Expr::value(input.family_name.clone()),
-            );
-    }
-    let mut update = update
-        .filter(member::Column::Id.eq(id))
-        .filter(member::Column::WorkspaceId.eq(p.workspace_id.clone()))
-        .filter(member::Column::Version.eq(current.version))
-        .into_query();
-    // A row comes back only if the version still matched.
-    update.returning_col((member::Entity, member::Column::Version));
+    let user_name_key = email_key(&input.user_name);
+    let attributes = Value::Object(input.attributes.clone()).to_string();
+    let emails = emails_json(&input.emails);
+    let update = member_update(
+        backend,
+        &MemberChange {
+            id,
+            workspace_id: &p.workspace_id,
+            read_version: current.version,
+            user_name: input.user_name.trim(),
+            user_name_key: &user_name_key,
+            external_id: input.external_id.as_deref(),
+            display_name: input.display_name.as_deref(),
+            active: input.active,
+            direct_role: input.direct_role().map(|r| r.as_str()),
+            attributes: &attributes,
+            emails: &emails,
+            updated_at: at,
+            // The account's new names (it takes them as given, missing ones cleared), on this
+            // member at once: the copy to the account's other members leaves it out, so a name
+            // change writes its row once.
+            names: names_change
+                .then_some((input.given_name.as_deref(), input.family_name.as_deref())),
+        },
+    );
     let mut writes = Vec::new();
     if input.emails != current.emails {
         writes.push(
@@ -331,7 +275,7 @@ where
         ));
     }
     Ok(Some(UpdatePlan {
-        update: backend.build(&update),
+        update,
         writes,
         user,
         role_may_change,
