@@ -21,7 +21,7 @@ mod sqlite_reads;
 mod sqlite_writes;
 mod statements;
 
-pub use errors::unique_violation;
+pub use errors::{is_retryable, is_unavailable, unique_violation};
 pub use handles::{LaneCounts, PlanReads, Planned, Reads, Writer, handles};
 pub use postgres_lanes::Lanes;
 pub use sqlite_reads::SqliteReads;

@@ -85,28 +85,16 @@ impl Error {
         }
     }
 
-    /// PostgreSQL gave up one of two transactions waiting on each other's rows (40P01), or one
-    /// that could not be serialised (40001): the operation can simply run again.
+    /// PostgreSQL gave up one of two transactions waiting on each other's rows, or one that
+    /// could not be serialised: the operation can simply run again.
     pub fn is_retryable(&self) -> bool {
-        use sea_orm::RuntimeErr;
-        let Error::Internal(
-            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)),
-        ) = self
-        else {
-            return false;
-        };
-        match e.as_ref() {
-            sea_orm::sqlx::Error::Database(e) => {
-                matches!(e.code().as_deref(), Some("40P01" | "40001"))
-            }
-            _ => false,
-        }
+        matches!(self, Error::Internal(err) if crate::db::is_retryable(err))
     }
 }
 
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
-        if is_unavailable(&err) {
+        if crate::db::is_unavailable(&err) {
             return Error::Unavailable(err);
         }
         match crate::db::unique_violation(&err) {
@@ -115,27 +103,5 @@ impl From<DbErr> for Error {
             }
             None => Error::Internal(err),
         }
-    }
-}
-
-/// The database was not there to answer: no connection from the pool in time, a connection
-/// lost, or the server shutting down or refusing connections (SQLSTATE classes 08 and 57P, and
-/// 53300 too many connections). Not a fault of the request, and nothing of it was committed.
-pub fn is_unavailable(err: &DbErr) -> bool {
-    use sea_orm::RuntimeErr;
-    use sea_orm::sqlx::Error as Sqlx;
-    let sqlx = match err {
-        DbErr::ConnectionAcquire(_) => return true,
-        DbErr::Conn(RuntimeErr::SqlxError(e))
-        | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => e.as_ref(),
-        _ => return false,
-    };
-    match sqlx {
-        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
-        Sqlx::Database(e) => e.code().is_some_and(|code| {
-            code.starts_with("08") || code.starts_with("57P") || code == "53300"
-        }),
-        _ => false,
     }
 }
