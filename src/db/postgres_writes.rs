@@ -22,7 +22,9 @@ use std::task::Poll;
 
 use sea_orm::{DbErr, Statement};
 
-use super::postgres_lanes::{Bound, Connection, Lane, Tally, Target, Unserved, lane_error};
+use tokio_postgres::types::Type;
+
+use super::postgres_lanes::{Bound, Connection, Lane, Param, Tally, Target, Unserved, lane_error};
 
 pub struct PostgresWrites {
     lanes: Box<[WriteLane]>,
@@ -160,6 +162,28 @@ async fn run_on(
     keep: Keep,
 ) -> Result<Result<bool, DbErr>, Unserved> {
     let connection = lane.ready()?;
+    if keep == Keep::All
+        && let Some((sql, types, params)) = inserts_as_one(&mut bound)
+    {
+        let one = Bound {
+            sql: &sql,
+            types,
+            params,
+        };
+        let prepared = match connection.prepared(&one).await {
+            Ok(p) => p,
+            Err(e) if e.as_db_error().is_some() => return Ok(Err(lane_error(e))),
+            Err(_) => {
+                lane.closed(&connection);
+                return Err(Unserved);
+            }
+        };
+        // One statement is its own transaction: it is sent whole on the first poll, or not at all.
+        return match connection.client.execute_raw(&prepared, one.params()).await {
+            Ok(_) => Ok(Ok(true)),
+            Err(error) => Ok(Err(ended(lane, &connection, error))),
+        };
+    }
     // The update that must touch a row, made to fail when it touches none (a division by its
     // count of zero): the server then skips the rest and rolls back, so the whole transaction
     // goes in one flight and a writer that lost the race still touches nothing else.
@@ -281,4 +305,100 @@ async fn pipelined(
         }
     }
     Ok(touched)
+}
+
+/// A transaction of plain inserts (`INSERT … VALUES`, as a create is) as one statement:
+/// `WITH w0 AS (INSERT …), w1 AS (INSERT …) SELECT 1`, each insert's parameters renumbered after
+/// the ones before. The server answers it with one reply instead of one per statement plus
+/// `BEGIN` and `COMMIT` (measured: an eighth less CPU per create, in PostgreSQL and in the
+/// gateway; see the README). Only inserts of values: they read nothing, so seeing the statement's snapshot
+/// rather than each other's rows changes nothing, and foreign keys are checked at the end of
+/// the statement, when every row is in. `None` (run them one by one) for anything else.
+fn inserts_as_one<'a>(bound: &mut Vec<Bound<'a>>) -> Option<(String, Vec<Type>, Vec<Param<'a>>)> {
+    if bound.len() < 2 || !bound.iter().all(|b| is_plain_insert(b.sql)) {
+        return None;
+    }
+    let mut sql = String::new();
+    let (mut types, mut params) = (Vec::new(), Vec::new());
+    for (i, b) in bound.drain(..).enumerate() {
+        sql.push_str(if i == 0 { "WITH " } else { ", " });
+        sql.push_str(&format!("w{i} AS ("));
+        sql.push_str(&renumbered(b.sql, types.len()));
+        sql.push(')');
+        types.extend(b.types);
+        params.extend(b.params);
+    }
+    sql.push_str(" SELECT 1");
+    Some((sql, types, params))
+}
+
+/// `INSERT INTO … VALUES …` with no query in it, as the query builder writes one.
+fn is_plain_insert(sql: &str) -> bool {
+    sql.starts_with("INSERT INTO ")
+        && sql.contains(" VALUES ")
+        && !sql.contains("SELECT")
+        && !sql.contains("RETURNING")
+}
+
+/// `sql` with each parameter `$n` made `$(n + offset)`; quoted text and names are left alone.
+fn renumbered(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut n = 0usize;
+                while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                    n = n * 10 + d as usize;
+                    chars.next();
+                }
+                out.push('$');
+                out.push_str(&(n + offset).to_string());
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_renumbered_outside_quotes() {
+        assert_eq!(
+            renumbered(
+                r#"INSERT INTO "t$1" ("a", "b") VALUES ($1, $12) -- '$2'"#,
+                3
+            ),
+            r#"INSERT INTO "t$1" ("a", "b") VALUES ($4, $15) -- '$2'"#
+        );
+        assert_eq!(renumbered("SELECT $1", 0), "SELECT $1");
+    }
+
+    #[test]
+    fn only_plain_inserts_are_joined() {
+        assert!(is_plain_insert(r#"INSERT INTO "a" ("x") VALUES ($1)"#));
+        for other in [
+            r#"UPDATE "a" SET "x" = $1"#,
+            r#"INSERT INTO "a" ("x") SELECT "x" FROM "b""#,
+            r#"INSERT INTO "a" ("x") VALUES ((SELECT "x" FROM "b"))"#,
+            r#"INSERT INTO "a" ("x") VALUES ($1) RETURNING "id""#,
+            r#"DELETE FROM "a""#,
+        ] {
+            assert!(!is_plain_insert(other), "{other}");
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! attacker of the data's integrity would try: a lost race that must write nothing, a failing
 //! statement after a successful one that must take it back with it.
 
-use scim_gateway::db::{Lanes, PlanReads, Reads, Writer};
+use scim_gateway::db::{Lanes, PlanReads, Planned, Reads, Writer};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use serde_json::json;
 
@@ -162,8 +162,109 @@ async fn a_write_is_all_or_nothing_and_a_missed_version_check_writes_nothing() {
         .unwrap();
     assert_eq!(row(db, id).await, expected(3, "planned", "planned"));
 
+    // Inserts alone (a create's shape; PostgreSQL's lanes send them as one statement): a
+    // failing last one keeps none, and the others all go in, a row that needs another row of
+    // the same transaction included.
+    let workspace = s.workspace_id();
+    let account = |id: &str, email: &str| {
+        update(
+            "INSERT INTO accounts (id, email, email_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            vec![
+                id.into(),
+                email.into(),
+                email.to_lowercase().into(),
+                chrono::Utc::now().into(),
+                chrono::Utc::now().into(),
+            ],
+        )
+    };
+    let member_email = |account_id: &str| {
+        update(
+            "INSERT INTO member_emails (member_id, workspace_id, value, value_key, is_primary) \
+             VALUES ($1, $2, $3, $4, $5)",
+            vec![
+                id.as_str().into(),
+                workspace.as_str().into(),
+                format!("{account_id}@ex.test").into(),
+                format!("{account_id}@ex.test").into(),
+                false.into(),
+            ],
+        )
+    };
+    let accounts_named = async |email: &str| -> i64 {
+        let found = db
+            .query_one_raw(statement(
+                backend,
+                "SELECT COUNT(*) FROM accounts WHERE email_key = $1",
+                vec![email.into()],
+            ))
+            .await
+            .unwrap()
+            .expect("a count");
+        found.try_get_by_index(0).unwrap()
+    };
+    let failed = writer
+        .apply_planned(&reads, async |_: &PlanReads<'_>| {
+            Ok::<_, DbErr>((
+                (),
+                vec![
+                    account("acc-kept-not", "kept-not@ex.test"),
+                    member_email("kept-not"),
+                    // The first member's account: its e-mail is taken.
+                    account("acc-taken", "first@ex.test"),
+                ],
+            ))
+        })
+        .await;
+    let Err(Planned::Write(error)) = failed else {
+        panic!("an e-mail taken: a write error");
+    };
+    assert!(
+        scim_gateway::db::unique_violation(&error).is_some(),
+        "reported as the unique violation it is: {error:?}"
+    );
+    assert_eq!(accounts_named("kept-not@ex.test").await, 0);
+    writer
+        .apply_planned(&reads, async |_: &PlanReads<'_>| {
+            Ok::<_, DbErr>((
+                (),
+                vec![
+                    account("acc-new", "new@ex.test"),
+                    member_email("new"),
+                    // The member refers to the account inserted before it in the same
+                    // transaction (a foreign key).
+                    update(
+                        "INSERT INTO members (id, workspace_id, account_id, user_name, \
+                         user_name_key, active, effective_role, is_owner, attributes, emails, \
+                         version, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                        vec![
+                            "member-new".into(),
+                            workspace.as_str().into(),
+                            "acc-new".into(),
+                            "new@ex.test".into(),
+                            "new@ex.test".into(),
+                            false.into(),
+                            "member".into(),
+                            false.into(),
+                            "{}".into(),
+                            "[]".into(),
+                            1_i64.into(),
+                            chrono::Utc::now().into(),
+                            chrono::Utc::now().into(),
+                        ],
+                    ),
+                ],
+            ))
+        })
+        .await
+        .map_err(|_| "the inserts failed")
+        .unwrap();
+    assert_eq!(accounts_named("new@ex.test").await, 1);
+
     // On PostgreSQL every one of those ran on the lane, none through the pool.
     if let Some(before) = lane_writes {
-        assert_eq!(writer.postgres_lane_writes(), Some(before + 5));
+        assert_eq!(writer.postgres_lane_writes(), Some(before + 7));
     }
 }
