@@ -2,7 +2,8 @@
 //! pipelined on a lane (`postgres_lanes`) that one writer holds at a time, instead of a pool
 //! checkout and a round trip per statement. After a failed statement the server refuses the
 //! rest and turns the `COMMIT` into a rollback, so a transaction stays all or nothing; an
-//! update that must match first (a version check) is made to fail when it does not.
+//! update that must match first (a version check) is made to fail when it does not. A
+//! transaction of plain inserts (a create) goes as one statement instead (`inserts_as_one`).
 //!
 //! A transaction's requests all leave before the writer first waits (see `pipelined`): a
 //! request that goes away (a timeout, a client that hung up) never leaves a transaction open on
