@@ -163,28 +163,19 @@ async fn run_on(
     keep: Keep,
 ) -> Result<Result<bool, DbErr>, Unserved> {
     let connection = lane.ready()?;
-    if keep == Keep::All
-        && let Some((sql, types, params)) = inserts_as_one(&mut bound)
-    {
-        let one = Bound {
-            sql: &sql,
-            types,
-            params,
-        };
-        let prepared = match connection.prepared(&one).await {
-            Ok(p) => p,
-            Err(e) if e.as_db_error().is_some() => return Ok(Err(lane_error(e))),
-            Err(_) => {
-                lane.closed(&connection);
-                return Err(Unserved);
+    // A create's inserts go as one statement, which is its own transaction.
+    let joined_sql;
+    let (mut bound, joined) = match keep {
+        Keep::All => match inserts_as_one(&mut bound) {
+            Some((sql, types, params)) => {
+                joined_sql = sql;
+                let sql = &joined_sql;
+                (vec![Bound { sql, types, params }], true)
             }
-        };
-        // One statement is its own transaction: it is sent whole on the first poll, or not at all.
-        return match connection.client.execute_raw(&prepared, one.params()).await {
-            Ok(_) => Ok(Ok(true)),
-            Err(error) => Ok(Err(ended(lane, &connection, error))),
-        };
-    }
+            None => (bound, false),
+        },
+        Keep::IfFirstTouched => (bound, false),
+    };
     // The update that must touch a row, made to fail when it touches none (a division by its
     // count of zero): the server then skips the rest and rolls back, so the whole transaction
     // goes in one flight and a writer that lost the race still touches nothing else.
@@ -210,6 +201,17 @@ async fn run_on(
     if connection.client.is_closed() {
         lane.closed(&connection);
         return Err(Unserved);
+    }
+    if joined {
+        // Sent whole on the first poll, or not at all.
+        return match connection
+            .client
+            .execute_raw(&prepared[0], bound[0].params())
+            .await
+        {
+            Ok(_) => Ok(Ok(true)),
+            Err(error) => Ok(Err(ended(lane, &connection, error))),
+        };
     }
     let statements: Vec<_> = prepared.iter().zip(&bound).collect();
     let all = pipelined(&connection, &statements).await;
@@ -309,12 +311,13 @@ async fn pipelined(
 }
 
 /// A transaction of plain inserts (`INSERT … VALUES`, as a create is) as one statement:
-/// `WITH w0 AS (INSERT …), w1 AS (INSERT …) SELECT 1`, each insert's parameters renumbered after
-/// the ones before. The server answers it with one reply instead of one per statement plus
-/// `BEGIN` and `COMMIT` (measured: an eighth less CPU per create, in PostgreSQL and in the
-/// gateway; see the README). Only inserts of values: they read nothing, so seeing the statement's snapshot
-/// rather than each other's rows changes nothing, and foreign keys are checked at the end of
-/// the statement, when every row is in. `None` (run them one by one) for anything else.
+/// `WITH w0 AS (INSERT …), w1 AS (INSERT …) SELECT 1`, each insert's parameters renumbered
+/// after the ones before. The server answers it with one reply instead of one per statement
+/// plus `BEGIN` and `COMMIT` (measured: an eighth less CPU per create, in PostgreSQL and in the
+/// gateway; see the README). Only inserts of values: they read nothing, so seeing the
+/// statement's snapshot rather than each other's rows changes nothing, and foreign keys are
+/// checked at the end of the statement, when every row is in. `None` (and `bound` untouched)
+/// for anything else.
 fn inserts_as_one<'a>(bound: &mut Vec<Bound<'a>>) -> Option<(String, Vec<Type>, Vec<Param<'a>>)> {
     if bound.len() < 2 || !bound.iter().all(|b| is_plain_insert(b.sql)) {
         return None;
@@ -322,10 +325,9 @@ fn inserts_as_one<'a>(bound: &mut Vec<Bound<'a>>) -> Option<(String, Vec<Type>, 
     let mut sql = String::new();
     let (mut types, mut params) = (Vec::new(), Vec::new());
     for (i, b) in bound.drain(..).enumerate() {
-        sql.push_str(if i == 0 { "WITH " } else { ", " });
-        sql.push_str(&format!("w{i} AS ("));
-        sql.push_str(&renumbered(b.sql, types.len()));
-        sql.push(')');
+        let with = if i == 0 { "WITH" } else { "," };
+        let insert = renumbered(b.sql, types.len());
+        sql.push_str(&format!("{with} w{i} AS ({insert})"));
         types.extend(b.types);
         params.extend(b.params);
     }

@@ -5,9 +5,10 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
+    Value,
 };
 
-use crate::db::prepared::{PerBackend, Template, marker_time};
+use crate::db::prepared::{PerBackend, Template, marked, marker_time};
 use crate::domain::Result;
 use crate::entities::activity;
 
@@ -74,7 +75,7 @@ pub fn insert(backend: DbBackend, entry: NewEntry) -> Statement {
 }
 
 /// Built once per backend: every SCIM write records an entry, and building the insert per
-/// entry cost a profile update more instructions than its member update.
+/// entry cost about as many instructions as building the member's update.
 fn insert_at(backend: DbBackend, mut entry: NewEntry, at: DateTime<Utc>) -> Statement {
     static SQL: PerBackend<Template<Slot>> = PerBackend::new();
     cut_summary(&mut entry.summary);
@@ -93,23 +94,30 @@ fn insert_at(backend: DbBackend, mut entry: NewEntry, at: DateTime<Utc>) -> Stat
             resource_type: Some(text("resource type")),
             resource_id: Some(text("resource id")),
         };
-        let slots = [
-            (Slot::Workspace, markers.workspace_id.as_str().into()),
-            (Slot::At, marker_time().into()),
-            (Slot::Actor, markers.actor.as_str().into()),
-            (Slot::Action, markers.action.as_str().into()),
-            (Slot::Method, markers.method.as_deref().into()),
-            (Slot::Path, markers.path.as_deref().into()),
-            (Slot::Status, markers.status.into()),
-            (Slot::Latency, markers.latency_ms.into()),
-            (Slot::ResourceType, markers.resource_type.as_deref().into()),
-            (Slot::ResourceId, markers.resource_id.as_deref().into()),
-            (Slot::Summary, markers.summary.as_str().into()),
-            (Slot::Succeeded, markers.succeeded.into()),
-        ];
+        let slots = marked(&SLOTS, |slot| slot_value(&markers, marker_time(), slot));
         Template::new(built(backend, markers, marker_time()), &slots)
     });
-    template.statement(backend, |slot| match slot {
+    template.statement(backend, |slot| slot_value(&entry, at, slot))
+}
+
+const SLOTS: [Slot; 12] = [
+    Slot::Workspace,
+    Slot::At,
+    Slot::Actor,
+    Slot::Action,
+    Slot::Method,
+    Slot::Path,
+    Slot::Status,
+    Slot::Latency,
+    Slot::ResourceType,
+    Slot::ResourceId,
+    Slot::Summary,
+    Slot::Succeeded,
+];
+
+/// The value of an entry (recorded `at`) that goes in `slot`.
+fn slot_value(entry: &NewEntry, at: DateTime<Utc>, slot: Slot) -> Value {
+    match slot {
         Slot::Workspace => entry.workspace_id.as_str().into(),
         Slot::At => at.into(),
         Slot::Actor => entry.actor.as_str().into(),
@@ -122,7 +130,7 @@ fn insert_at(backend: DbBackend, mut entry: NewEntry, at: DateTime<Utc>) -> Stat
         Slot::ResourceId => entry.resource_id.as_deref().into(),
         Slot::Summary => entry.summary.as_str().into(),
         Slot::Succeeded => entry.succeeded.into(),
-    })
+    }
 }
 
 fn cut_summary(summary: &mut String) {

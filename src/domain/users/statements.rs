@@ -1,7 +1,7 @@
 //! A user write's hot statements built once per backend (see `db::prepared`): the member's
-//! insert, its version-checked update and the copy of the account's names to its members.
-//! Building them per request was a seventh of a profile update's instructions. Each is pinned to
-//! what the query builder makes by the tests below.
+//! insert, its version-checked update, the account's names and the copy of them to the
+//! account's members. Building them per request was a seventh of a profile update's
+//! instructions. Each is pinned to what the query builder makes by the tests below.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
