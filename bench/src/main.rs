@@ -641,7 +641,7 @@ async fn run(
     let (b, ids2) = (base.clone(), ids.clone());
     rows.push(
         closed_loop("PATCH user", &addr, auth.clone(), 8, duration, u64::MAX, Arc::new(move |c, i| {
-            let id = &ids2[(c * 7919 + i as usize * 31) % n];
+            let id = &ids2[spread(c, i, n)];
             let body = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "displayName", "value": format!("d{c}-{i}") }] }).to_string();
             Op { method: "PATCH", path: format!("{b}/Users/{id}"), body: Some(body), status: 200, contains: Some(format!("d{c}-{i}")) }
         }))
@@ -1138,10 +1138,16 @@ async fn another_workspace(
     enable_scim(addr, &token).await
 }
 
+/// Which of `n` members client `c` asks about in its `i`th request: spread over all of them, and
+/// different for each client.
+fn spread(c: usize, i: u64, n: usize) -> usize {
+    (c * 7919 + i as usize * 31) % n
+}
+
 /// `filter=userName eq` for one of `n` members seeded with `prefix`.
 fn lookup_op(base: String, prefix: &'static str, n: usize) -> Workload {
     Arc::new(move |c, i| {
-        let k = (c * 7919 + i as usize * 31) % n;
+        let k = spread(c, i, n);
         Op {
             method: "GET",
             path: format!("{base}/Users?filter=userName%20eq%20%22{prefix}{k}%40bench.test%22"),
@@ -1166,7 +1172,6 @@ fn list_op(base: String, pages: usize) -> Workload {
     })
 }
 
-/// GET /Users/{id} for one of `ids`.
 /// POST /Users of a new person (client `c`'s `i`th).
 fn create_op(base: String, prefix: &'static str) -> Workload {
     Arc::new(move |c, i| {
@@ -1185,7 +1190,7 @@ fn create_op(base: String, prefix: &'static str) -> Workload {
 /// Okta's "Push Profile Updates": PATCH `name.givenName` and `active` (as it was) of a member.
 fn profile_op(base: String, ids: Arc<Vec<String>>) -> Workload {
     Arc::new(move |c, i| {
-        let id = &ids[(c * 7919 + i as usize * 31) % ids.len()];
+        let id = &ids[spread(c, i, ids.len())];
         let given = format!("G{c}-{i}");
         let body =
             json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
@@ -1203,9 +1208,10 @@ fn profile_op(base: String, ids: Arc<Vec<String>>) -> Workload {
     })
 }
 
+/// GET /Users/{id} for one of `ids`.
 fn get_op(base: String, ids: Arc<Vec<String>>) -> Workload {
     Arc::new(move |c, i| {
-        let id = &ids[(c * 7919 + i as usize * 31) % ids.len()];
+        let id = &ids[spread(c, i, ids.len())];
         Op {
             method: "GET",
             path: format!("{base}/Users/{id}"),
