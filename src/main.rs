@@ -122,6 +122,9 @@ fn raise_descriptor_limit() -> u64 {
 
 async fn serve(cli: &Cli) -> Result<(), String> {
     let nofile = raise_descriptor_limit();
+    // Before any request: xmlsec initialised, and it and libxml2 unable to open files or URLs.
+    domain::saml::verify::xml_libraries_closed()
+        .map_err(|e| format!("cannot prepare SAML signature checks: {e}"))?;
     let conn = open(cli).await?;
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(&cli.bind)

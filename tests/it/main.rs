@@ -36,5 +36,6 @@ mod scim_switch;
 mod scim_users;
 mod secrets_at_rest;
 mod sso;
+mod sso_hostile;
 mod web;
 mod write_paths;

@@ -208,6 +208,20 @@ impl Assertion {
         self.signed_by(idp_key())
     }
 
+    /// Signed by the IdP's key with another (signature method, digest method).
+    pub fn signed_with_algorithms(&self, algorithms: (&str, &str)) -> String {
+        let signer = idp_key();
+        let unsigned = self.assertion_xml(false, signer);
+        let issuer_end = unsigned.find("</saml:Issuer>").unwrap() + "</saml:Issuer>".len();
+        let assertion = format!(
+            "{}{}{}",
+            &unsigned[..issuer_end],
+            signature_template_with(&self.assertion_id, signer, algorithms),
+            &unsigned[issuer_end..]
+        );
+        signer.sign(&self.response_xml(&assertion))
+    }
+
     /// The whole Response signed (its assertion inside, unsigned), as some IdPs are set up.
     pub fn response_signed(&self) -> String {
         let signer = idp_key();
@@ -223,23 +237,35 @@ impl Assertion {
     }
 }
 
+pub const RSA_SHA256: (&str, &str) = (
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+);
+
 /// An enveloped-signature template for the element with `ID="{id}"`, which xmlsec fills in.
 fn signature_template_for(id: &str, signer: &SigningKey) -> String {
+    signature_template_with(id, signer, RSA_SHA256)
+}
+
+/// The same with another (signature method, digest method).
+pub fn signature_template_with(id: &str, signer: &SigningKey, algorithms: (&str, &str)) -> String {
     format!(
         concat!(
             "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>",
             "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
-            "<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>",
+            "<ds:SignatureMethod Algorithm=\"{method}\"/>",
             "<ds:Reference URI=\"#{id}\"><ds:Transforms>",
             "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
             "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
-            "</ds:Transforms><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>",
+            "</ds:Transforms><ds:DigestMethod Algorithm=\"{digest}\"/>",
             "<ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo>",
             "<ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}",
             "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"
         ),
         id = id,
         cert = signer.certificate_b64,
+        method = algorithms.0,
+        digest = algorithms.1,
     )
 }
 

@@ -5,10 +5,12 @@
 //! is checked here: the unsigned envelope (exactly one assertion, status Success, destination),
 //! that an audience is named at all, and, from the signed assertion, the request it answers.
 //!
-//! xmlsec and libxml2 keep global state, so verifications run one at a time (`verify` holds a
-//! process-wide lock); sign-ins are rare next to the time one takes (~1 ms).
+//! Nothing reaches xmlsec before `precheck` has bounded the document and allowed its signature's
+//! form, and xmlsec and libxml2 can open no file or URL (`xml_io_guard`, applied once after
+//! xmlsec is initialised). xmlsec keeps global state, so verifications run one at a time under a
+//! process-wide lock; only pre-checked documents, whose cost is bounded, ever hold it.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -18,6 +20,7 @@ use samael::key_info::{KeyInfo, X509Data};
 use samael::metadata::{EntityDescriptor, IdpSsoDescriptor, KeyDescriptor};
 use samael::service_provider::{Error as SamlError, ServiceProvider as SamaelSp};
 
+use super::precheck;
 use super::service_provider::ServiceProvider;
 
 /// How far the IdP's clock may be from ours.
@@ -143,6 +146,15 @@ pub struct TrustedIdp<'a> {
 
 static XMLSEC: Mutex<()> = Mutex::new(());
 
+/// Whether the signature's form is checked before xmlsec sees it. Always on in the service; off
+/// only in the test that proves the I/O walls hold without it.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureForms {
+    Checked,
+    UncheckedForTests,
+}
+
 /// Decodes and verifies a posted `SAMLResponse` for `sp`, trusting `idp`. Blocking (xmlsec):
 /// call it from a blocking thread.
 pub fn verify(
@@ -150,9 +162,21 @@ pub fn verify(
     sp: &ServiceProvider,
     idp: &TrustedIdp<'_>,
 ) -> Result<VerifiedAssertion, Refusal> {
+    verify_with(saml_response, sp, idp, SignatureForms::Checked)
+}
+
+#[doc(hidden)]
+pub fn verify_with(
+    saml_response: &str,
+    sp: &ServiceProvider,
+    idp: &TrustedIdp<'_>,
+    forms: SignatureForms,
+) -> Result<VerifiedAssertion, Refusal> {
     let xml = decode(saml_response)?;
-    let envelope = check_envelope(&xml, sp)?;
+    precheck::scan(&xml, &precheck::LIMITS)?;
+    let envelope = check_envelope(&xml, sp, forms)?;
     let samael_sp = samael_sp(sp, idp)?;
+    xml_libraries_closed()?;
     let assertion = {
         let _one_at_a_time = XMLSEC
             .lock()
@@ -162,6 +186,53 @@ pub fn verify(
             .map_err(refusal_from_samael)?
     };
     read_assertion(assertion, sp, envelope.in_response_to.as_deref())
+}
+
+/// Initialises xmlsec (samael does it lazily, at its first signature context, and that
+/// registers xmlsec's default file and HTTP callbacks) and then closes every way xmlsec and
+/// libxml2 could open a file or URL. Once per process; until it has succeeded nothing is
+/// verified. Also called at start, so a failure shows at once.
+pub fn xml_libraries_closed() -> Result<(), Refusal> {
+    static CLOSED: OnceLock<Result<(), String>> = OnceLock::new();
+    CLOSED
+        .get_or_init(|| {
+            let _one_at_a_time = XMLSEC
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            initialise_xmlsec()?;
+            xml_io_guard::close_all_io().map_err(str::to_string)
+        })
+        .clone()
+        .map_err(|e| {
+            Refusal::new(
+                Check::Signature,
+                format!("signature checks are not available in this process: {e}"),
+            )
+        })
+}
+
+/// Has samael create one signature context (which initialises xmlsec), with a throwaway
+/// certificate over a document without a signature: the verification itself fails, as meant.
+fn initialise_xmlsec() -> Result<(), String> {
+    use openssl::{ec, hash, nid, pkey, x509};
+    let make = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
+        let group = ec::EcGroup::from_curve_name(nid::Nid::X9_62_PRIME256V1)?;
+        let key = pkey::PKey::from_ec_key(ec::EcKey::generate(&group)?)?;
+        let mut cert = x509::X509::builder()?;
+        cert.set_pubkey(&key)?;
+        cert.set_not_before(openssl::asn1::Asn1Time::days_from_now(0)?.as_ref())?;
+        cert.set_not_after(openssl::asn1::Asn1Time::days_from_now(1)?.as_ref())?;
+        cert.sign(&key, hash::MessageDigest::sha256())?;
+        cert.build().to_der()
+    };
+    let der = make().map_err(|e| format!("no throwaway certificate: {e}"))?;
+    use samael::crypto::CryptoProvider;
+    let _ = samael::crypto::Crypto::verify_signed_xml(
+        "<initialise/>",
+        &samael::crypto::CertificateDer::from(der),
+        None,
+    );
+    Ok(())
 }
 
 fn decode(saml_response: &str) -> Result<String, Refusal> {
@@ -190,9 +261,18 @@ struct Envelope {
 }
 
 /// The unsigned parts samael does not refuse on its own when only the assertion is signed.
-fn check_envelope(xml: &str, sp: &ServiceProvider) -> Result<Envelope, Refusal> {
+fn check_envelope(
+    xml: &str,
+    sp: &ServiceProvider,
+    forms: SignatureForms,
+) -> Result<Envelope, Refusal> {
     // roxmltree refuses DTDs, so no entity expansion reaches the verifier either.
-    let doc = roxmltree::Document::parse(xml).map_err(|e| {
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: u32::try_from(precheck::LIMITS.max_elements * 4).unwrap_or(u32::MAX),
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(xml, options).map_err(|e| {
         Refusal::new(
             Check::Format,
             format!("the SAMLResponse is not well-formed XML: {e}"),
@@ -255,6 +335,9 @@ fn check_envelope(xml: &str, sp: &ServiceProvider) -> Result<Envelope, Refusal> 
             Check::Status,
             format!("the IdP did not sign the person in: {said}"),
         ));
+    }
+    if forms == SignatureForms::Checked {
+        precheck::check_signatures(&doc)?;
     }
     if let Some(destination) = root.attribute("Destination")
         && destination != sp.acs_url

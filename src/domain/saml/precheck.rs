@@ -1,0 +1,498 @@
+//! What a posted document must pass before anything costly or dangerous reads it. The ACS answers
+//! anyone on the internet, so its input is hostile until the signature says otherwise:
+//!
+//! - [`scan`] bounds the work of parsing, in one streaming pass over the text before any tree is
+//!   built: nesting depth, element count, attributes and namespace declarations per element, and
+//!   declarations in scope (a tree parser's cost grows steeply with the last). No DTD.
+//! - [`check_signatures`] lets through only the signature form the SAML profile allows (SAML core
+//!   §5.4): one `ds:Signature` per signed Response or Assertion, enveloped in it, with one
+//!   `ds:Reference` to that element's own `#ID`, transforms limited to enveloped-signature and
+//!   exclusive c14n, SHA-2 algorithms, and a `KeyInfo` of plain certificate data. Anything else
+//!   (a reference to a file or a URL, XPath, XSLT, base64, XPointer, `RetrievalMethod`,
+//!   `Object`, comments kept by c14n) never reaches xmlsec. The I/O callbacks xmlsec and libxml2
+//!   could use are closed besides (`xml_io_guard`), so a gap here still opens nothing.
+
+use std::collections::HashSet;
+
+use quick_xml::events::{BytesStart, Event};
+
+use super::verify::{Check, Refusal};
+
+/// The bounds [`scan`] applies; SAML responses from Okta and Entra stay far inside them (depth
+/// under 12, a few hundred elements for a large group claim).
+#[derive(Clone, Copy, Debug)]
+pub struct DocumentLimits {
+    pub max_depth: usize,
+    pub max_elements: usize,
+    pub max_attributes_per_element: usize,
+    pub max_namespaces_per_element: usize,
+    pub max_namespaces_in_scope: usize,
+}
+
+pub const LIMITS: DocumentLimits = DocumentLimits {
+    max_depth: 48,
+    max_elements: 20_000,
+    max_attributes_per_element: 32,
+    max_namespaces_per_element: 16,
+    max_namespaces_in_scope: 32,
+};
+
+pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+const EXC_C14N_NS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+const EXC_C14N: &str = EXC_C14N_NS;
+const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+
+/// Signature methods accepted: RSA and ECDSA with SHA-2 (no SHA-1, no HMAC).
+pub const SIGNATURE_METHODS: &[&str] = &[
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+];
+
+const DIGEST_METHODS: &[&str] = &[
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
+];
+
+/// The elements of the XML-DSig namespace a SAML signature uses; any other (`RetrievalMethod`,
+/// `Object`, `Manifest`, `XPath`, `PGPData`, `SPKIData`, `MgmtData`…) is refused.
+const DSIG_ELEMENTS: &[&str] = &[
+    "Signature",
+    "SignedInfo",
+    "CanonicalizationMethod",
+    "SignatureMethod",
+    "Reference",
+    "Transforms",
+    "Transform",
+    "DigestMethod",
+    "DigestValue",
+    "SignatureValue",
+    "KeyInfo",
+    "KeyName",
+    "KeyValue",
+    "RSAKeyValue",
+    "Modulus",
+    "Exponent",
+    "X509Data",
+    "X509Certificate",
+    "X509IssuerSerial",
+    "X509IssuerName",
+    "X509SerialNumber",
+    "X509SubjectName",
+    "X509SKI",
+];
+
+fn format(detail: impl Into<String>) -> Refusal {
+    Refusal::new(Check::Format, detail)
+}
+
+fn signature(detail: impl Into<String>) -> Refusal {
+    Refusal::new(Check::Signature, detail)
+}
+
+/// One streaming pass that refuses a document beyond `limits` before a tree is built.
+pub fn scan(xml: &str, limits: &DocumentLimits) -> Result<(), Refusal> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    reader.config_mut().check_end_names = true;
+    // Declarations per open element, to know how many are in scope.
+    let mut open: Vec<usize> = Vec::new();
+    let mut in_scope = 0usize;
+    let mut elements = 0usize;
+    let mut element = |start: &BytesStart<'_>, depth: usize, in_scope: usize| {
+        elements += 1;
+        if elements > limits.max_elements {
+            return Err(format(format!(
+                "the document has more than {} elements",
+                limits.max_elements
+            )));
+        }
+        if depth > limits.max_depth {
+            return Err(format(format!(
+                "the document nests elements deeper than {} levels",
+                limits.max_depth
+            )));
+        }
+        let declared = count_attributes(start, limits)?;
+        if in_scope + declared > limits.max_namespaces_in_scope {
+            return Err(format(format!(
+                "the document has more than {} namespace declarations in scope",
+                limits.max_namespaces_in_scope
+            )));
+        }
+        Ok(declared)
+    };
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| format(format!("the SAMLResponse is not well-formed XML: {e}")))?;
+        match event {
+            Event::Start(start) => {
+                let declared = element(&start, open.len() + 1, in_scope)?;
+                open.push(declared);
+                in_scope += declared;
+            }
+            // Closed at once: its declarations never stay in scope.
+            Event::Empty(start) => {
+                element(&start, open.len() + 1, in_scope)?;
+            }
+            Event::End(_) => in_scope -= open.pop().unwrap_or(0),
+            Event::DocType(_) => {
+                return Err(format("the document has a DTD; SAML responses never do"));
+            }
+            Event::Eof => return Ok(()),
+            _ => {}
+        }
+    }
+}
+
+/// Counts an element's attributes and namespace declarations within the limits; the number of
+/// declarations.
+fn count_attributes(start: &BytesStart<'_>, limits: &DocumentLimits) -> Result<usize, Refusal> {
+    let mut attributes = 0usize;
+    let mut declarations = 0usize;
+    for attribute in start.attributes() {
+        let attribute = attribute
+            .map_err(|e| format(format!("the SAMLResponse is not well-formed XML: {e}")))?;
+        let key = attribute.key.as_ref();
+        if key == b"xmlns" || key.starts_with(b"xmlns:") {
+            declarations += 1;
+            if declarations > limits.max_namespaces_per_element {
+                return Err(format(format!(
+                    "an element declares more than {} namespaces",
+                    limits.max_namespaces_per_element
+                )));
+            }
+        } else {
+            attributes += 1;
+            if attributes > limits.max_attributes_per_element {
+                return Err(format(format!(
+                    "an element has more than {} attributes",
+                    limits.max_attributes_per_element
+                )));
+            }
+        }
+    }
+    Ok(declarations)
+}
+
+fn is_dsig(node: &roxmltree::Node<'_, '_>, name: &str) -> bool {
+    node.is_element()
+        && node.tag_name().namespace() == Some(DSIG_NS)
+        && node.tag_name().name() == name
+}
+
+fn element_children<'a, 'input>(
+    node: roxmltree::Node<'a, 'input>,
+) -> impl Iterator<Item = roxmltree::Node<'a, 'input>> {
+    node.children().filter(|n| n.is_element())
+}
+
+/// Refuses every signature form but the SAML profile's (see the module comment).
+pub fn check_signatures(doc: &roxmltree::Document<'_>) -> Result<(), Refusal> {
+    let mut ids = HashSet::new();
+    for node in doc.descendants().filter(|n| n.is_element()) {
+        if let Some(id) = node.attribute("ID")
+            && !ids.insert(id)
+        {
+            return Err(signature(format!(
+                "two elements share the ID {id:?}; an ID names one element"
+            )));
+        }
+        if node.tag_name().namespace() == Some(DSIG_NS)
+            && !DSIG_ELEMENTS.contains(&node.tag_name().name())
+        {
+            return Err(signature(format!(
+                "the signature uses ds:{}, which a SAML signature never needs",
+                node.tag_name().name()
+            )));
+        }
+    }
+    for sig in doc.descendants().filter(|n| is_dsig(n, "Signature")) {
+        check_signature(sig)?;
+    }
+    Ok(())
+}
+
+fn check_signature(sig: roxmltree::Node<'_, '_>) -> Result<(), Refusal> {
+    let Some(signed) = sig.parent_element() else {
+        return Err(signature("a signature must be inside the element it signs"));
+    };
+    let signable = (signed.tag_name().namespace() == Some(PROTOCOL_NS)
+        && signed.tag_name().name() == "Response"
+        && signed.parent_element().is_none())
+        || (signed.tag_name().namespace() == Some(ASSERTION_NS)
+            && signed.tag_name().name() == "Assertion");
+    if !signable {
+        return Err(signature(format!(
+            "a signature sits in {}, not in the Response or an Assertion",
+            signed.tag_name().name()
+        )));
+    }
+    if element_children(signed)
+        .filter(|n| is_dsig(n, "Signature"))
+        .count()
+        > 1
+    {
+        return Err(signature("an element carries more than one signature"));
+    }
+    let Some(id) = signed.attribute("ID") else {
+        return Err(signature("the signed element has no ID to refer to"));
+    };
+    let children: Vec<_> = element_children(sig).collect();
+    let names: Vec<&str> = children.iter().map(|n| n.tag_name().name()).collect();
+    let shape_ok = matches!(
+        names.as_slice(),
+        ["SignedInfo", "SignatureValue"] | ["SignedInfo", "SignatureValue", "KeyInfo"]
+    ) && children
+        .iter()
+        .all(|n| n.tag_name().namespace() == Some(DSIG_NS));
+    if !shape_ok {
+        return Err(signature(
+            "a signature holds SignedInfo, SignatureValue and KeyInfo only",
+        ));
+    }
+    check_signed_info(children[0], id)?;
+    if let Some(key_info) = children.get(2) {
+        check_key_info(*key_info)?;
+    }
+    Ok(())
+}
+
+fn check_signed_info(signed_info: roxmltree::Node<'_, '_>, id: &str) -> Result<(), Refusal> {
+    let children: Vec<_> = element_children(signed_info).collect();
+    let [c14n, method, reference] = children.as_slice() else {
+        return Err(signature(
+            "SignedInfo must hold one CanonicalizationMethod, one SignatureMethod and exactly one Reference",
+        ));
+    };
+    if !is_dsig(c14n, "CanonicalizationMethod")
+        || !is_dsig(method, "SignatureMethod")
+        || !is_dsig(reference, "Reference")
+    {
+        return Err(signature(
+            "SignedInfo must hold one CanonicalizationMethod, one SignatureMethod and exactly one Reference",
+        ));
+    }
+    check_c14n(*c14n, "canonicalization")?;
+    let algorithm = method.attribute("Algorithm").unwrap_or("");
+    if !SIGNATURE_METHODS.contains(&algorithm) {
+        return Err(signature(format!(
+            "the signature algorithm {algorithm:?} is not accepted; sign with RSA or ECDSA and SHA-256 or stronger"
+        )));
+    }
+    if element_children(*method).next().is_some() {
+        return Err(signature("SignatureMethod takes no parameters"));
+    }
+    check_reference(*reference, id)
+}
+
+fn check_reference(reference: roxmltree::Node<'_, '_>, id: &str) -> Result<(), Refusal> {
+    let uri = reference.attribute("URI").unwrap_or("");
+    if uri.strip_prefix('#') != Some(id) {
+        return Err(signature(format!(
+            "the signature refers to {uri:?}; only a same-document reference to its own element (\"#{id}\") is accepted"
+        )));
+    }
+    let children: Vec<_> = element_children(reference).collect();
+    let (transforms, rest) = match children.as_slice() {
+        [t, rest @ ..] if is_dsig(t, "Transforms") => (Some(*t), rest),
+        rest => (None, rest),
+    };
+    let [digest, value] = rest else {
+        return Err(signature(
+            "a Reference holds Transforms, DigestMethod and DigestValue only",
+        ));
+    };
+    if !is_dsig(digest, "DigestMethod") || !is_dsig(value, "DigestValue") {
+        return Err(signature(
+            "a Reference holds Transforms, DigestMethod and DigestValue only",
+        ));
+    }
+    let algorithm = digest.attribute("Algorithm").unwrap_or("");
+    if !DIGEST_METHODS.contains(&algorithm) {
+        return Err(signature(format!(
+            "the digest algorithm {algorithm:?} is not accepted; use SHA-256 or stronger"
+        )));
+    }
+    if let Some(transforms) = transforms {
+        let list: Vec<_> = element_children(transforms).collect();
+        if list.len() > 2 {
+            return Err(signature("a Reference has more than two transforms"));
+        }
+        for transform in list {
+            if !is_dsig(&transform, "Transform") {
+                return Err(signature("Transforms holds Transform elements only"));
+            }
+            match transform.attribute("Algorithm").unwrap_or("") {
+                ENVELOPED if element_children(transform).next().is_none() => {}
+                EXC_C14N => check_c14n(transform, "transform")?,
+                other => {
+                    return Err(signature(format!(
+                        "the transform {other:?} is not accepted; only enveloped-signature and exclusive c14n are"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Exclusive c14n without comments, with at most its InclusiveNamespaces parameter.
+fn check_c14n(node: roxmltree::Node<'_, '_>, role: &str) -> Result<(), Refusal> {
+    let algorithm = node.attribute("Algorithm").unwrap_or("");
+    if algorithm != EXC_C14N {
+        return Err(signature(format!(
+            "the {role} {algorithm:?} is not accepted; only exclusive c14n without comments is"
+        )));
+    }
+    let mut children = element_children(node);
+    let parameter_ok = match (children.next(), children.next()) {
+        (None, _) => true,
+        (Some(p), None) => {
+            p.tag_name().namespace() == Some(EXC_C14N_NS)
+                && p.tag_name().name() == "InclusiveNamespaces"
+                && element_children(p).next().is_none()
+        }
+        _ => false,
+    };
+    if !parameter_ok {
+        return Err(signature(format!(
+            "the {role} takes only an InclusiveNamespaces parameter"
+        )));
+    }
+    Ok(())
+}
+
+fn check_key_info(key_info: roxmltree::Node<'_, '_>) -> Result<(), Refusal> {
+    for node in key_info.descendants().skip(1).filter(|n| n.is_element()) {
+        if node.tag_name().namespace() != Some(DSIG_NS) {
+            return Err(signature(format!(
+                "KeyInfo holds {}, not certificate data",
+                node.tag_name().name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(xml: &str) -> String {
+        scan(xml, &LIMITS).expect_err("refused").detail
+    }
+
+    fn nested(levels: usize, open: impl Fn(usize) -> String) -> String {
+        let mut xml = String::new();
+        for i in 0..levels {
+            xml.push_str(&open(i));
+        }
+        for _ in 0..levels {
+            xml.push_str("</e>");
+        }
+        xml
+    }
+
+    #[test]
+    fn each_bound_refuses_just_past_its_limit() {
+        let at = |n: usize| nested(n, |_| "<e>".into());
+        assert!(scan(&at(LIMITS.max_depth), &LIMITS).is_ok());
+        assert!(refused(&at(LIMITS.max_depth + 1)).contains("deeper than 48"));
+
+        let flat = |n: usize| format!("<r>{}</r>", "<e/>".repeat(n - 1));
+        assert!(scan(&flat(LIMITS.max_elements), &LIMITS).is_ok());
+        assert!(refused(&flat(LIMITS.max_elements + 1)).contains("more than 20000 elements"));
+
+        let attributes = |n: usize| {
+            format!(
+                "<e {}/>",
+                (0..n)
+                    .map(|i| format!("a{i}=\"\""))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        };
+        assert!(scan(&attributes(32), &LIMITS).is_ok());
+        assert!(refused(&attributes(33)).contains("more than 32 attributes"));
+
+        let declarations = |n: usize| {
+            format!(
+                "<e {}/>",
+                (0..n)
+                    .map(|i| format!("xmlns:p{i}=\"urn:{i}\""))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        };
+        assert!(scan(&declarations(16), &LIMITS).is_ok());
+        assert!(refused(&declarations(17)).contains("declares more than 16 namespaces"));
+        // A default namespace declaration counts as one.
+        assert!(
+            refused(&format!("<e xmlns=\"urn:d\" {}", &declarations(16)[3..]))
+                .contains("declares more than 16")
+        );
+    }
+
+    #[test]
+    fn declarations_in_scope_add_up_along_the_path_and_leave_with_their_element() {
+        // One more prefix per level: the shape whose parse cost grows with the cube of its depth.
+        let per_level = |levels: usize| nested(levels, |i| format!("<e xmlns:p{i}=\"urn:{i}\">"));
+        assert!(scan(&per_level(32), &LIMITS).is_ok());
+        assert!(refused(&per_level(33)).contains("more than 32 namespace declarations in scope"));
+        // Siblings don't add up: each one's declarations end with it.
+        let siblings = format!(
+            "<r>{}</r>",
+            (0..100)
+                .map(|i| format!(
+                    "<e xmlns:a=\"urn:{i}\" xmlns:b=\"urn:b\"><x/></e><f xmlns:c=\"urn:c\"/>"
+                ))
+                .collect::<String>()
+        );
+        assert!(scan(&siblings, &LIMITS).is_ok());
+    }
+
+    #[test]
+    fn a_dtd_and_malformed_text_are_refused() {
+        assert!(refused("<!DOCTYPE r [<!ENTITY x \"y\">]><r/>").contains("DTD"));
+        assert!(refused("<a><b></a>").contains("not well-formed"));
+        assert!(refused("<a b=\"1\" b=\"2\"/>").contains("not well-formed"));
+    }
+
+    /// The signature shapes Okta (prefixed, with an InclusiveNamespaces parameter) and Entra
+    /// (default namespace) send.
+    #[test]
+    fn okta_and_entra_signature_shapes_pass() {
+        let okta = r##"<saml2p:Response xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" ID="r1"><saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="a1"><saml2:Issuer>i</saml2:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#a1"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="xs"/></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>x</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>x</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>x</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature></saml2:Assertion></saml2p:Response>"##;
+        let entra = r##"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r"><Assertion xmlns="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a"><Issuer>i</Issuer><Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><SignedInfo><CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><Reference URI="#_a"><Transforms><Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></Transforms><DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><DigestValue>x</DigestValue></Reference></SignedInfo><SignatureValue>x</SignatureValue><KeyInfo><X509Data><X509Certificate>x</X509Certificate></X509Data></KeyInfo></Signature></Assertion></samlp:Response>"##;
+        for (who, xml) in [("okta", okta), ("entra", entra)] {
+            scan(xml, &LIMITS).unwrap_or_else(|e| panic!("{who}: {e}"));
+            let doc = roxmltree::Document::parse(xml).unwrap();
+            check_signatures(&doc).unwrap_or_else(|e| panic!("{who}: {e}"));
+        }
+        // The same with the reference pointing at the Response instead: refused.
+        let elsewhere = okta.replace("URI=\"#a1\"", "URI=\"#r1\"");
+        let doc = roxmltree::Document::parse(&elsewhere).unwrap();
+        assert!(
+            check_signatures(&doc)
+                .unwrap_err()
+                .detail
+                .contains("\"#a1\"")
+        );
+        // An ID used twice: refused.
+        let twice = okta.replace("ID=\"r1\"", "ID=\"a1\"");
+        let doc = roxmltree::Document::parse(&twice).unwrap();
+        assert!(
+            check_signatures(&doc)
+                .unwrap_err()
+                .detail
+                .contains("share the ID")
+        );
+    }
+}

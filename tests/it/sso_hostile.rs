@@ -1,0 +1,381 @@
+//! The ACS as anyone on the internet meets it: documents built to make the verifier open files
+//! and URLs, run transforms, or parse for minutes. Two walls hold each alone: the pre-check
+//! refuses every signature form but the SAML profile's before xmlsec sees the document (tested
+//! through HTTP), and xmlsec and libxml2 can open nothing even when the pre-check is switched off
+//! (tested on the verifier itself, with a listener and a FIFO that notice any attempt).
+
+use std::io::ErrorKind;
+use std::net::TcpListener;
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use scim_gateway::domain::saml::ServiceProvider;
+use scim_gateway::domain::saml::verify::{self, SignatureForms, TrustedIdp};
+
+use crate::saml_idp::{Assertion, IDP_ENTITY_ID, encode, idp_key};
+use crate::sso::Sso;
+
+const EXC_C14N_TRANSFORM: &str =
+    "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>";
+
+/// A listener on loopback that counts the connections made to it.
+struct Listener {
+    url: String,
+    connections: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Listener {
+    fn start() -> Listener {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/key", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, until) = (connections.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !until.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok(_) => {
+                        count.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(2))
+                    }
+                    Err(e) => panic!("listener: {e}"),
+                }
+            }
+        });
+        Listener {
+            url,
+            connections,
+            stop,
+        }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A FIFO that records whether anyone opened it for reading: a reader's `open` blocks until a
+/// writer comes, and a non-blocking open for writing succeeds only while a reader waits.
+struct Fifo {
+    path: std::path::PathBuf,
+    opened: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    _dir: tempfile::TempDir,
+}
+
+impl Fifo {
+    fn create() -> Fifo {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo");
+        let opened = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen, until, probe) = (opened.clone(), stop.clone(), path.clone());
+        std::thread::spawn(move || {
+            const O_NONBLOCK: i32 = 0o4000;
+            while !until.load(Ordering::SeqCst) {
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(O_NONBLOCK)
+                    .open(&probe)
+                {
+                    // A reader was waiting; closing at once gives it end of file.
+                    Ok(_) => seen.store(true, Ordering::SeqCst),
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        Fifo {
+            path,
+            opened,
+            stop,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.path.display())
+    }
+}
+
+impl Drop for Fifo {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A signed response whose assertion's signature is then changed by `change` (the signature no
+/// longer matches: what matters is what the verifier does before it finds that out).
+fn with_signature_changed(a: &Assertion, change: impl Fn(&str) -> String) -> String {
+    change(&a.signed())
+}
+
+fn reference_to(a: &Assertion, uri: &str) -> String {
+    with_signature_changed(a, |xml| {
+        xml.replace(
+            &format!("URI=\"#{}\"", a.assertion_id),
+            &format!("URI=\"{uri}\""),
+        )
+    })
+}
+
+fn with_transform(a: &Assertion, transform: &str) -> String {
+    with_signature_changed(a, |xml| {
+        assert!(xml.contains(EXC_C14N_TRANSFORM), "{xml}");
+        xml.replace(EXC_C14N_TRANSFORM, transform)
+    })
+}
+
+#[tokio::test]
+async fn signatures_other_than_the_profiles_same_document_form_are_refused_before_xmlsec() {
+    let sso = Sso::start().await;
+    sso.app
+        .add_member(&sso.workspace_id, "alice@acme.test", None)
+        .await;
+    let listener = Listener::start();
+    let fifo = Fifo::create();
+    let a = || sso.assertion("alice@acme.test");
+
+    let mut cases: Vec<(&str, String, &str)> = vec![
+        (
+            "reference to /dev/zero",
+            reference_to(&a(), "file:///dev/zero"),
+            "only a same-document reference",
+        ),
+        (
+            "reference to a local file",
+            reference_to(&a(), &fifo.url()),
+            "only a same-document reference",
+        ),
+        (
+            "reference to a URL",
+            reference_to(&a(), &listener.url),
+            "only a same-document reference",
+        ),
+        (
+            "XPointer reference",
+            reference_to(&a(), "#xpointer(/)"),
+            "only a same-document reference",
+        ),
+        (
+            "whole-document reference",
+            reference_to(&a(), ""),
+            "only a same-document reference",
+        ),
+        (
+            "XPath transform",
+            with_transform(
+                &a(),
+                "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"><ds:XPath>count(//. | //@* | //namespace::*)</ds:XPath></ds:Transform>",
+            ),
+            "ds:XPath",
+        ),
+        (
+            "XPath filter 2 transform",
+            with_transform(
+                &a(),
+                "<ds:Transform Algorithm=\"http://www.w3.org/2002/06/xmldsig-filter2\"><f:XPath xmlns:f=\"http://www.w3.org/2002/06/xmldsig-filter2\" Filter=\"union\">//.</f:XPath></ds:Transform>",
+            ),
+            "is not accepted; only enveloped-signature and exclusive c14n",
+        ),
+        (
+            "XSLT transform",
+            with_transform(
+                &a(),
+                "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xslt-19991116\"><xsl:stylesheet xmlns:xsl=\"http://www.w3.org/1999/XSL/Transform\" version=\"1.0\"><xsl:template match=\"/\"><xsl:copy-of select=\"document('file:///etc/passwd')\"/></xsl:template></xsl:stylesheet></ds:Transform>",
+            ),
+            "is not accepted; only enveloped-signature and exclusive c14n",
+        ),
+        (
+            "base64 transform",
+            with_transform(
+                &a(),
+                "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#base64\"/>",
+            ),
+            "is not accepted; only enveloped-signature and exclusive c14n",
+        ),
+        (
+            "c14n with comments",
+            with_transform(
+                &a(),
+                "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#WithComments\"/>",
+            ),
+            "is not accepted; only enveloped-signature and exclusive c14n",
+        ),
+        (
+            "canonicalization with comments",
+            with_signature_changed(&a(), |xml| {
+                xml.replacen(
+                    "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+                    "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#WithComments\"/>",
+                    1,
+                )
+            }),
+            "only exclusive c14n without comments",
+        ),
+        (
+            "RetrievalMethod in KeyInfo",
+            with_signature_changed(&a(), |xml| {
+                xml.replace(
+                    "<ds:KeyInfo>",
+                    &format!("<ds:KeyInfo><ds:RetrievalMethod URI=\"{}\"/>", listener.url),
+                )
+            }),
+            "ds:RetrievalMethod",
+        ),
+        (
+            "Object with a Manifest",
+            with_signature_changed(&a(), |xml| {
+                xml.replace(
+                    "</ds:KeyInfo>",
+                    &format!(
+                        "</ds:KeyInfo><ds:Object><ds:Manifest><ds:Reference URI=\"{}\"/></ds:Manifest></ds:Object>",
+                        listener.url
+                    ),
+                )
+            }),
+            "ds:Object",
+        ),
+        (
+            "two signatures on the assertion",
+            with_signature_changed(&a(), |xml| {
+                let start = xml.find("<ds:Signature").unwrap();
+                let end = xml.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+                let signature = &xml[start..end];
+                xml.replacen(signature, &format!("{signature}{signature}"), 1)
+            }),
+            "more than one signature",
+        ),
+        (
+            "a second reference",
+            with_signature_changed(&a(), |xml| {
+                xml.replace(
+                    "</ds:SignedInfo>",
+                    &format!(
+                        "<ds:Reference URI=\"{}\"><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><ds:DigestValue>AA==</ds:DigestValue></ds:Reference></ds:SignedInfo>",
+                        listener.url
+                    ),
+                )
+            }),
+            "exactly one Reference",
+        ),
+        (
+            "signed with RSA-SHA1",
+            a().signed_with_algorithms((
+                "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+                "http://www.w3.org/2000/09/xmldsig#sha1",
+            )),
+            "the signature algorithm",
+        ),
+    ];
+    // A DTD, which would let entities name files.
+    cases.push((
+        "a DTD with an external entity",
+        a().signed().replacen(
+            "<samlp:Response",
+            "<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><samlp:Response",
+            1,
+        ),
+        "DTD",
+    ));
+
+    for (why, xml, expected) in &cases {
+        let started = std::time::Instant::now();
+        sso.assert_refused(sso.post_acs(xml, None).await, why).await;
+        let summary = sso.latest_refusal().await;
+        assert!(
+            summary.contains(expected),
+            "{why}: refused for another reason: {summary}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{why}: took {:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(listener.connections(), 0, "the listener was connected to");
+    assert!(
+        !fifo.opened.load(Ordering::SeqCst),
+        "the local file was opened"
+    );
+    // The same IdP, the untouched form: signs in (so the refusals above are about the form).
+    let response = sso.post_acs(&a().signed(), None).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+/// The second wall alone: with the pre-check off, a reference to a URL or a local file reaches
+/// xmlsec, which must open neither.
+#[tokio::test]
+async fn with_the_precheck_off_xmlsec_opens_no_url_and_no_file() {
+    let sp = ServiceProvider::at("http://gw.test/api/teams/t/saml");
+    let listener = Listener::start();
+    let fifo = Fifo::create();
+    let pem = idp_key().certificate_pem.clone();
+    for uri in [listener.url.clone(), fifo.url(), "file:///dev/zero".into()] {
+        let a = Assertion::new(&sp.entity_id, &sp.acs_url, "alice@acme.test");
+        let xml = reference_to(&a, &uri);
+        let (sp, pem) = (sp.clone(), pem.clone());
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(20),
+            tokio::task::spawn_blocking(move || {
+                let idp = TrustedIdp {
+                    entity_id: IDP_ENTITY_ID,
+                    certificates: vec![&pem],
+                };
+                verify::verify_with(&encode(&xml), &sp, &idp, SignatureForms::UncheckedForTests)
+            }),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{uri}: the verifier did not return"))
+        .unwrap();
+        let refusal = outcome.expect_err("a reference elsewhere never verifies");
+        assert_eq!(refusal.check, verify::Check::Signature, "{uri}: {refusal}");
+    }
+    // Give a late connection the time to show.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(listener.connections(), 0, "xmlsec connected to the URL");
+    assert!(
+        !fifo.opened.load(Ordering::SeqCst),
+        "xmlsec opened the local file"
+    );
+
+    // And the algorithm list samael enforces holds without the pre-check too.
+    let a = Assertion::new(&sp.entity_id, &sp.acs_url, "alice@acme.test");
+    let sha1 = a.signed_with_algorithms((
+        "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+        "http://www.w3.org/2000/09/xmldsig#sha1",
+    ));
+    let idp = TrustedIdp {
+        entity_id: IDP_ENTITY_ID,
+        certificates: vec![&pem],
+    };
+    let refusal = verify::verify_with(&encode(&sha1), &sp, &idp, SignatureForms::UncheckedForTests)
+        .expect_err("RSA-SHA1 is refused by samael's list");
+    assert_eq!(refusal.check, verify::Check::Signature, "{refusal}");
+    // The same document signed with SHA-256 verifies: the refusal is the algorithm's.
+    let sha256 = a.signed();
+    verify::verify_with(
+        &encode(&sha256),
+        &sp,
+        &idp,
+        SignatureForms::UncheckedForTests,
+    )
+    .expect("an RSA-SHA256 signature verifies");
+}
