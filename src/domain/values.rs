@@ -25,3 +25,77 @@ pub fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
 pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
+
+/// An address as single sign-on compares it: trimmed, the local part lowercased in ASCII only
+/// (Unicode case folding would make the Kelvin sign `K` a `k`, so `Kate@` a second name for
+/// `kate@`), the domain in its IDNA ASCII form (so `bücher.example` and
+/// `xn--bcher-kva.example` are one domain). `None` when the domain is not a valid IDNA name.
+/// A name without `@` (a NameID that is not an address) is lowercased in ASCII as a whole.
+pub fn sign_in_identity(address: &str) -> Option<String> {
+    let address = address.trim();
+    match address.rsplit_once('@') {
+        None => Some(address.to_ascii_lowercase()),
+        Some((local, domain)) => {
+            let domain = idna::domain_to_ascii_strict(domain).ok()?;
+            if local.is_empty() || domain.is_empty() {
+                return None;
+            }
+            Some(format!("{}@{domain}", local.to_ascii_lowercase()))
+        }
+    }
+}
+
+/// The stored keys (`email_key`) under which an address that sign-in compares equal to
+/// `address` can be filed: as given, with its domain in ASCII form, and with it in Unicode form.
+/// Only a lookup: every candidate is then compared with `sign_in_identity`.
+pub fn sign_in_candidate_keys(address: &str) -> Vec<String> {
+    let address = address.trim();
+    let mut keys = vec![email_key(address)];
+    if let Some((local, domain)) = address.rsplit_once('@') {
+        if let Ok(ascii) = idna::domain_to_ascii_strict(domain) {
+            keys.push(email_key(&format!("{local}@{ascii}")));
+            let (unicode, result) = idna::domain_to_unicode(&ascii);
+            if result.is_ok() {
+                keys.push(email_key(&format!("{local}@{unicode}")));
+            }
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[cfg(test)]
+mod sign_in_identity_tests {
+    use super::*;
+
+    #[test]
+    fn ascii_case_and_idna_domains_compare_equal_and_nothing_else_does() {
+        let same = |a: &str, b: &str| sign_in_identity(a) == sign_in_identity(b);
+        assert!(same("Kate@Example.TEST", "kate@example.test"));
+        assert!(same(" kate@example.test ", "kate@example.test"));
+        assert!(same("jo@Bücher.example", "jo@xn--bcher-kva.example"));
+        assert!(same("jo@BÜCHER.example", "jo@bücher.example"));
+        // The Kelvin sign (U+212A) lowercases to `k` in Unicode, not in ASCII.
+        assert!(!same("\u{212A}ate@example.test", "kate@example.test"));
+        // Other Unicode case pairs in the local part stay apart too.
+        assert!(!same("JÖ@example.test", "jö@example.test"));
+        assert!(!same("jane@example.test", "jane.doe@example.test"));
+        assert_eq!(sign_in_identity("jdoe").as_deref(), Some("jdoe"));
+        assert_eq!(sign_in_identity("JDoe").as_deref(), Some("jdoe"));
+        assert_eq!(sign_in_identity("@example.test"), None);
+        assert_eq!(sign_in_identity("a@exa mple.test"), None);
+    }
+
+    #[test]
+    fn candidate_keys_cover_both_forms_of_a_domain() {
+        let keys = sign_in_candidate_keys("Jo@Bücher.example");
+        assert!(keys.contains(&"jo@bücher.example".to_string()), "{keys:?}");
+        assert!(
+            keys.contains(&"jo@xn--bcher-kva.example".to_string()),
+            "{keys:?}"
+        );
+        let keys = sign_in_candidate_keys("jo@xn--bcher-kva.example");
+        assert!(keys.contains(&"jo@bücher.example".to_string()), "{keys:?}");
+    }
+}

@@ -15,6 +15,9 @@ use reqwest::StatusCode;
 use scim_gateway::domain::saml::ServiceProvider;
 use scim_gateway::domain::saml::verify::{self, SignatureForms, TrustedIdp};
 
+use serde_json::json;
+
+use crate::common::Scim;
 use crate::saml_idp::{Assertion, IDP_ENTITY_ID, encode, idp_key};
 use crate::sso::Sso;
 
@@ -378,4 +381,52 @@ async fn with_the_precheck_off_xmlsec_opens_no_url_and_no_file() {
         SignatureForms::UncheckedForTests,
     )
     .expect("an RSA-SHA256 signature verifies");
+}
+
+/// Who a NameID names: only a member's current userName or e-mails, compared in ASCII case with
+/// IDNA domains. A renamed member's old address names nobody; the Kelvin sign is not a `k`.
+#[tokio::test]
+async fn a_name_id_names_only_a_current_address_compared_in_ascii_case() {
+    let scim = Scim::start().await;
+    let jane = scim.create_user("jane@acme.test", "Jane", "Doe").await;
+    scim.create_user("kate@acme.test", "Kate", "Bush").await;
+    scim.create_user("jo@bücher.test", "Jo", "Buch").await;
+    scim.ok(
+        "PATCH",
+        &format!("/Users/{jane}"),
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [
+                { "op": "replace", "path": "userName", "value": "jane.doe@acme.test" },
+                { "op": "replace", "path": "emails", "value": [
+                    { "value": "jane.doe@acme.test", "type": "work", "primary": true }
+                ] }
+            ]
+        })),
+    )
+    .await;
+    let Scim { app, admin, .. } = scim;
+    let sso = Sso::on(app, admin).await;
+
+    for name_id in ["jane@acme.test", "\u{212A}ate@acme.test", "kate@acme.test."] {
+        let response = sso.post_acs(&sso.assertion(name_id).signed(), None).await;
+        sso.assert_refused(response, name_id).await;
+        let summary = sso.latest_refusal().await;
+        assert!(
+            summary.contains("Who signs in: nobody"),
+            "{name_id}: {summary}"
+        );
+    }
+    for (name_id, user_name) in [
+        ("JANE.DOE@acme.test", "jane.doe@acme.test"),
+        ("kate@ACME.test", "kate@acme.test"),
+        ("jo@xn--bcher-kva.test", "jo@bücher.test"),
+        ("Jo@B\u{dc}CHER.test", "jo@bücher.test"),
+    ] {
+        let response = sso.post_acs(&sso.assertion(name_id).signed(), None).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{name_id}");
+        let cookie = crate::sso::session_cookie(&response).expect("a session");
+        let me = sso.me(&cookie).await;
+        assert_eq!(me["data"]["me"]["userName"], user_name, "{name_id}: {me}");
+    }
 }

@@ -1,36 +1,90 @@
-//! Who an assertion names: the active member of the workspace whose userName or e-mail is the
-//! asserted subject, and the workspace someone means on the sign-in screen.
+//! Who an assertion names: the active member of the workspace whose current userName or one of
+//! whose current e-mails is the asserted subject, compared as `sign_in_identity` says (ASCII
+//! case, IDNA domains; no Unicode folding), and the workspace someone means on the sign-in
+//! screen. Never the account's first e-mail: a member renamed from `jane@` to `jane.doe@` is no
+//! longer named by `jane@`.
+
+use std::collections::HashMap;
 
 use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::domain::roles::Role;
-use crate::domain::{Result, Store, email_key};
-use crate::entities::{account, member, member_email, saml_config, workspace};
+use crate::domain::{Result, Store, sign_in_candidate_keys, sign_in_identity};
+use crate::entities::{member, member_email, saml_config, workspace};
 
 /// What a person who may not sign in is told (details go to the activity log, not to them).
 pub const NOT_A_MEMBER: &str =
     "not a member of this workspace: ask your admin to assign you in your identity provider";
 
-/// Members whose userName, an e-mail, or account e-mail has this key (`email_key`).
-fn named_by(key: &str, workspace_id: Option<&str>) -> Condition {
+/// The most members one subject is looked up among (a subject names one person; the bound keeps
+/// a hostile one from loading many rows).
+const MAX_CANDIDATES: u64 = 16;
+
+/// Members filed under one of `keys` (userName or a current e-mail): the index lookup, before
+/// the exact comparison.
+fn filed_under(keys: &[String], workspace_id: Option<&str>) -> Condition {
     let mut by_email: SelectStatement = Query::select()
         .column(member_email::Column::MemberId)
         .from(member_email::Entity)
-        .and_where(member_email::Column::ValueKey.eq(key))
+        .and_where(member_email::Column::ValueKey.is_in(keys.iter().cloned()))
         .to_owned();
     if let Some(ws) = workspace_id {
         by_email.and_where(member_email::Column::WorkspaceId.eq(ws));
     }
-    let by_account = Query::select()
-        .column(account::Column::Id)
-        .from(account::Entity)
-        .and_where(account::Column::EmailKey.eq(key))
-        .to_owned();
     Condition::any()
-        .add(member::Column::UserNameKey.eq(key))
+        .add(member::Column::UserNameKey.is_in(keys.iter().cloned()))
         .add(member::Column::Id.in_subquery(by_email))
-        .add(member::Column::AccountId.in_subquery(by_account))
+}
+
+/// The members (of `workspace_id`, or of any workspace with SAML) that `subject` names, each
+/// with whether it is by userName (rather than by an e-mail).
+async fn members_named(
+    db: &impl ConnectionTrait,
+    subject: &str,
+    workspace_id: Option<&str>,
+) -> Result<Vec<(member::Model, bool)>> {
+    let Some(identity) = sign_in_identity(subject) else {
+        return Ok(Vec::new());
+    };
+    let keys = sign_in_candidate_keys(subject);
+    let mut query = member::Entity::find().filter(filed_under(&keys, workspace_id));
+    query = match workspace_id {
+        Some(ws) => query.filter(member::Column::WorkspaceId.eq(ws)),
+        None => query.filter(member::Column::Active.eq(true)).filter(
+            member::Column::WorkspaceId.in_subquery(
+                Query::select()
+                    .column(saml_config::Column::WorkspaceId)
+                    .from(saml_config::Entity)
+                    .to_owned(),
+            ),
+        ),
+    };
+    let candidates = query.limit(MAX_CANDIDATES).all(db).await?;
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Their current e-mails under those keys, compared as written, not by key.
+    let mut emails: HashMap<String, Vec<String>> = HashMap::new();
+    for row in member_email::Entity::find()
+        .filter(member_email::Column::MemberId.is_in(candidates.iter().map(|m| m.id.clone())))
+        .filter(member_email::Column::ValueKey.is_in(keys.iter().cloned()))
+        .all(db)
+        .await?
+    {
+        emails.entry(row.member_id).or_default().push(row.value);
+    }
+    let is_identity = |value: &str| sign_in_identity(value).as_deref() == Some(identity.as_str());
+    Ok(candidates
+        .into_iter()
+        .filter_map(|m| {
+            let by_user_name = is_identity(&m.user_name);
+            let by_email = emails
+                .get(&m.id)
+                .is_some_and(|values| values.iter().any(|v| is_identity(v)));
+            (by_user_name || by_email).then_some((m, by_user_name))
+        })
+        .collect())
 }
 
 pub(super) enum Person {
@@ -39,23 +93,18 @@ pub(super) enum Person {
     Unknown,
 }
 
-/// The member whose userName, e-mail or account e-mail is `subject` (case-insensitively); a
-/// userName match wins over an e-mail match.
+/// The member of `workspace_id` whose current userName or e-mail is `subject`; a userName match
+/// wins over an e-mail match, an active member over a deactivated one.
 pub(super) async fn find_person(
     db: &impl ConnectionTrait,
     workspace_id: &str,
     subject: &str,
 ) -> Result<Person> {
-    let key = email_key(subject);
-    let mut found = member::Entity::find()
-        .filter(member::Column::WorkspaceId.eq(workspace_id))
-        .filter(named_by(&key, Some(workspace_id)))
-        .all(db)
-        .await?;
-    found.sort_by_key(|m| (!m.active, m.user_name_key != key, m.created_at));
+    let mut found = members_named(db, subject, Some(workspace_id)).await?;
+    found.sort_by_key(|(m, by_user_name)| (!m.active, !by_user_name, m.created_at));
     Ok(match found.into_iter().next() {
-        Some(m) if m.active => Person::Active(m),
-        Some(m) => Person::Deactivated(m),
+        Some((m, _)) if m.active => Person::Active(m),
+        Some((m, _)) => Person::Deactivated(m),
         None => Person::Unknown,
     })
 }
@@ -90,20 +139,10 @@ pub async fn find_workspace(store: &Store, who: &str) -> Result<Option<String>> 
             .await?
             .map(|w| w.id));
     }
-    let key = email_key(who);
-    let with_saml = Query::select()
-        .column(saml_config::Column::WorkspaceId)
-        .from(saml_config::Entity)
-        .to_owned();
-    let mut workspaces: Vec<String> = member::Entity::find()
-        .filter(member::Column::Active.eq(true))
-        .filter(member::Column::WorkspaceId.in_subquery(with_saml))
-        .filter(named_by(&key, None))
-        .limit(3)
-        .all(db)
+    let mut workspaces: Vec<String> = members_named(db, who, None)
         .await?
         .into_iter()
-        .map(|m| m.workspace_id)
+        .map(|(m, _)| m.workspace_id)
         .collect();
     workspaces.sort();
     workspaces.dedup();
