@@ -91,6 +91,37 @@ pub struct Cli {
     )]
     pub scim_rate_burst: u32,
 
+    /// Requests per second one client (an IPv4 address, an IPv6 /64) may send to the public
+    /// sign-in routes after its burst, per process (0: no limit).
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_PUBLIC_RATE_LIMIT",
+        default_value_t = Limits::default().public_rate_per_second,
+        value_parser = rate,
+        global = true
+    )]
+    pub public_rate_limit: f64,
+
+    /// Requests one client may send to the public sign-in routes at once.
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_PUBLIC_RATE_BURST",
+        default_value_t = Limits::default().public_burst,
+        global = true
+    )]
+    pub public_rate_burst: u32,
+
+    /// Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the
+    /// client; from any other peer the header is ignored.
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_TRUSTED_PROXIES",
+        value_parser = crate::client_address::parse_networks,
+        default_value = "",
+        global = true
+    )]
+    pub trusted_proxies: std::vec::Vec<crate::client_address::Network>,
+
     /// Seconds a request may run before it is stopped and answered 503.
     #[arg(
         long,
@@ -199,6 +230,8 @@ impl Cli {
         Limits {
             scim_rate_per_second: self.scim_rate_limit,
             scim_burst: self.scim_rate_burst,
+            public_rate_per_second: self.public_rate_limit,
+            public_burst: self.public_rate_burst,
             request_timeout: secs(self.request_timeout_secs),
             head_timeout: secs(self.head_timeout_secs),
             idle_timeout: secs(self.idle_timeout_secs),
@@ -243,6 +276,9 @@ pub const KNOWN_ENV: &[&str] = &[
     "SCIM_GATEWAY_ACTIVITY_RETENTION_DAYS",
     "SCIM_GATEWAY_SCIM_RATE_LIMIT",
     "SCIM_GATEWAY_SCIM_RATE_BURST",
+    "SCIM_GATEWAY_PUBLIC_RATE_LIMIT",
+    "SCIM_GATEWAY_PUBLIC_RATE_BURST",
+    "SCIM_GATEWAY_TRUSTED_PROXIES",
     "SCIM_GATEWAY_REQUEST_TIMEOUT_SECS",
     "SCIM_GATEWAY_HEAD_TIMEOUT_SECS",
     "SCIM_GATEWAY_IDLE_TIMEOUT_SECS",

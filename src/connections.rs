@@ -310,8 +310,8 @@ where
             () = &mut shutdown => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Out of descriptors (EMFILE/ENFILE) or a connection reset before accept: make
                 // room, and don't spin.
@@ -336,7 +336,7 @@ where
         let id = registry.add(connection.clone());
         let (app, registry, stopping) = (app.clone(), registry.clone(), stopping.clone());
         tasks.spawn(async move {
-            serve_connection(stream, app, connection, stopping).await;
+            serve_connection(stream, peer, app, connection, stopping).await;
             registry.remove(id);
             drop(permit);
         });
@@ -355,6 +355,7 @@ where
 
 async fn serve_connection<S>(
     stream: TcpStream,
+    peer: std::net::SocketAddr,
     app: S,
     connection: Arc<Connection>,
     mut stopping: watch::Receiver<bool>,
@@ -374,7 +375,12 @@ async fn serve_connection<S>(
     // no wrapper future and no reference count per request on this path.
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         tracked.request_started();
-        app.clone().call(request.map(axum::body::Body::new))
+        let mut request = request.map(axum::body::Body::new);
+        // Who sent it, for the public routes' per-client budgets (`client_address`).
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        app.clone().call(request)
     });
     // No hyper timer: its header timeout would arm a timer per request; the clocks above do it.
     let mut builder = auto::Builder::new(TokioExecutor::new());

@@ -8,7 +8,8 @@
 //!
 //! 1. **serving** — `lib` (this file: the service, its routes), `serving` (what every request
 //!    goes through: id, span, timeout, panic guard, metrics, one log line), `connections` (the
-//!    accept loop: head and idle timeouts, the connection budget), `request_id`.
+//!    accept loop: head and idle timeouts, the connection budget), `request_id`,
+//!    `client_address` (who a request comes from, behind the proxies the operator listed).
 //! 2. **protocols** — translate the wire to domain calls and back, no rules of their own:
 //!    `scim` (SCIM 2.0 for the IdPs), `graphql` (the admin API), `sso` (SAML's HTTP routes and
 //!    the session cookie), `web` (the built page and playground).
@@ -46,7 +47,9 @@
 //! - `domain::rate_limit` — each key's request rate.
 //! - `domain::scim_settings` — the SCIM switch (only with SAML configured).
 //! - `domain::saml` — SAML configuration; `domain::saml::service_provider` (our SP: metadata,
-//!   AuthnRequest); `domain::saml::verify` (an IdP's answer: signature and envelope checks).
+//!   AuthnRequest); `domain::saml::precheck` (what a posted document must pass before xmlsec
+//!   sees it: bounded parse, the profile's signature form); `domain::saml::verify` (an IdP's
+//!   answer: signature and envelope checks).
 //! - `domain::sign_in` — signing in through the IdP; `domain::sign_in::requests` (the
 //!   AuthnRequests sent), `domain::sign_in::people` (who an assertion names),
 //!   `domain::sign_in::report` (an admin's test sign-in).
@@ -71,6 +74,7 @@
 //! activity subscription), `graphql::types`, `graphql::role`, `graphql::caller` (who calls),
 //! `graphql::error` (codes).
 
+pub mod client_address;
 pub mod config;
 pub mod connections;
 pub mod db;
@@ -150,7 +154,7 @@ pub fn app(state: AppState) -> App {
 /// The routes other than SCIM's.
 fn router(state: AppState) -> Router {
     let api = graphql::routes(state.clone())
-        .merge(sso::router())
+        .merge(sso::router(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(serving::metrics_endpoint));

@@ -11,6 +11,11 @@ pub struct Limits {
     pub scim_rate_per_second: f64,
     /// Requests one SCIM API key may send at once.
     pub scim_burst: u32,
+    /// Requests per second one client (an IPv4 address or an IPv6 /64) may send to the public
+    /// sign-in routes (`/login`, `/acs`, `/api/sso`) after its burst (0: no limit).
+    pub public_rate_per_second: f64,
+    /// Requests one client may send to the public sign-in routes at once.
+    pub public_burst: u32,
     /// Longest a request may run before it is answered 503.
     pub request_timeout: Duration,
     /// Longest a client may take to send a request head, from its first byte (or from connecting).
@@ -41,6 +46,10 @@ impl Default for Limits {
         Limits {
             scim_rate_per_second: 100.0,
             scim_burst: 1000,
+            // A sign-in is three requests; an office behind one address signs in a few hundred
+            // people over a morning. An attacker gets two verifications a second.
+            public_rate_per_second: 2.0,
+            public_burst: 60,
             request_timeout: Duration::from_secs(30),
             head_timeout: Duration::from_secs(10),
             // Longer than the 60 s idle timeout of the common load balancers, so the balancer,

@@ -138,6 +138,7 @@ async fn serve(cli: &Cli) -> Result<(), String> {
     let settings = Settings::new(&public_url, cli.web_dir.clone())
         .with_limits(cli.limits(nofile))
         .with_db_lanes(cli.db_lanes())
+        .with_trusted_proxies(cli.trusted_proxies.clone())
         .with_session_ttl(chrono::TimeDelta::hours(i64::from(cli.session_hours)))
         .with_metrics_token(cli.metrics_token.as_deref());
     let limits = &settings.limits;

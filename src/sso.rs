@@ -1,11 +1,16 @@
 //! Single sign-on over HTTP: each workspace's SAML service provider (`/api/teams/{id}/saml/…`:
 //! metadata, login, ACS), the sign-in screen's "Sign in with SSO" entry, and the session cookie.
 //! The rules (what is verified, who may sign in) are in `domain::sign_in`.
+//!
+//! These routes answer anyone: `/login`, `/acs` and `/api/sso` take from one budget per client
+//! (`--public-rate-limit`, `--public-rate-burst`; 429 with `Retry-After` past it) before any
+//! other work, the client read by `client_address`.
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -16,15 +21,57 @@ use crate::state::{AppState, Settings};
 /// The largest ACS form accepted: a signed response with a large attribute statement fits.
 const ACS_BODY_LIMIT: usize = 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/teams/{workspace_id}/saml/metadata", get(metadata))
+pub fn router(state: AppState) -> Router<AppState> {
+    let budgeted = Router::new()
         .route("/api/teams/{workspace_id}/saml/login", get(login))
         .route(
             "/api/teams/{workspace_id}/saml/acs",
             post(acs).layer(axum::extract::DefaultBodyLimit::max(ACS_BODY_LIMIT)),
         )
         .route("/api/sso", get(find_workspace))
+        .route_layer(axum::middleware::from_fn_with_state(state, within_budget));
+    Router::new()
+        .route("/api/teams/{workspace_id}/saml/metadata", get(metadata))
+        .merge(budgeted)
+}
+
+/// The client a public route's request comes from: its budget key (`client_address`).
+#[derive(Clone)]
+struct Client(String);
+
+/// Takes one request from the client's budget before anything else is done for it.
+async fn within_budget(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0)
+        .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+    let address = crate::client_address::client_address(
+        peer,
+        request.headers(),
+        &state.settings.trusted_proxies,
+    );
+    let key = crate::client_address::budget_key(address);
+    if let Err(wait) = state.public_rate.take(&key, std::time::Instant::now()) {
+        let secs = domain::rate_limit::retry_after_secs(wait);
+        let mut response = page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts",
+            &format!(
+                "Too many sign-in attempts came from your network. Wait {secs} seconds and try again."
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return response;
+    }
+    request.extensions_mut().insert(Client(key));
+    next.run(request).await
 }
 
 /// The workspace's SP metadata, public as IdPs fetch it; 404 for a workspace that doesn't exist.
@@ -53,7 +100,15 @@ async fn login(
 ) -> Response {
     let sp = state.settings.saml_service_provider(&workspace_id);
     match sign_in::begin(&state.store, &sp, &workspace_id, query.return_to.as_deref()).await {
-        Ok(url) => Redirect::to(&url).into_response(),
+        Ok(started) => {
+            let mut response = Redirect::to(&started.url).into_response();
+            if let Some(secret) = &started.browser_binding
+                && let Ok(value) = HeaderValue::from_str(&binding_cookie(&state.settings, secret))
+            {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        }
         Err(e) => error_page(&e),
     }
 }
@@ -63,6 +118,8 @@ async fn login(
 async fn acs(
     State(state): State<AppState>,
     Path(workspace_id): Path<String>,
+    axum::Extension(Client(client)): axum::Extension<Client>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut saml_response = None;
@@ -82,12 +139,17 @@ async fn acs(
         );
     };
     let sp = state.settings.saml_service_provider(&workspace_id);
+    let answer = sign_in::Answer {
+        saml_response,
+        relay_state,
+        browser_binding: cookie(&headers, binding_cookie_name(&state.settings)),
+        client,
+    };
     let outcome = sign_in::complete(
         &state.store,
         &sp,
         &workspace_id,
-        saml_response,
-        relay_state,
+        answer,
         state.settings.session_ttl,
     )
     .await;
@@ -96,8 +158,10 @@ async fn acs(
             let mut response = Redirect::to(&return_to).into_response();
             let cookie =
                 session_cookie(&state.settings, &session.token, &state.settings.session_ttl);
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().append(header::SET_COOKIE, value);
+            for cookie in [cookie, clear_binding_cookie(&state.settings)] {
+                if let Ok(value) = HeaderValue::from_str(&cookie) {
+                    response.headers_mut().append(header::SET_COOKIE, value);
+                }
             }
             response
         }
@@ -137,12 +201,8 @@ async fn find_workspace(State(state): State<AppState>, Query(query): Query<FindQ
             }
             Redirect::to(&target).into_response()
         }
-        Ok(None) => {
-            let message = format!(
-                "No workspace with single sign-on was found for {who:?}. Enter your workspace's name as in its address, or ask your admin."
-            );
-            Redirect::to(&format!("/?ssoError={}", urlencode(&message))).into_response()
-        }
+        // A code: the page says it in its own fixed words (never text from the address).
+        Ok(None) => Redirect::to("/?ssoError=no_workspace").into_response(),
         Err(e) => error_page(&e),
     }
 }
@@ -166,9 +226,50 @@ pub fn clear_session_cookie(settings: &Settings) -> String {
     )
 }
 
+/// The cookie that ties an SP-initiated sign-in to the browser that started it: as long as the
+/// IdP may take to answer. `SameSite=None` over https, because the IdP's answer is a POST from
+/// its own site; over plain http (a local trial) browsers refuse `None` without `Secure`, and
+/// `Lax` still reaches a same-site IdP.
+fn binding_cookie(settings: &Settings, secret: &str) -> String {
+    format!(
+        "{}={secret}; Path=/; HttpOnly; Max-Age={}{}",
+        binding_cookie_name(settings),
+        sign_in::REQUEST_TTL.num_seconds(),
+        if settings.https() {
+            "; Secure; SameSite=None"
+        } else {
+            "; SameSite=Lax"
+        }
+    )
+}
+
+fn clear_binding_cookie(settings: &Settings) -> String {
+    format!(
+        "{}=; Path=/; HttpOnly; Max-Age=0{}",
+        binding_cookie_name(settings),
+        if settings.https() {
+            "; Secure; SameSite=None"
+        } else {
+            "; SameSite=Lax"
+        }
+    )
+}
+
+fn binding_cookie_name(settings: &Settings) -> &'static str {
+    if settings.https() {
+        "__Host-scimgw_sso"
+    } else {
+        "scimgw_sso"
+    }
+}
+
 /// The session cookie's value in a request, if any.
 pub fn session_token(headers: &HeaderMap, settings: &Settings) -> Option<String> {
-    let name = settings.session_cookie_name();
+    cookie(headers, settings.session_cookie_name())
+}
+
+/// A cookie's value in a request, if any.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

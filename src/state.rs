@@ -23,6 +23,8 @@ pub struct Shared {
     pub metrics: crate::metrics::Metrics,
     /// Each SCIM key's request rate, in this process.
     pub rate: crate::domain::rate_limit::RateLimiter,
+    /// Each client's budget on the public sign-in routes, in this process.
+    pub public_rate: crate::domain::rate_limit::RateLimiter,
 }
 
 impl AppState {
@@ -40,6 +42,10 @@ impl AppState {
             rate: crate::domain::rate_limit::RateLimiter::new(
                 settings.limits.scim_rate_per_second,
                 settings.limits.scim_burst,
+            ),
+            public_rate: crate::domain::rate_limit::RateLimiter::new(
+                settings.limits.public_rate_per_second,
+                settings.limits.public_burst,
             ),
             settings: Arc::new(settings),
         }))
@@ -60,6 +66,8 @@ pub struct Settings {
     /// PostgreSQL lanes: connections beside the pool for the hot reads and writes
     /// (`db::postgres_lanes`).
     pub db_lanes: crate::db::Lanes,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`client_address`).
+    pub trusted_proxies: Vec<crate::client_address::Network>,
 }
 
 impl Settings {
@@ -71,11 +79,22 @@ impl Settings {
             metrics_token_hash: None,
             session_ttl: crate::domain::sessions::DEFAULT_TTL,
             db_lanes: crate::db::Lanes::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 
     pub fn with_db_lanes(self, db_lanes: crate::db::Lanes) -> Self {
         Settings { db_lanes, ..self }
+    }
+
+    pub fn with_trusted_proxies(
+        self,
+        trusted_proxies: Vec<crate::client_address::Network>,
+    ) -> Self {
+        Settings {
+            trusted_proxies,
+            ..self
+        }
     }
 
     pub fn with_session_ttl(self, session_ttl: chrono::TimeDelta) -> Self {

@@ -69,6 +69,59 @@ enum Slot {
     Succeeded,
 }
 
+/// Records an entry that can repeat without bound (a refused sign-in from anyone on the
+/// internet): within one minute, entries of the same workspace, `client` and `fold` (what was
+/// refused and why) are one entry whose `occurrences` counts them. Returns whether this one was
+/// new (a repeat adds to the count and is not a new entry for live subscribers).
+pub async fn record_folded(
+    db: &impl ConnectionTrait,
+    mut entry: NewEntry,
+    client: &str,
+    fold: &str,
+) -> Result<bool> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+
+    let at = crate::domain::now();
+    let fold_key = format!(
+        "{}|{client}|{fold}|{}",
+        entry.workspace_id,
+        at.timestamp().div_euclid(60)
+    );
+    let repeated = activity::Entity::update_many()
+        .col_expr(
+            activity::Column::Occurrences,
+            Expr::col(activity::Column::Occurrences).add(1),
+        )
+        .filter(activity::Column::FoldKey.eq(fold_key.as_str()))
+        .exec(db)
+        .await?;
+    if repeated.rows_affected > 0 {
+        return Ok(false);
+    }
+    cut_summary(&mut entry.summary);
+    activity::Entity::insert(activity::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        workspace_id: Set(entry.workspace_id),
+        at: Set(at),
+        actor: Set(entry.actor),
+        action: Set(entry.action),
+        method: Set(entry.method),
+        path: Set(entry.path),
+        status: Set(entry.status),
+        latency_ms: Set(entry.latency_ms),
+        resource_type: Set(entry.resource_type),
+        resource_id: Set(entry.resource_id),
+        summary: Set(entry.summary),
+        succeeded: Set(entry.succeeded),
+        occurrences: Set(1),
+        client: Set(Some(client.to_string())),
+        fold_key: Set(Some(fold_key)),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(true)
+}
+
 /// The statement that records an entry, to run with others.
 pub fn insert(backend: DbBackend, entry: NewEntry) -> Statement {
     insert_at(backend, entry, crate::domain::now())

@@ -20,6 +20,13 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub summary: String,
     pub succeeded: bool,
+    /// How many times this happened: repeated refusals from one client within a minute are one
+    /// entry.
+    pub occurrences: i32,
+    /// The client address, for the public sign-in routes' entries.
+    pub client: Option<String>,
+    /// What repeats fold on: workspace, client, check and minute.
+    pub fold_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

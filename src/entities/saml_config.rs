@@ -19,6 +19,8 @@ pub struct Model {
     pub next_certificate_not_before: Option<DateTimeUtc>,
     pub next_certificate_expires_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
+    /// Whether an answer the IdP sends unasked (an Okta tile) signs in.
+    pub allow_idp_initiated: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

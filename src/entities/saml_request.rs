@@ -17,6 +17,8 @@ pub struct Model {
     /// A test sign-in's report, as JSON.
     #[sea_orm(column_type = "Text", nullable)]
     pub report: Option<String>,
+    /// SHA-256 of the cookie set in the browser that started an SP-initiated sign-in.
+    pub browser_binding_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

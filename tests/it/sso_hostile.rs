@@ -301,11 +301,11 @@ async fn signatures_other_than_the_profiles_same_document_form_are_refused_befor
 
     for (why, xml, expected) in &cases {
         let started = std::time::Instant::now();
-        sso.assert_refused(sso.post_acs(xml, None).await, why).await;
-        let summary = sso.latest_refusal().await;
+        let body = sso.assert_refused(sso.post_acs(xml, None).await, why).await;
+        let body = body.replace("&quot;", "\"");
         assert!(
-            summary.contains(expected),
-            "{why}: refused for another reason: {summary}"
+            body.contains(expected),
+            "{why}: refused for another reason: {body}"
         );
         assert!(
             started.elapsed() < Duration::from_secs(5),
@@ -429,4 +429,120 @@ async fn a_name_id_names_only_a_current_address_compared_in_ascii_case() {
         let me = sso.me(&cookie).await;
         assert_eq!(me["data"]["me"]["userName"], user_name, "{name_id}: {me}");
     }
+}
+
+/// Login CSRF: an attacker starts a sign-in, has the IdP answer it for their own account, and
+/// has the victim's browser post that answer. The answer is accepted only in the browser that
+/// started the sign-in (its cookie), so the victim is not signed in as the attacker.
+#[tokio::test]
+async fn an_answer_posted_from_a_browser_that_did_not_start_the_sign_in_is_refused() {
+    let sso = Sso::start().await;
+    sso.app
+        .add_member(&sso.workspace_id, "mallory@acme.test", None)
+        .await;
+    let (_, request_id) = sso.login(None).await;
+    let attackers_cookie = sso.binding.lock().unwrap().clone().unwrap();
+    let mut a = sso.assertion("mallory@acme.test");
+    a.in_response_to = Some(request_id);
+    let answer = a.signed();
+
+    // The victim's browser: no cookie, or the cookie of a sign-in of its own.
+    let body = sso
+        .assert_refused(
+            sso.post_acs_from(&answer, None, None).await,
+            "no sign-in cookie",
+        )
+        .await;
+    assert!(body.contains("did not start this sign-in"), "{body}");
+    sso.login(None).await;
+    let victims_cookie = sso.binding.lock().unwrap().clone().unwrap();
+    assert_ne!(victims_cookie, attackers_cookie);
+    let body = sso
+        .assert_refused(
+            sso.post_acs_from(&answer, None, Some(&victims_cookie))
+                .await,
+            "another sign-in's cookie",
+        )
+        .await;
+    assert!(body.contains("did not start this sign-in"), "{body}");
+
+    // The browser that started it signs in, and its sign-in cookie is cleared.
+    let response = sso
+        .post_acs_from(&answer, None, Some(&attackers_cookie))
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(crate::sso::session_cookie(&response).is_some());
+    let cleared = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.starts_with(&format!("{}=;", crate::sso::BINDING_COOKIE)) && v.contains("Max-Age=0")
+        });
+    assert!(cleared, "the sign-in cookie is cleared after use");
+}
+
+/// The envelope's InResponseTo must be the signed assertion's: a signed answer to one request
+/// can't be passed off as the answer to another.
+#[tokio::test]
+async fn an_envelope_naming_another_request_than_its_signed_assertion_is_refused() {
+    let sso = Sso::start().await;
+    sso.app
+        .add_member(&sso.workspace_id, "alice@acme.test", None)
+        .await;
+    let (_, first) = sso.login(None).await;
+    let first_browser = sso.binding.lock().unwrap().clone();
+    let (_, second) = sso.login(None).await;
+    let mut a = sso.assertion("alice@acme.test");
+    a.in_response_to = Some(first.clone());
+    let signed = a.signed();
+    let envelope_for_second = signed.replacen(
+        &format!("InResponseTo=\"{first}\""),
+        &format!("InResponseTo=\"{second}\""),
+        1,
+    );
+    assert_ne!(signed, envelope_for_second);
+    let body = sso
+        .assert_refused(
+            sso.post_acs_from(&envelope_for_second, None, first_browser.as_deref())
+                .await,
+            "envelope",
+        )
+        .await;
+    assert!(
+        body.contains("the response and its signed assertion answer different requests"),
+        "{body}"
+    );
+}
+
+/// A session stops working at its expiry, whatever its cookie says.
+#[tokio::test]
+async fn an_expired_session_is_refused() {
+    use scim_gateway::entities::session;
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+
+    let sso = Sso::start().await;
+    sso.app
+        .add_member(&sso.workspace_id, "alice@acme.test", None)
+        .await;
+    let cookie = sso.sign_in("alice@acme.test").await;
+    assert_eq!(
+        sso.me(&cookie).await["data"]["me"]["userName"],
+        "alice@acme.test"
+    );
+    let row = session::Entity::find()
+        .one(&sso.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut row = row.into_active_model();
+    row.expires_at = Set(chrono::Utc::now() - chrono::Duration::seconds(1));
+    row.update(&sso.app.db).await.unwrap();
+    let (_, body) = sso.gql_cookie(&cookie, "{ me { userName } }").await;
+    assert_eq!(
+        crate::common::error_code(&body),
+        "UNAUTHENTICATED",
+        "{body}"
+    );
 }

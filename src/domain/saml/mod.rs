@@ -49,6 +49,10 @@ pub struct SamlConfig {
     /// Accepted beside the current certificate, so the IdP can switch without downtime.
     pub next_certificate: Option<Certificate>,
     pub updated_at: DateTime<Utc>,
+    /// Whether an answer the IdP sends unasked (an Okta tile) signs in. Such an answer can't be
+    /// tied to the browser it arrives in, so a page of another site can post one (a sign-in as
+    /// someone else, "login CSRF"); off, people start from the sign-in page.
+    pub allow_idp_initiated: bool,
 }
 
 impl SamlConfig {
@@ -90,6 +94,7 @@ impl From<saml_config::Model> for SamlConfig {
                 _ => None,
             },
             updated_at: m.updated_at,
+            allow_idp_initiated: m.allow_idp_initiated,
         }
     }
 }
@@ -381,6 +386,8 @@ pub async fn configure(
         next_certificate_not_before: next.as_ref().map(|c| c.not_before),
         next_certificate_expires_at: next.as_ref().map(|c| c.not_after),
         updated_at: at,
+        // A new configuration allows it; a replaced one keeps its switch (not updated below).
+        allow_idp_initiated: true,
     };
     saml_config::Entity::insert(model.clone().into_active_model().reset_all())
         .on_conflict(
@@ -430,8 +437,55 @@ pub async fn configure(
         ),
     )
     .await?;
+    let stored = get_in(&txn, &principal.workspace_id)
+        .await?
+        .ok_or_else(|| Error::NotFound("SAML configuration".into()))?;
     txn.commit().await?;
-    Ok(model.into())
+    Ok(stored)
+}
+
+/// Switches IdP-initiated sign-in on or off for the caller's workspace (admins only; SAML must
+/// be configured).
+pub async fn set_idp_initiated(
+    store: &Store,
+    principal: &Principal,
+    allowed: bool,
+) -> Result<SamlConfig> {
+    let db = store.writes();
+    let txn = crate::db::begin_write(db).await?;
+    admin::require_admin(&txn, principal).await?;
+    let Some(config) = saml_config::Entity::find_by_id(principal.workspace_id.clone())
+        .one(&txn)
+        .await?
+    else {
+        return Err(Error::SamlRequired);
+    };
+    if config.allow_idp_initiated != allowed {
+        let mut active = config.into_active_model();
+        active.allow_idp_initiated = sea_orm::ActiveValue::Set(allowed);
+        active.updated_at = sea_orm::ActiveValue::Set(now());
+        active.update(&txn).await?;
+        activity::record(
+            &txn,
+            NewEntry::settings(
+                &principal.workspace_id,
+                principal.actor(),
+                "saml.idp_initiated",
+                if allowed {
+                    "IdP-initiated sign-in switched on (IdP tiles sign people in)".to_string()
+                } else {
+                    "IdP-initiated sign-in switched off (people start from the sign-in page)"
+                        .to_string()
+                },
+            ),
+        )
+        .await?;
+    }
+    let stored = get_in(&txn, &principal.workspace_id)
+        .await?
+        .ok_or_else(|| Error::NotFound("SAML configuration".into()))?;
+    txn.commit().await?;
+    Ok(stored)
 }
 
 #[cfg(test)]

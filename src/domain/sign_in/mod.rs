@@ -4,6 +4,10 @@
 //! assertion's ID until it expires (replays are refused), and signs in the active member whose
 //! userName or e-mail is the asserted subject. SCIM is how people arrive: nobody else gets in.
 //! A test sign-in (an admin's) runs the same checks and stores a report instead of a session.
+//!
+//! Everything here answers anyone on the internet: an SP-initiated answer is accepted only in
+//! the browser that started it (`requests`), an IdP-initiated one only where the workspace allows
+//! it, and the refusals of one client are folded into one activity entry a minute.
 
 use chrono::TimeDelta;
 use sea_orm::sea_query::OnConflict;
@@ -29,8 +33,11 @@ pub use people::{NOT_A_MEMBER, find_workspace};
 use people::{Person, find_person, person_detail};
 pub use report::{CheckResult, TestReport, refused_report, test_report_for};
 use report::{store_report, test_report};
-pub use requests::REQUEST_TTL;
+pub use requests::{MAX_PENDING, REQUEST_TTL, Started};
 use requests::{Purpose, consume_request, remember_request};
+
+/// Longest `return_to` path kept with a request.
+pub const MAX_RETURN_TO: usize = 512;
 
 /// The service provider's metadata of an existing workspace, as its IdP fetches it.
 pub async fn metadata(store: &Store, sp: &ServiceProvider, workspace_id: &str) -> Result<String> {
@@ -38,13 +45,14 @@ pub async fn metadata(store: &Store, sp: &ServiceProvider, workspace_id: &str) -
     Ok(sp.metadata_xml())
 }
 
-/// Starts an SP-initiated sign-in: the URL to send the browser to.
+/// Starts an SP-initiated sign-in: the URL to send the browser to, and the secret its cookie
+/// carries (the answer is accepted only with it).
 pub async fn begin(
     store: &Store,
     sp: &ServiceProvider,
     workspace_id: &str,
     return_to: Option<&str>,
-) -> Result<String> {
+) -> Result<Started> {
     let db = store.writes();
     let return_to = return_to.and_then(local_path);
     remember_request(db, sp, workspace_id, Purpose::SignIn, return_to, None).await
@@ -67,6 +75,7 @@ pub async fn begin_test(
         Some(&principal.account_id),
     )
     .await
+    .map(|started| started.url)
 }
 
 /// A relative path of this site to return to, or `None`: never another origin (`//evil`,
@@ -75,7 +84,7 @@ pub fn local_path(candidate: &str) -> Option<String> {
     let ok = candidate.starts_with('/')
         && !candidate.starts_with("//")
         && !candidate.contains('\\')
-        && candidate.len() <= 2048
+        && candidate.len() <= MAX_RETURN_TO
         && !candidate
             .chars()
             .any(|c| c.is_control() || c.is_whitespace());
@@ -95,25 +104,42 @@ pub enum Outcome {
     Refused(Refusal),
 }
 
+/// What arrived at the ACS.
+pub struct Answer {
+    pub saml_response: String,
+    pub relay_state: Option<String>,
+    /// The sign-in cookie of the browser that posted it, if it has one.
+    pub browser_binding: Option<String>,
+    /// Who posted it (`client_address::budget_key`), for the activity log.
+    pub client: String,
+}
+
 /// Verifies an answer posted to the ACS and acts on it.
 pub async fn complete(
     store: &Store,
     sp: &ServiceProvider,
     workspace_id: &str,
-    saml_response: String,
-    relay_state: Option<String>,
+    answer: Answer,
     session_ttl: TimeDelta,
 ) -> Result<Outcome> {
     let db = store.writes();
+    let Answer {
+        saml_response,
+        relay_state,
+        browser_binding,
+        client,
+    } = answer;
     workspaces::get(db, workspace_id).await?;
     let Some(config) = saml::get_in(db, workspace_id).await? else {
         return refused(
             db,
             workspace_id,
+            &client,
             Refusal::new(Check::Format, "this workspace has no SAML configuration"),
         )
         .await;
     };
+    let allow_idp_initiated = config.allow_idp_initiated;
     let verified = {
         let sp = sp.clone();
         tokio::task::spawn_blocking(move || {
@@ -127,32 +153,75 @@ pub async fn complete(
         .map_err(|e| Error::Internal(sea_orm::DbErr::Custom(format!("SAML verification: {e}"))))?
     };
     match verified {
-        Ok(verified) => accept(db, workspace_id, verified, relay_state, session_ttl).await,
-        Err(refusal) => refuse_unverified(db, workspace_id, refusal, relay_state).await,
+        Ok(verified) => {
+            let context = Context {
+                workspace_id,
+                client: &client,
+                allow_idp_initiated,
+                browser_binding: browser_binding.as_deref(),
+            };
+            accept(db, &context, verified, relay_state, session_ttl).await
+        }
+        Err(refusal) => refuse_unverified(db, workspace_id, &client, refusal, relay_state).await,
+    }
+}
+
+/// Where and how a verified answer arrived.
+struct Context<'a> {
+    workspace_id: &'a str,
+    client: &'a str,
+    allow_idp_initiated: bool,
+    browser_binding: Option<&'a str>,
+}
+
+/// Whether the request an answer is to was started in this browser: a sign-in request keeps the
+/// hash of its cookie (a test sign-in's request has none: it makes no session).
+fn started_here(request: &crate::entities::saml_request::Model, cookie: Option<&str>) -> bool {
+    match &request.browser_binding_hash {
+        None => true,
+        Some(hash) => cookie.is_some_and(|c| crate::domain::secrets::hash_matches(hash, c)),
     }
 }
 
 /// A verified answer: the request and replay checks, then the person, in one transaction.
 async fn accept(
     db: &(impl TransactionTrait + ConnectionTrait),
-    workspace_id: &str,
+    context: &Context<'_>,
     verified: VerifiedAssertion,
     relay_state: Option<String>,
     session_ttl: TimeDelta,
 ) -> Result<Outcome> {
+    let workspace_id = context.workspace_id;
+    let client = context.client;
     let txn = crate::db::begin_write(db).await?;
     let request = match &verified.in_response_to {
         Some(id) => match consume_request(&txn, workspace_id, id).await? {
-            Some(request) => Some(request),
+            Some(request) if started_here(&request, context.browser_binding) => Some(request),
+            Some(_) => {
+                drop(txn);
+                let refusal = Refusal::new(
+                    Check::Request,
+                    "the answer arrived in a browser that did not start this sign-in (a page of another site may have posted it); start the sign-in again from the sign-in page",
+                );
+                return refused(db, workspace_id, client, refusal).await;
+            }
             None => {
                 drop(txn);
                 let refusal = Refusal::new(
                     Check::Request,
                     "the answer is to a request this workspace did not send, or one already answered or expired; start the sign-in again",
                 );
-                return refused(db, workspace_id, refusal).await;
+                return refused(db, workspace_id, client, refusal).await;
             }
         },
+        None if !context.allow_idp_initiated => {
+            drop(txn);
+            let refusal = Refusal::new(
+                Check::Request,
+                "IdP-initiated sign-in is switched off for this workspace; start from the sign-in page",
+            );
+            return refused(db, workspace_id, client, refusal).await;
+        }
         None => None,
     };
     if !remember_assertion(&txn, workspace_id, &verified).await? {
@@ -164,7 +233,7 @@ async fn accept(
                 verified.assertion_id
             ),
         );
-        return refused(db, workspace_id, refusal).await;
+        return refused(db, workspace_id, client, refusal).await;
     }
     let person = find_person(&txn, workspace_id, &verified.subject).await?;
     if let Some(test) = request
@@ -196,7 +265,9 @@ async fn accept(
     let Person::Active(member) = &person else {
         let refusal = Refusal::new(Check::Person, person_detail(&person));
         let entry = refusal_entry(workspace_id, Some(&verified.subject), &refusal);
-        activity::record(&txn, entry).await?;
+        // A signed answer about a person: folded per person, so each one refused is seen.
+        let fold = format!("{}:{}", refusal.check.as_str(), verified.subject);
+        activity::record_folded(&txn, entry, client, &fold).await?;
         txn.commit().await?;
         return Ok(Outcome::Refused(refusal));
     };
@@ -230,6 +301,7 @@ async fn accept(
 async fn refuse_unverified(
     db: &(impl TransactionTrait + ConnectionTrait),
     workspace_id: &str,
+    client: &str,
     refusal: Refusal,
     relay_state: Option<String>,
 ) -> Result<Outcome> {
@@ -246,7 +318,7 @@ async fn refuse_unverified(
             });
         }
     }
-    refused(db, workspace_id, refusal).await
+    refused(db, workspace_id, client, refusal).await
 }
 
 /// Records the assertion's ID until it expires; false when it was seen before.
@@ -278,12 +350,15 @@ async fn remember_assertion(
     Ok(inserted == 1)
 }
 
+/// Records a refusal (folded with the same client's others of the minute) and says so.
 async fn refused(
     db: &(impl TransactionTrait + ConnectionTrait),
     workspace_id: &str,
+    client: &str,
     refusal: Refusal,
 ) -> Result<Outcome> {
-    activity::record(db, refusal_entry(workspace_id, None, &refusal)).await?;
+    let entry = refusal_entry(workspace_id, None, &refusal);
+    activity::record_folded(db, entry, client, refusal.check.as_str()).await?;
     Ok(Outcome::Refused(refusal))
 }
 

@@ -1,19 +1,32 @@
 //! The AuthnRequests this service sent: single use, for a few minutes, kept in the database so
-//! that any replica can receive the answer.
+//! that any replica can receive the answer. A sign-in request is bound to the browser that
+//! started it (a secret cookie whose hash the request keeps), and a workspace keeps at most
+//! `MAX_PENDING` unanswered ones: past that the oldest go, so storage stays bounded whoever
+//! calls `/login`, and a sign-in in progress is lost only to more than that many new ones
+//! within its own round trip to the IdP.
 
 use chrono::TimeDelta;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionSession, TransactionTrait,
 };
 
 use crate::domain::saml::{self, ServiceProvider};
-use crate::domain::{Error, Result, now, workspaces};
+use crate::domain::{Error, Result, now, secrets, workspaces};
 use crate::entities::saml_request;
 
 /// How long the IdP has to answer a request.
 pub const REQUEST_TTL: TimeDelta = TimeDelta::minutes(10);
+/// Unanswered sign-in requests a workspace keeps (the oldest go first).
+pub const MAX_PENDING: u64 = 1_000;
+
+/// A new request: where to send the browser, and for a sign-in the secret that binds the answer
+/// to this browser (its cookie; only its hash is kept).
+pub struct Started {
+    pub url: String,
+    pub browser_binding: Option<String>,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
     SignIn,
@@ -36,7 +49,7 @@ pub(super) async fn remember_request(
     purpose: Purpose,
     return_to: Option<String>,
     requested_by: Option<&str>,
-) -> Result<String> {
+) -> Result<Started> {
     workspaces::get(db, workspace_id).await?;
     let Some(config) = saml::get_in(db, workspace_id).await? else {
         return Err(Error::NotFound(
@@ -51,6 +64,7 @@ pub(super) async fn remember_request(
     );
     let at = now();
     let url = sp.authn_request_url(&config.sso_url, &id, &id, at)?;
+    let browser_binding = (purpose == Purpose::SignIn).then(|| secrets::generate("sso").secret);
     let txn = crate::db::begin_write(db).await?;
     saml_request::Entity::insert(saml_request::ActiveModel {
         id: Set(id),
@@ -62,9 +76,13 @@ pub(super) async fn remember_request(
         expires_at: Set(at + REQUEST_TTL),
         consumed_at: Set(None),
         report: Set(None),
+        browser_binding_hash: Set(browser_binding.as_deref().map(secrets::hash)),
     })
     .exec(&txn)
     .await?;
+    if purpose == Purpose::SignIn {
+        trim_pending(&txn, workspace_id).await?;
+    }
     // Sign-in requests go when they expire; test requests (their reports) after a day.
     saml_request::Entity::delete_many()
         .filter(
@@ -79,7 +97,34 @@ pub(super) async fn remember_request(
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    Ok(url)
+    Ok(Started {
+        url,
+        browser_binding,
+    })
+}
+
+/// Deletes the workspace's sign-in requests beyond the newest `MAX_PENDING`.
+async fn trim_pending(db: &impl ConnectionTrait, workspace_id: &str) -> Result<()> {
+    let pending = || {
+        saml_request::Entity::find()
+            .filter(saml_request::Column::WorkspaceId.eq(workspace_id))
+            .filter(saml_request::Column::Purpose.eq(Purpose::SignIn.as_str()))
+    };
+    let oldest_kept = pending()
+        .order_by_desc(saml_request::Column::CreatedAt)
+        .offset(MAX_PENDING - 1)
+        .limit(1)
+        .one(db)
+        .await?;
+    if let Some(oldest_kept) = oldest_kept {
+        saml_request::Entity::delete_many()
+            .filter(saml_request::Column::WorkspaceId.eq(workspace_id))
+            .filter(saml_request::Column::Purpose.eq(Purpose::SignIn.as_str()))
+            .filter(saml_request::Column::CreatedAt.lt(oldest_kept.created_at))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Marks the request answered; `None` when it is unknown, answered already, or expired.
