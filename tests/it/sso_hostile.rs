@@ -17,7 +17,7 @@ use scim_gateway::domain::saml::verify::{self, SignatureForms, TrustedIdp};
 
 use serde_json::json;
 
-use crate::common::Scim;
+use crate::common::{Scim, TestApp};
 use crate::saml_idp::{Assertion, IDP_ENTITY_ID, encode, idp_key};
 use crate::sso::Sso;
 
@@ -545,4 +545,227 @@ async fn an_expired_session_is_refused() {
         "UNAUTHENTICATED",
         "{body}"
     );
+}
+
+/// An app whose public routes allow `burst` requests per client and refill slowly, behind a
+/// proxy at 127.0.0.1 (the tests' own address) when `behind_proxy`.
+async fn budgeted(burst: u32, behind_proxy: bool) -> Sso {
+    let app = TestApp::spawn_with(|settings| {
+        let limits = scim_gateway::limits::Limits {
+            public_rate_per_second: 0.01,
+            public_burst: burst,
+            ..settings.limits.clone()
+        };
+        let proxies = if behind_proxy {
+            scim_gateway::client_address::parse_networks("127.0.0.1").unwrap()
+        } else {
+            Vec::new()
+        };
+        settings.with_limits(limits).with_trusted_proxies(proxies)
+    })
+    .await;
+    let admin = app.admin_token("acme", "owner@acme.test").await;
+    Sso::on(app, admin).await
+}
+
+async fn get_from(sso: &Sso, path: &str, forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut request = sso.browser.get(format!("{}{path}", sso.app.url));
+    if let Some(client) = forwarded_for {
+        request = request.header("X-Forwarded-For", client);
+    }
+    request.send().await.unwrap()
+}
+
+/// Each public route takes from one budget per client; past it, 429 with Retry-After before
+/// anything else is done (no request stored, nothing verified).
+#[tokio::test]
+async fn the_public_sign_in_routes_share_a_budget_per_client() {
+    use scim_gateway::entities::saml_request;
+    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    let sso = budgeted(3, false).await;
+    let login = format!("/api/teams/{}/saml/login", sso.workspace_id);
+    assert_eq!(
+        get_from(&sso, &login, None).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        get_from(&sso, "/api/sso?who=acme", None).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let junk = sso.post_acs("not xml", None).await;
+    assert_eq!(junk.status(), StatusCode::FORBIDDEN);
+    let stored = saml_request::Entity::find()
+        .count(&sso.app.db)
+        .await
+        .unwrap();
+
+    // The budget is spent: every public route answers 429, naming when to come back.
+    for over in [
+        get_from(&sso, &login, None).await,
+        get_from(&sso, "/api/sso?who=acme", None).await,
+        sso.post_acs("not xml", None).await,
+    ] {
+        assert_eq!(over.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = over.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry >= 1, "{retry}");
+        assert!(
+            over.text()
+                .await
+                .unwrap()
+                .contains("Too many sign-in attempts")
+        );
+    }
+    assert_eq!(
+        saml_request::Entity::find()
+            .count(&sso.app.db)
+            .await
+            .unwrap(),
+        stored,
+        "a refused /login stores no request"
+    );
+    // Not a budgeted route: the SP metadata IdPs fetch.
+    let metadata = get_from(
+        &sso,
+        &format!("/api/teams/{}/saml/metadata", sso.workspace_id),
+        None,
+    )
+    .await;
+    assert_eq!(metadata.status(), StatusCode::OK);
+    // Not behind a listed proxy: a forged X-Forwarded-For is not another client.
+    let forged = get_from(&sso, &login, Some("203.0.113.50")).await;
+    assert_eq!(forged.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// Behind a listed proxy, each address the proxy forwards has a budget of its own, and the
+/// activity log folds one client's repeated refusals into one entry with a count.
+#[tokio::test]
+async fn behind_a_listed_proxy_each_forwarded_client_has_its_own_budget_and_entry() {
+    use scim_gateway::entities::activity;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let sso = budgeted(4, true).await;
+    let post_from = |client: &'static str| {
+        sso.browser
+            .post(&sso.acs_url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Forwarded-For", format!("198.51.100.1, {client}"))
+            .body(format!("SAMLResponse={}", encode("not xml")))
+            .send()
+    };
+    for _ in 0..4 {
+        assert_eq!(
+            post_from("203.0.113.7").await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+    assert_eq!(
+        post_from("203.0.113.7").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy still has its whole budget.
+    for _ in 0..2 {
+        assert_eq!(
+            post_from("203.0.113.8").await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+    let entries = activity::Entity::find()
+        .filter(activity::Column::Action.eq("sso.refused"))
+        .all(&sso.app.db)
+        .await
+        .unwrap();
+    let by_client = |client: &str| {
+        entries
+            .iter()
+            .filter(|e| e.client.as_deref() == Some(client))
+            .map(|e| e.occurrences)
+            .collect::<Vec<_>>()
+    };
+    // Within a minute, so one entry each; a run that crosses a minute boundary has two.
+    let first = by_client("203.0.113.7");
+    assert!(
+        first.len() <= 2 && first.iter().sum::<i32>() == 4,
+        "{entries:?}"
+    );
+    let second = by_client("203.0.113.8");
+    assert!(
+        second.len() <= 2 && second.iter().sum::<i32>() == 2,
+        "{entries:?}"
+    );
+}
+
+/// `return_to` longer than 512 bytes is dropped, not stored; a workspace keeps at most
+/// `MAX_PENDING` unanswered sign-in requests, the oldest going first.
+#[tokio::test]
+async fn pending_sign_ins_are_bounded_in_number_and_size() {
+    use scim_gateway::domain::sign_in::{MAX_PENDING, REQUEST_TTL};
+    use scim_gateway::entities::saml_request;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+
+    let sso = Sso::start().await;
+    sso.login(Some(&format!("/{}", "a".repeat(511)))).await;
+    sso.login(Some(&format!("/{}", "b".repeat(512)))).await;
+    let kept: Vec<Option<String>> = saml_request::Entity::find()
+        .order_by_asc(saml_request::Column::CreatedAt)
+        .all(&sso.app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.return_to)
+        .collect();
+    assert_eq!(kept.len(), 2);
+    assert_eq!(kept[0].as_ref().map(String::len), Some(512));
+    assert_eq!(kept[1], None, "a 513-byte return_to is not kept");
+
+    // A workspace full of pending requests (as a flood of /login would leave it).
+    let old = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let rows: Vec<saml_request::ActiveModel> = (0..MAX_PENDING)
+        .map(|i| saml_request::ActiveModel {
+            id: Set(format!("idflood{i:05}")),
+            workspace_id: Set(sso.workspace_id.clone()),
+            purpose: Set("sign_in".into()),
+            return_to: Set(None),
+            requested_by_account_id: Set(None),
+            created_at: Set(old + chrono::Duration::milliseconds(i as i64)),
+            expires_at: Set(old + REQUEST_TTL),
+            consumed_at: Set(None),
+            report: Set(None),
+            browser_binding_hash: Set(None),
+        })
+        .collect();
+    for chunk in rows.chunks(100) {
+        saml_request::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&sso.app.db)
+            .await
+            .unwrap();
+    }
+    let (_, newest) = sso.login(None).await;
+    let pending = saml_request::Entity::find()
+        .filter(saml_request::Column::WorkspaceId.eq(sso.workspace_id.clone()))
+        .count(&sso.app.db)
+        .await
+        .unwrap();
+    assert_eq!(pending, MAX_PENDING, "the workspace keeps MAX_PENDING");
+    let survives = |id: String| async {
+        saml_request::Entity::find_by_id(id)
+            .one(&sso.app.db)
+            .await
+            .unwrap()
+            .is_some()
+    };
+    assert!(survives(newest.clone()).await, "the newest request is kept");
+    assert!(!survives("idflood00000".into()).await, "the oldest went");
+    // The newest still signs in.
+    sso.app
+        .add_member(&sso.workspace_id, "alice@acme.test", None)
+        .await;
+    let mut a = sso.assertion("alice@acme.test");
+    a.in_response_to = Some(newest);
+    let response = sso.post_acs(&a.signed(), None).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
