@@ -54,7 +54,9 @@
 //!   AuthnRequests sent), `domain::sign_in::people` (who an assertion names),
 //!   `domain::sign_in::report` (an admin's test sign-in).
 //! - `domain::sessions` — browser sessions after SSO.
-//! - `domain::admin` — admin tokens, principals, "admins only", the demo workspace.
+//! - `domain::admin` — admin tokens (issue, lifetime, verify), principals, "admins only",
+//!   re-checking a principal a WebSocket holds, the demo workspace.
+//! - `domain::admin_tokens` — the workspace's admin tokens as the page lists and revokes them.
 //! - `domain::workspaces` — workspaces, accounts, memberships the settings side creates.
 //! - `domain::directory` — the settings page's views of people, groups and activity.
 //! - `domain::activity` — the activity log, written in the transaction of the change.

@@ -1,8 +1,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches};
 use scim_gateway::config::{Cli, Command, LogFormat};
+use scim_gateway::domain::admin::{DEFAULT_LIFETIME_DAYS, Lifetime, MAX_LIFETIME_DAYS};
 use scim_gateway::{AppState, Settings, db, domain};
 use tracing_subscriber::EnvFilter;
 
@@ -26,7 +27,8 @@ fn init_tracing(cli: &Cli) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = with_lifetime_flags(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_tracing(&cli);
     for name in scim_gateway::config::unknown_env_vars(std::env::vars().map(|(k, _)| k)) {
         tracing::warn!(variable = %name, "unknown SCIM_GATEWAY_ variable ignored (a typo?)");
@@ -47,7 +49,10 @@ async fn main() -> ExitCode {
                 given: given_name.clone(),
                 family: family_name.clone(),
             };
-            admin_token(&cli, &workspace, &email, &person).await
+            match lifetime(&matches) {
+                Ok(lifetime) => admin_token(&cli, &workspace, &email, &person, lifetime).await,
+                Err(e) => Err(e.to_string()),
+            }
         }
         Command::Serve => serve(&cli).await,
     };
@@ -76,16 +81,56 @@ async fn migrate(cli: &Cli) -> Result<(), String> {
     Ok(())
 }
 
+/// `admin-token --expires-in-days N` and `--never-expires`, added to the subcommand `Cli`
+/// derives.
+fn with_lifetime_flags(command: clap::Command) -> clap::Command {
+    command.mut_subcommand("admin-token", |sub| {
+        sub.arg(
+            Arg::new("expires-in-days")
+                .long("expires-in-days")
+                .value_name("DAYS")
+                .value_parser(clap::value_parser!(i64))
+                .help(format!(
+                    "Days until the token expires, 1 to {} (default {})",
+                    MAX_LIFETIME_DAYS, DEFAULT_LIFETIME_DAYS
+                )),
+        )
+        .arg(
+            Arg::new("never-expires")
+                .long("never-expires")
+                .action(ArgAction::SetTrue)
+                .conflicts_with("expires-in-days")
+                .help("A token that works until revoked (break-glass, kept offline)"),
+        )
+    })
+}
+
+/// The lifetime the `admin-token` flags ask for.
+fn lifetime(matches: &ArgMatches) -> Result<Lifetime, domain::Error> {
+    let Some(sub) = matches.subcommand_matches("admin-token") else {
+        return Ok(Lifetime::default());
+    };
+    if sub.get_flag("never-expires") {
+        return Ok(Lifetime::Never);
+    }
+    match sub.get_one::<i64>("expires-in-days") {
+        Some(days) => Lifetime::days(*days),
+        None => Ok(Lifetime::default()),
+    }
+}
+
 async fn admin_token(
     cli: &Cli,
     workspace: &str,
     email: &str,
     person: &domain::admin::PersonName,
+    lifetime: Lifetime,
 ) -> Result<(), String> {
     let conn = open(cli).await?;
-    let issued = domain::admin::issue_token_named(&conn, workspace, workspace, email, person)
-        .await
-        .map_err(|e| e.to_string())?;
+    let issued =
+        domain::admin::issue_token_named(&conn, workspace, workspace, email, person, lifetime)
+            .await
+            .map_err(|e| e.to_string())?;
     if issued.created_workspace {
         eprintln!(
             "created workspace {} with owner {email}",
@@ -97,6 +142,10 @@ async fn admin_token(
             "warning: {email} is not an active admin of {}; the token signs in but settings are forbidden",
             issued.workspace_slug
         );
+    }
+    match issued.expires_at {
+        Some(at) => eprintln!("the token expires {}", at.format("%Y-%m-%d %H:%M UTC")),
+        None => eprintln!("the token never expires: revoke it on the settings page when done"),
     }
     println!("{}", issued.token);
     Ok(())

@@ -7,6 +7,7 @@ mod m20261128_000001_initial;
 mod m20261129_000001_member_names_and_emails;
 mod m20261204_000001_saml_sign_in;
 mod m20261205_000001_account_emails_of_members;
+mod m20261207_000001_admin_token_expiry;
 mod m20261207_000002_sign_in_bounds;
 
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_member_names_and_emails::Migration),
             Box::new(m20261204_000001_saml_sign_in::Migration),
             Box::new(m20261205_000001_account_emails_of_members::Migration),
+            Box::new(m20261207_000001_admin_token_expiry::Migration),
             Box::new(m20261207_000002_sign_in_bounds::Migration),
         ]
     }

@@ -1,6 +1,7 @@
 //! Admin access to the settings API: bearer admin tokens bound to one workspace and one account,
 //! and the rule that only the workspace's active admins may read or change its settings.
 
+use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -9,7 +10,7 @@ use sea_orm::{
 
 use crate::domain::roles::Role;
 use crate::domain::{Error, Result, Store, secrets, workspaces};
-use crate::entities::{account, admin_token, member, workspace};
+use crate::entities::{account, admin_token, member, session, workspace};
 
 /// Who is calling the admin API: the holder of an admin token, or a member signed in by SSO.
 /// Either way the membership (active, role) is read again on every request.
@@ -57,10 +58,10 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Principal> {
     let Some(account) = account else {
         return Err(Error::Unauthenticated);
     };
-    if row.revoked_at.is_some() || !secrets::hash_matches(&row.token_hash, token) {
+    let now = crate::domain::now();
+    if !token_is_live(&row, now) || !secrets::hash_matches(&row.token_hash, token) {
         return Err(Error::Unauthenticated);
     }
-    let now = crate::domain::now();
     if row
         .last_used_at
         .is_none_or(|at| now - at >= secrets::LAST_USED_GRANULARITY)
@@ -88,11 +89,23 @@ pub async fn require_admin(
     db: &impl ConnectionTrait,
     principal: &Principal,
 ) -> Result<member::Model> {
-    let member = member::Entity::find()
+    admitted(membership(db, principal).await?)
+}
+
+/// The caller's membership of its workspace, if any.
+async fn membership(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+) -> Result<Option<member::Model>> {
+    Ok(member::Entity::find()
         .filter(member::Column::WorkspaceId.eq(principal.workspace_id.clone()))
         .filter(member::Column::AccountId.eq(principal.account_id.clone()))
         .one(db)
-        .await?;
+        .await?)
+}
+
+/// The membership, if it is an active admin's; `Forbidden` saying why not otherwise.
+fn admitted(member: Option<member::Model>) -> Result<member::Model> {
     match member {
         Some(m) if m.active && Role::from_stored(&m.effective_role) == Role::Admin => Ok(m),
         Some(m) if !m.active => Err(Error::Forbidden(
@@ -107,6 +120,92 @@ pub async fn require_admin(
     }
 }
 
+/// What a principal established earlier (when a WebSocket connection was opened) may still do
+/// now: its credential still holds (the admin token not revoked or expired; the session not
+/// ended or expired and its member active, else `Unauthenticated`) and, when `need_admin`, it
+/// is still an active admin of the workspace (`Forbidden` otherwise). One query for the
+/// credential and one for the membership (none for a token when `need_admin` is false).
+pub async fn recheck(store: &Store, principal: &Principal, need_admin: bool) -> Result<()> {
+    let db = store.pool();
+    let at = crate::domain::now();
+    let live = match &principal.credential {
+        Credential::AdminToken { id } => admin_token::Entity::find_by_id(id.clone())
+            .one(db)
+            .await?
+            .is_some_and(|row| token_is_live(&row, at)),
+        Credential::Session { id } => session::Entity::find_by_id(id.clone())
+            .filter(session::Column::ExpiresAt.gt(at))
+            .one(db)
+            .await?
+            .is_some(),
+    };
+    if !live {
+        return Err(Error::Unauthenticated);
+    }
+    let session = matches!(principal.credential, Credential::Session { .. });
+    if !session && !need_admin {
+        return Ok(());
+    }
+    let member = membership(db, principal).await?;
+    // A session lasts while its member is active (as `sessions::authenticate` reads it).
+    if session && !member.as_ref().is_some_and(|m| m.active) {
+        return Err(Error::Unauthenticated);
+    }
+    if need_admin {
+        admitted(member)?;
+    }
+    Ok(())
+}
+
+/// How long a token made without `--expires-in-days` lives.
+pub const DEFAULT_LIFETIME_DAYS: i64 = 30;
+/// The longest lifetime a token can be given in days (a token that never expires is asked for
+/// with `--never-expires`).
+pub const MAX_LIFETIME_DAYS: i64 = 3650;
+
+/// How long a new admin token lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifetime {
+    Days(i64),
+    /// Break-glass tokens an operator keeps offline: asked for explicitly.
+    Never,
+}
+
+impl Default for Lifetime {
+    fn default() -> Self {
+        Lifetime::Days(DEFAULT_LIFETIME_DAYS)
+    }
+}
+
+impl Lifetime {
+    /// `days` days, if within 1..=`MAX_LIFETIME_DAYS`.
+    pub fn days(days: i64) -> Result<Lifetime> {
+        if (1..=MAX_LIFETIME_DAYS).contains(&days) {
+            Ok(Lifetime::Days(days))
+        } else {
+            Err(Error::invalid(
+                "expiresInDays",
+                format!(
+                    "an admin token lives 1 to {MAX_LIFETIME_DAYS} days (or use --never-expires)"
+                ),
+            ))
+        }
+    }
+
+    /// When a token made at `at` expires.
+    pub fn expires_at(self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Lifetime::Days(days) => Some(at + TimeDelta::days(days)),
+            Lifetime::Never => None,
+        }
+    }
+}
+
+/// Whether a stored token may still be used at `at`: not revoked, not expired.
+pub fn token_is_live(row: &admin_token::Model, at: DateTime<Utc>) -> bool {
+    row.revoked_at.is_none() && row.expires_at.is_none_or(|e| e > at)
+}
+
 /// What `issue_token` did.
 #[derive(Debug)]
 pub struct IssuedToken {
@@ -118,6 +217,8 @@ pub struct IssuedToken {
     /// False when the account is a member of the workspace but not an active admin: the token
     /// then authenticates but every settings call is forbidden.
     pub is_admin: bool,
+    /// None: never expires.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Issues an admin token for `email` in the workspace `slug`, creating the workspace (with that
@@ -127,7 +228,15 @@ pub async fn issue_token(
     slug: &str,
     email: &str,
 ) -> Result<IssuedToken> {
-    issue_token_named(db, slug, slug, email, &PersonName::default()).await
+    issue_token_named(
+        db,
+        slug,
+        slug,
+        email,
+        &PersonName::default(),
+        Lifetime::default(),
+    )
+    .await
 }
 
 /// A person's names, when the operator gives them (`admin-token --given-name …`).
@@ -137,13 +246,15 @@ pub struct PersonName {
     pub family: Option<String>,
 }
 
-/// `issue_token`, naming the workspace if it is created, and the person when names are given.
+/// `issue_token`, naming the workspace if it is created and the person when names are given,
+/// with this lifetime.
 pub async fn issue_token_named(
     db: &impl TransactionTrait,
     slug: &str,
     name: &str,
     email: &str,
     person: &PersonName,
+    lifetime: Lifetime,
 ) -> Result<IssuedToken> {
     let email = validate_email(email)?;
     let clean = |n: &Option<String>| {
@@ -184,15 +295,18 @@ pub async fn issue_token_named(
     };
     let is_admin = member.active && Role::from_stored(&member.effective_role) == Role::Admin;
     let secret = secrets::generate("sgat");
+    let created_at = crate::domain::now();
+    let expires_at = lifetime.expires_at(created_at);
     admin_token::Entity::insert(admin_token::ActiveModel {
         id: Set(crate::domain::new_id()),
         workspace_id: Set(ws.id.clone()),
         account_id: Set(account.id.clone()),
         prefix: Set(secret.prefix),
         token_hash: Set(secret.hash),
-        created_at: Set(crate::domain::now()),
+        created_at: Set(created_at),
         last_used_at: Set(None),
         revoked_at: Set(None),
+        expires_at: Set(expires_at),
     })
     .exec(&txn)
     .await?;
@@ -203,6 +317,7 @@ pub async fn issue_token_named(
         workspace_slug: ws.slug,
         created_workspace,
         is_admin,
+        expires_at,
     })
 }
 
@@ -296,7 +411,8 @@ pub async fn bootstrap_if_empty(
         given: Some(DEMO_OWNER_GIVEN_NAME.into()),
         family: Some(DEMO_OWNER_FAMILY_NAME.into()),
     };
-    match issue_token_named(db, DEMO_SLUG, DEMO_NAME, DEMO_OWNER_EMAIL, &owner).await {
+    let lifetime = Lifetime::default();
+    match issue_token_named(db, DEMO_SLUG, DEMO_NAME, DEMO_OWNER_EMAIL, &owner, lifetime).await {
         Ok(issued) if issued.created_workspace => Ok(Some(issued)),
         Ok(_) | Err(Error::Conflict(_)) => Ok(None),
         Err(e) => Err(e),

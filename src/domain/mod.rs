@@ -7,6 +7,7 @@
 pub mod access;
 pub mod activity;
 pub mod admin;
+pub mod admin_tokens;
 pub mod api_keys;
 pub mod attributes;
 pub mod directory;

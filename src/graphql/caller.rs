@@ -1,6 +1,11 @@
 //! Who calls the admin API: an admin token, or the member an SSO session cookie names.
 
-use async_graphql::{Context, ErrorExtensions};
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
+use async_graphql::{Context, ErrorExtensions, Pos, Request, ServerResult};
 
 use crate::domain::{self, admin::Principal};
 use crate::state::AppState;
@@ -38,5 +43,49 @@ pub(super) async fn caller_for(
         Ok(p) => Ok(Caller(Some(p))),
         Err(domain::Error::Unauthenticated) => Ok(Caller(None)),
         Err(e) => Err(e),
+    }
+}
+
+/// Marks a WebSocket connection's data: its `Caller` was established at `connection_init`, and
+/// every operation sent on it later reads the credential again ([`Reauthenticate`]).
+pub(super) struct OverWebSocket;
+
+/// Over WebSocket the caller is established once, when the connection opens; this re-reads its
+/// credential at the start of every operation sent on it (a query, a mutation, a subscription),
+/// so a socket opened before a sign-out, a revocation or an expiry can't go on using it: the
+/// operation then runs as nobody (`UNAUTHENTICATED`). Live subscriptions check again as they
+/// deliver (`directory::SubscriptionRoot`). HTTP requests authenticate each time already.
+pub(super) struct Reauthenticate;
+
+impl ExtensionFactory for Reauthenticate {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Reauthenticate)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Reauthenticate {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let opened = (
+            ctx.data_opt::<OverWebSocket>(),
+            ctx.data_opt::<Caller>(),
+            ctx.data_opt::<AppState>(),
+        );
+        let request = match opened {
+            (Some(OverWebSocket), Some(Caller(Some(principal))), Some(state)) => {
+                match domain::admin::recheck(&state.store, principal, false).await {
+                    Ok(()) => request,
+                    Err(domain::Error::Unauthenticated) => request.data(Caller(None)),
+                    Err(e) => return Err(e.extend().into_server_error(Pos::default())),
+                }
+            }
+            _ => request,
+        };
+        next.run(ctx, request).await
     }
 }

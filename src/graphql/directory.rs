@@ -2,12 +2,14 @@
 //! stream.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use async_graphql::{Context, Enum, ID, Object, SimpleObject, Subscription};
+use async_graphql::{Context, Enum, ErrorExtensions, ID, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
 
+use crate::domain;
+use crate::domain::admin::{self, Principal};
 use crate::domain::directory::Page;
 use crate::domain::directory::{self, ActivityView, GroupView, MemberView};
 use crate::domain::roles::RoleSource as DomainRoleSource;
@@ -248,44 +250,108 @@ pub async fn activity(
 
 pub struct SubscriptionRoot;
 
+/// How stale the subscriber's access may be while no entry arrives: it is read again this often
+/// (the same bound as a revoked API key's on other replicas), and before every batch of entries
+/// is delivered.
+pub const ACCESS_RECHECK: Duration = Duration::from_secs(5);
+
+/// Entries fetched but not yet cleared for delivery, at most (the poll pauses beyond it).
+const MAX_PENDING: usize = 100;
+
+/// Where a live activity stream stands.
+struct Follow {
+    state: AppState,
+    principal: Principal,
+    /// The newest entry fetched.
+    last: i64,
+    /// Fetched after the last access check: delivered only once a later check passes.
+    fetched: VecDeque<ActivityView>,
+    /// Cleared by a check made after they were fetched.
+    ready: VecDeque<ActivityView>,
+    checked_at: Instant,
+    ended: bool,
+}
+
+impl Follow {
+    /// The next item: an entry, or the error that ends the stream when the subscriber's access
+    /// has ended (`UNAUTHENTICATED`: token revoked or expired, session ended or expired, member
+    /// deactivated; `FORBIDDEN`: no longer an admin), after which nothing more is sent.
+    ///
+    /// Entries are fetched first and checked after: an entry written after the access ended is
+    /// always fetched after it ended, so the check that clears it sees the end.
+    async fn next(mut self) -> Option<(async_graphql::Result<ActivityEntry>, Follow)> {
+        loop {
+            if let Some(entry) = self.ready.pop_front() {
+                return Some((Ok(ActivityEntry(entry)), self));
+            }
+            if self.ended {
+                return None;
+            }
+            tokio::time::sleep(ACTIVITY_POLL).await;
+            if self.fetched.len() < MAX_PENDING {
+                match directory::activity_since(
+                    &self.state.store,
+                    &self.principal.workspace_id,
+                    self.last,
+                    MAX_PENDING as u64,
+                )
+                .await
+                {
+                    Ok(entries) => {
+                        if let Some(newest) = entries.last() {
+                            self.last = newest.id;
+                        }
+                        self.fetched.extend(entries);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "activity stream poll failed"),
+                }
+            }
+            if self.fetched.is_empty() && self.checked_at.elapsed() < ACCESS_RECHECK {
+                continue;
+            }
+            match admin::recheck(&self.state.store, &self.principal, true).await {
+                Ok(()) => {
+                    self.checked_at = Instant::now();
+                    self.ready.append(&mut self.fetched);
+                }
+                Err(e @ (domain::Error::Unauthenticated | domain::Error::Forbidden(_))) => {
+                    self.ended = true;
+                    self.fetched.clear();
+                    return Some((Err(e.extend()), self));
+                }
+                // Access can't be confirmed now: nothing is delivered until it is.
+                Err(e) => tracing::warn!(error = %e, "activity stream access check failed"),
+            }
+        }
+    }
+}
+
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// New activity entries of the workspace as they are written, by this replica or another
-    /// (within half a second).
+    /// (within half a second). The stream ends with an `UNAUTHENTICATED` or `FORBIDDEN` error
+    /// when the subscriber's access ends (token revoked or expired, session ended or expired,
+    /// member deactivated or no longer an admin): checked before every delivery, and every 5
+    /// seconds while no entry comes.
     async fn activity(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<impl Stream<Item = ActivityEntry> + use<>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ActivityEntry>> + use<>>
+    {
         let state = ctx.data::<AppState>()?.clone();
         let principal = principal(ctx)?.clone();
         let last = directory::follow_activity(&state.store, &principal)
             .await
             .gql()?;
-        let start = (
+        let follow = Follow {
             state,
-            principal.workspace_id,
+            principal,
             last,
-            VecDeque::<ActivityView>::new(),
-        );
-        Ok(futures_util::stream::unfold(
-            start,
-            |(state, workspace_id, mut last, mut queue)| async move {
-                loop {
-                    if let Some(entry) = queue.pop_front() {
-                        return Some((ActivityEntry(entry), (state, workspace_id, last, queue)));
-                    }
-                    tokio::time::sleep(ACTIVITY_POLL).await;
-                    match directory::activity_since(&state.store, &workspace_id, last, 100).await {
-                        Ok(entries) => {
-                            if let Some(newest) = entries.last() {
-                                last = newest.id;
-                            }
-                            queue.extend(entries);
-                        }
-                        Err(e) => tracing::warn!(error = %e, "activity stream poll failed"),
-                    }
-                }
-            },
-        ))
+            fetched: VecDeque::new(),
+            ready: VecDeque::new(),
+            checked_at: Instant::now(),
+            ended: false,
+        };
+        Ok(futures_util::stream::unfold(follow, Follow::next))
     }
 }

@@ -45,6 +45,7 @@ pub fn schema_builder() -> async_graphql::SchemaBuilder<
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
+    .extension(caller::Reauthenticate)
 }
 
 pub fn schema() -> AppSchema {
@@ -240,6 +241,7 @@ async fn get_handler(
                         .map_err(|e| e.extend())?;
                     let mut data = Data::default();
                     data.insert(caller);
+                    data.insert(caller::OverWebSocket);
                     Ok(data)
                 })
                 .serve()

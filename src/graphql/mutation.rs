@@ -4,8 +4,8 @@ use crate::domain;
 use crate::graphql::caller::principal;
 use crate::graphql::error::GqlResultExt;
 use crate::graphql::types::{
-    ApiKey, GeneratedApiKey, GroupRoleMapping, GroupRoleMappingInput, RoleChange, Saml, SamlInput,
-    ScimStatus, SetGroupRoleMappingsPayload,
+    AdminToken, ApiKey, GeneratedApiKey, GroupRoleMapping, GroupRoleMappingInput, RoleChange, Saml,
+    SamlInput, ScimStatus, SetGroupRoleMappingsPayload,
 };
 use crate::state::AppState;
 
@@ -120,5 +120,20 @@ impl MutationRoot {
             .await
             .gql()?;
         Ok(ApiKey(key))
+    }
+
+    /// Revokes an admin token of the workspace: requests with it are refused from then on, on
+    /// every replica (tokens are checked against the database on every request), and live
+    /// subscriptions opened with it end.
+    async fn revoke_admin_token(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<AdminToken> {
+        let state = ctx.data::<AppState>()?;
+        let token = domain::admin_tokens::revoke(&state.store, principal(ctx)?, &id)
+            .await
+            .gql()?;
+        Ok(AdminToken(token))
     }
 }

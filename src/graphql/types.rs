@@ -51,6 +51,15 @@ impl Workspace {
         Ok(keys.into_iter().map(ApiKey).collect())
     }
 
+    /// Every admin token of the workspace, newest first, revoked and expired ones included.
+    async fn admin_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AdminToken>> {
+        let state = ctx.data::<AppState>()?;
+        let tokens = domain::admin_tokens::list(&state.store, &self.0.id)
+            .await
+            .gql()?;
+        Ok(tokens.into_iter().map(AdminToken).collect())
+    }
+
     /// Members (SCIM users and everyone else in the workspace), by userName; `search` matches
     /// userName, names and display name.
     async fn members(
@@ -247,6 +256,77 @@ impl ApiKey {
             ApiKeyStatus::Expired
         } else {
             ApiKeyStatus::Active
+        }
+    }
+}
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminTokenStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+/// An admin token of the workspace (made with `scim-gateway admin-token`): whose it is, its
+/// dates. Never the token itself.
+pub struct AdminToken(pub domain::admin_tokens::AdminToken);
+
+#[Object]
+impl AdminToken {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    /// The visible start of the token, to tell tokens apart.
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+
+    /// The e-mail of the account the token acts as.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+
+    /// That account's name, when it has one.
+    async fn name(&self) -> Option<String> {
+        self.0.name()
+    }
+
+    /// True for the token this request is made with.
+    async fn current(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let principal = crate::graphql::caller::principal(ctx)?;
+        Ok(domain::admin_tokens::is_current(principal, &self.0.id))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+
+    /// Null: never expires.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+
+    /// True when the token expires within 7 days.
+    async fn expires_soon(&self) -> bool {
+        self.0.expires_soon(domain::now())
+    }
+
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+
+    async fn status(&self) -> AdminTokenStatus {
+        if self.0.revoked_at.is_some() {
+            AdminTokenStatus::Revoked
+        } else if self.0.is_expired(domain::now()) {
+            AdminTokenStatus::Expired
+        } else {
+            AdminTokenStatus::Active
         }
     }
 }

@@ -2,6 +2,7 @@
 //! fresh PostgreSQL database when `TEST_DATABASE_URL` names a server.
 
 mod activity;
+mod admin_tokens;
 mod api_keys;
 mod backend;
 mod backup;
@@ -37,5 +38,6 @@ mod scim_users;
 mod secrets_at_rest;
 mod sso;
 mod sso_hostile;
+mod subscriptions;
 mod web;
 mod write_paths;
