@@ -161,6 +161,7 @@ fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(serving::metrics_endpoint));
     api.merge(web::router(&state.settings.web_dir))
+        .layer(axum::middleware::map_response(web::content_security_policy))
         .layer(from_fn_with_state(state.clone(), serving::every_request))
         .with_state(state)
 }

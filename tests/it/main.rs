@@ -12,6 +12,7 @@ mod common;
 mod compat;
 mod concurrency;
 mod connections;
+mod content_security_policy;
 mod crash;
 mod filter_property;
 mod graphql_directory;

@@ -1,6 +1,6 @@
 // Starts a real gateway (the debug binary cargo built) on a fresh SQLite file and an ephemeral
 // port, and a headless Debian Chromium driven by playwright-core. No browser is downloaded.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,8 +14,9 @@ export async function startGateway() {
   const bin = process.env.SCIM_GATEWAY_BIN ?? join(root, 'target', 'debug', 'scim-gateway');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build first`);
   const dir = mkdtempSync(join(tmpdir(), 'scimgw-e2e-'));
+  const databaseUrl = `sqlite://${dir}/e2e.db?mode=rwc`;
   const child = spawn(bin, ['serve', '--bind', '127.0.0.1:0', '--web-dir', join(root, 'web', 'dist')], {
-    env: { ...process.env, DATABASE_URL: `sqlite://${dir}/e2e.db?mode=rwc`, SCIM_GATEWAY_LOG: 'warn' },
+    env: { ...process.env, DATABASE_URL: databaseUrl, SCIM_GATEWAY_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });
@@ -34,7 +35,15 @@ export async function startGateway() {
     });
   });
   if (!token) throw new Error('no sign-in link printed on first start');
-  return { url, token, stop: () => child.kill('SIGTERM') };
+  // `cli(...args)`: the same binary's subcommands on the same database (e.g. `admin-token`);
+  // resolves to its stdout, rejects with its stderr.
+  const cli = (...args) =>
+    new Promise((resolveOut, reject) =>
+      execFile(bin, args, { env: { ...process.env, DATABASE_URL: databaseUrl, SCIM_GATEWAY_LOG: 'warn' } }, (error, stdout, stderr) =>
+        error ? reject(new Error(`${args.join(' ')}: ${stderr}`)) : resolveOut(stdout),
+      ),
+    );
+  return { url, token, cli, stop: () => child.kill('SIGTERM') };
 }
 
 export async function launchBrowser() {

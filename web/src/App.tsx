@@ -2,11 +2,13 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError, makeApi, type Api, type ResultOf } from './graphql';
 import { ME, SETTINGS, SIGN_OUT } from './queries';
 import { forgetToken, storedToken, saveToken } from './token';
+import { forgetSsoError, ssoErrorMessage } from './ssoError';
 import { SignIn } from './sections/SignIn';
 import { MemberPage } from './sections/MemberPage';
 import { SamlSection } from './sections/SamlSection';
 import { ScimSection } from './sections/ScimSection';
 import { ApiKeysSection } from './sections/ApiKeysSection';
+import { AdminTokensSection } from './sections/AdminTokensSection';
 import { MappingSection } from './sections/MappingSection';
 import { MembersSection } from './sections/MembersSection';
 import { ActivitySection } from './sections/ActivitySection';
@@ -25,7 +27,9 @@ export function App() {
     const token = storedToken();
     return token ? { kind: 'token', token } : { kind: 'checking' };
   });
-  const [signInError, setSignInError] = useState<string | null>(() => new URLSearchParams(window.location.search).get('ssoError'));
+  // `?ssoError=<code>` is a code mapped to fixed wording: never the address's own text.
+  const [signInError, setSignInError] = useState<string | null>(() => ssoErrorMessage(window.location.search));
+  useEffect(forgetSsoError, []);
 
   useEffect(() => {
     if (who.kind !== 'checking') return;
@@ -154,6 +158,7 @@ function SignedIn({
         <a href="#saml">SAML</a>
         <a href="#scim">SCIM</a>
         <a href="#keys">API keys</a>
+        <a href="#admin-tokens">Admin tokens</a>
         <a href="#mapping">Group → role</a>
         <a href="#members">Members</a>
         <a href="#activity">Activity</a>
@@ -166,6 +171,7 @@ function SignedIn({
             <SamlSection api={api} saml={settings.saml} onChanged={changed} />
             <ScimSection api={api} saml={settings.saml} scim={settings.scim} onChanged={changed} />
             <ApiKeysSection api={api} keys={settings.apiKeys} baseUrl={settings.scim.baseUrl} onChanged={changed} />
+            <AdminTokensSection api={api} tokens={settings.adminTokens} onChanged={changed} />
             <MappingSection api={api} saved={settings.groupRoleMappings} groups={settings.groups.nodes} onChanged={changed} />
             <MembersSection api={api} version={version + liveTick} />
             <ActivitySection api={api} version={version} onLive={onLive} />

@@ -2,7 +2,15 @@ import { createRoot } from 'react-dom/client';
 import { GraphiQL } from 'graphiql';
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import 'graphiql/style.css';
+// A file, not a <style> in the page: the Content-Security-Policy allows no inline style.
+import './playground.css';
 import { storedToken, takeTokenFromLocation } from './token';
+
+// GraphiQL's dialogs add a <style> element (react-remove-scroll, which reads the nonce as
+// __webpack_nonce__); the page's Content-Security-Policy allows it by the nonce the gateway put
+// in this page, and no other inline style.
+const styleNonce = document.querySelector<HTMLMetaElement>('meta[name="csp-style-nonce"]')?.content;
+if (styleNonce) (globalThis as { __webpack_nonce__?: string }).__webpack_nonce__ = styleNonce;
 
 takeTokenFromLocation();
 const token = storedToken();

@@ -9,6 +9,7 @@ export const SETTINGS = graphql(`
       saml { configured idpEntityId ssoUrl certificateSubject certificateExpiresAt certificateExpiresSoon nextCertificateSubject nextCertificateExpiresAt updatedAt spEntityId acsUrl spMetadataUrl }
       scim { enabled baseUrl }
       apiKeys { id name prefix createdAt expiresAt expiresSoon lastUsedAt lastUsedClient revokedAt status }
+      adminTokens { id prefix email name current createdAt lastUsedAt expiresAt expiresSoon revokedAt status }
       groupRoleMappings { groupName role }
       groups(first: 200) { nodes { id displayName memberCount mappedRole } totalCount }
     }
@@ -31,6 +32,8 @@ export const GENERATE_KEY = graphql(`
 `);
 
 export const REVOKE_KEY = graphql(`mutation RevokeKey($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }`);
+
+export const REVOKE_ADMIN_TOKEN = graphql(`mutation RevokeAdminToken($id: ID!) { revokeAdminToken(id: $id) { id revokedAt } }`);
 
 export const PREVIEW_MAPPINGS = graphql(`
   query PreviewMappings($mappings: [GroupRoleMappingInput!]!) {
