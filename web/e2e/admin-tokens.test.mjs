@@ -1,7 +1,7 @@
 // Admin tokens on the settings page, in Debian's Chromium against the real gateway: a second
 // token made with `admin-token --expires-in-days 3` is listed with whose it is and an expiry
 // warning, the page's own token is marked, and revoking the second (after a confirmation) makes
-// the gateway refuse it at once.
+// the gateway refuse it at once: the page Sam has open with it signs out, told by its live stream.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -46,6 +46,11 @@ test('an admin revokes another admin token from the page', async () => {
   await page.goto(`${gateway.url}/#token=${gateway.token}`);
   const section = page.locator('#admin-tokens');
   await section.getByRole('heading', { name: 'Admin tokens' }).waitFor();
+  // Sam has the page open with the second token, its activity live.
+  const samPage = await context.newPage();
+  samPage.on('pageerror', (e) => errors.push(String(e)));
+  await samPage.goto(`${gateway.url}/#token=${second}`);
+  await samPage.locator('#activity').getByText('Live').waitFor();
   const sam = section.getByRole('row', { name: /sam@example\.com/ });
   await sam.getByText('Sam Second').waitFor();
   await sam.getByText('Expires soon').waitFor();
@@ -65,6 +70,9 @@ test('an admin revokes another admin token from the page', async () => {
   await confirm.getByRole('button', { name: 'Revoke token' }).click();
   await sam.getByText(/^Revoked/).waitFor();
   await section.getByText('1 active').waitFor();
+  // Sam's page learns it from its live stream, which the gateway ends, and signs out.
+  await samPage.getByText('That sign-in token is not valid (any more). Sign in again.').waitFor({ timeout: 10_000 });
+  await samPage.close();
   const refused = await workspaceWith(second);
   assert.equal(refused.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', JSON.stringify(refused));
   // The revocation is in the activity.

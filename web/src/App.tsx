@@ -174,7 +174,7 @@ function SignedIn({
             <AdminTokensSection api={api} tokens={settings.adminTokens} onChanged={changed} />
             <MappingSection api={api} saved={settings.groupRoleMappings} groups={settings.groups.nodes} onChanged={changed} />
             <MembersSection api={api} version={version + liveTick} />
-            <ActivitySection api={api} version={version} onLive={onLive} />
+            <ActivitySection api={api} version={version} onLive={onLive} onAccessEnded={reload} />
           </>
         )}
       </main>

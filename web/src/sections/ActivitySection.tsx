@@ -1,12 +1,24 @@
 import { useEffect, useState } from 'react';
-import type { Api, ResultOf } from '../graphql';
+import { ApiError, type Api, type ResultOf } from '../graphql';
 import { ACTIVITY, ACTIVITY_LIVE } from '../queries';
 import { formatDateTime } from '../format';
 import { Badge, ErrorNote, Loading, Section } from '../ui';
 
 type Entry = ResultOf<typeof ACTIVITY>['workspace']['activity']['nodes'][number];
 
-export function ActivitySection({ api, version, onLive }: { api: Api; version: number; onLive?: () => void }) {
+export function ActivitySection({
+  api,
+  version,
+  onLive,
+  onAccessEnded,
+}: {
+  api: Api;
+  version: number;
+  onLive?: () => void;
+  /** The gateway ended the live stream because this sign-in lost its access (signed out,
+   * revoked, expired, deactivated, no longer an admin). */
+  onAccessEnded?: () => void;
+}) {
   const [entries, setEntries] = useState<Entry[] | null>(null);
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -38,11 +50,18 @@ export function ActivitySection({ api, version, onLive }: { api: Api; version: n
           return current.some((e) => e.id === d.activity.id) ? current : [d.activity, ...current];
         });
       },
-      (e) => setError(e),
+      (e) => {
+        if (e instanceof ApiError && (e.code === 'UNAUTHENTICATED' || e.code === 'FORBIDDEN')) {
+          // The stream has ended for good: no more entries will come on it.
+          setLive(false);
+          onAccessEnded?.();
+        }
+        setError(e);
+      },
     );
     setLive(true);
     return stop;
-  }, [api, onLive]);
+  }, [api, onLive, onAccessEnded]);
 
   async function more() {
     if (!next) return;
