@@ -1,5 +1,10 @@
 //! Micro-benchmarks of the hot pure paths: filter parsing and SQL translation, PATCH application,
-//! and SCIM JSON rendering of one user and of a 100-user page. `cargo bench`.
+//! and SCIM JSON rendering of one user and of a 100-user page; and what the public ACS spends on
+//! the worst documents anyone can post (the bounded scan's refusals, and the heaviest document
+//! that reaches xmlsec, whose time is spent under its lock). `cargo bench`.
+
+#[path = "../bench/src/saml_documents.rs"]
+mod saml_documents;
 
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -164,5 +169,60 @@ fn benches(c: &mut Criterion) {
     );
 }
 
-criterion_group!(scim, benches);
+/// The ACS's cost per document, by the check that ends it.
+fn saml(c: &mut Criterion) {
+    use saml_documents::{Idp, MAX_DOCUMENT, Sp, deep_nesting, encode, namespace_bomb, wide};
+    use scim_gateway::domain::saml::ServiceProvider;
+    use scim_gateway::domain::saml::precheck::{LIMITS, scan};
+    use scim_gateway::domain::saml::verify::{TrustedIdp, verify};
+
+    let sp = ServiceProvider::at("https://gw.example.com/api/teams/t/saml");
+    let idp = Idp::generate();
+    let trusted = TrustedIdp {
+        entity_id: saml_documents::IDP_ENTITY_ID,
+        certificates: vec![idp.certificate_pem.as_str()],
+    };
+    let bench_sp = Sp {
+        entity_id: &sp.entity_id,
+        acs_url: &sp.acs_url,
+    };
+    let mut group = c.benchmark_group("saml");
+    for (name, document) in [
+        ("namespace bomb", namespace_bomb(MAX_DOCUMENT)),
+        ("deep nesting", deep_nesting(MAX_DOCUMENT)),
+        ("wide", wide(MAX_DOCUMENT)),
+    ] {
+        assert!(document.len() <= MAX_DOCUMENT);
+        assert!(scan(&document, &LIMITS).is_err(), "{name} is refused");
+        group.bench_function(format!("scan: refuse a 512 KiB {name}"), |b| {
+            b.iter(|| black_box(scan(black_box(&document), &LIMITS).is_err()))
+        });
+        let form = encode(&document);
+        group.bench_function(
+            format!("verify: refuse a 512 KiB {name} (whole ACS check)"),
+            |b| b.iter(|| black_box(verify(black_box(&form), &sp, &trusted).is_err())),
+        );
+    }
+    let heavy = idp.heavy_forgery(&bench_sp, MAX_DOCUMENT - 1024, 1);
+    assert!(heavy.len() <= MAX_DOCUMENT, "{}", heavy.len());
+    let heavy_form = encode(&heavy);
+    let refusal = verify(&heavy_form, &sp, &trusted).expect_err("a forgery");
+    assert_eq!(
+        refusal.check,
+        scim_gateway::domain::saml::verify::Check::Signature,
+        "{refusal}"
+    );
+    group.bench_function(
+        "verify: refuse a 512 KiB forgery that reaches xmlsec (time under the lock)",
+        |b| b.iter(|| black_box(verify(black_box(&heavy_form), &sp, &trusted).is_err())),
+    );
+    let valid = encode(&idp.response(&bench_sp, "owner@bench.test", None, 2));
+    verify(&valid, &sp, &trusted).expect("a valid response verifies");
+    group.bench_function("verify: accept a valid response", |b| {
+        b.iter(|| black_box(verify(black_box(&valid), &sp, &trusted).is_ok()))
+    });
+    group.finish();
+}
+
+criterion_group!(scim, benches, saml);
 criterion_main!(scim);

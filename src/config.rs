@@ -203,6 +203,12 @@ pub enum Command {
         /// The admin's family name (`name.familyName`).
         #[arg(long)]
         family_name: Option<String>,
+        /// Days until the token expires, 1 to 3650 (default 30).
+        #[arg(long, value_name = "DAYS", conflicts_with = "never_expires")]
+        expires_in_days: Option<i64>,
+        /// A token that works until revoked (break-glass, kept offline).
+        #[arg(long)]
+        never_expires: bool,
     },
 }
 

@@ -8,13 +8,13 @@
 //!
 //! 1. **serving** — `lib` (this file: the service, its routes), `serving` (what every request
 //!    goes through: id, span, timeout, panic guard, metrics, one log line), `connections` (the
-//!    accept loop: head and idle timeouts, the connection budget), `request_id`,
-//!    `client_address` (who a request comes from, behind the proxies the operator listed).
+//!    accept loop: head and idle timeouts, the connection budget), `request_id`.
 //! 2. **protocols** — translate the wire to domain calls and back, no rules of their own:
 //!    `scim` (SCIM 2.0 for the IdPs), `graphql` (the admin API), `sso` (SAML's HTTP routes and
 //!    the session cookie), `web` (the built page and playground).
 //! 3. **shared** — what the protocols share: `state` (the handle every handler gets), `metrics`
-//!    (request counts and latencies), `limits` (plain numbers), `config` (flags and environment).
+//!    (request counts and latencies), `limits` (plain numbers), `config` (flags and environment),
+//!    `client_address` (who a request comes from, behind the proxies the operator listed).
 //! 4. **domain** — every rule, once; see below.
 //! 5. **db** — `db`: connections, migrations, and how statements run: `db::handles` (pools,
 //!    the fast readers and SQLite's writer, and how a read-then-write runs on each backend),
@@ -47,7 +47,7 @@
 //! - `domain::rate_limit` — each key's request rate.
 //! - `domain::scim_settings` — the SCIM switch (only with SAML configured).
 //! - `domain::saml` — SAML configuration; `domain::saml::service_provider` (our SP: metadata,
-//!   AuthnRequest); `domain::saml::precheck` (what a posted document must pass before xmlsec
+//!   AuthnRequest); `domain::saml::checks` (the checks and a refusal); `domain::saml::precheck` (what a posted document must pass before xmlsec
 //!   sees it: bounded parse, the profile's signature form); `domain::saml::verify` (an IdP's
 //!   answer: signature and envelope checks).
 //! - `domain::sign_in` — signing in through the IdP; `domain::sign_in::requests` (the

@@ -1,9 +1,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches};
+use clap::Parser;
 use scim_gateway::config::{Cli, Command, LogFormat};
-use scim_gateway::domain::admin::{DEFAULT_LIFETIME_DAYS, Lifetime, MAX_LIFETIME_DAYS};
+use scim_gateway::domain::admin::Lifetime;
 use scim_gateway::{AppState, Settings, db, domain};
 use tracing_subscriber::EnvFilter;
 
@@ -27,8 +27,7 @@ fn init_tracing(cli: &Cli) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let matches = with_lifetime_flags(Cli::command()).get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let cli = Cli::parse();
     init_tracing(&cli);
     for name in scim_gateway::config::unknown_env_vars(std::env::vars().map(|(k, _)| k)) {
         tracing::warn!(variable = %name, "unknown SCIM_GATEWAY_ variable ignored (a typo?)");
@@ -44,12 +43,14 @@ async fn main() -> ExitCode {
             email,
             given_name,
             family_name,
+            expires_in_days,
+            never_expires,
         } => {
             let person = domain::admin::PersonName {
                 given: given_name.clone(),
                 family: family_name.clone(),
             };
-            match lifetime(&matches) {
+            match lifetime(expires_in_days, never_expires) {
                 Ok(lifetime) => admin_token(&cli, &workspace, &email, &person, lifetime).await,
                 Err(e) => Err(e.to_string()),
             }
@@ -81,41 +82,12 @@ async fn migrate(cli: &Cli) -> Result<(), String> {
     Ok(())
 }
 
-/// `admin-token --expires-in-days N` and `--never-expires`, added to the subcommand `Cli`
-/// derives.
-fn with_lifetime_flags(command: clap::Command) -> clap::Command {
-    command.mut_subcommand("admin-token", |sub| {
-        sub.arg(
-            Arg::new("expires-in-days")
-                .long("expires-in-days")
-                .value_name("DAYS")
-                .value_parser(clap::value_parser!(i64))
-                .help(format!(
-                    "Days until the token expires, 1 to {} (default {})",
-                    MAX_LIFETIME_DAYS, DEFAULT_LIFETIME_DAYS
-                )),
-        )
-        .arg(
-            Arg::new("never-expires")
-                .long("never-expires")
-                .action(ArgAction::SetTrue)
-                .conflicts_with("expires-in-days")
-                .help("A token that works until revoked (break-glass, kept offline)"),
-        )
-    })
-}
-
-/// The lifetime the `admin-token` flags ask for.
-fn lifetime(matches: &ArgMatches) -> Result<Lifetime, domain::Error> {
-    let Some(sub) = matches.subcommand_matches("admin-token") else {
-        return Ok(Lifetime::default());
-    };
-    if sub.get_flag("never-expires") {
-        return Ok(Lifetime::Never);
-    }
-    match sub.get_one::<i64>("expires-in-days") {
-        Some(days) => Lifetime::days(*days),
-        None => Ok(Lifetime::default()),
+/// The lifetime `admin-token --expires-in-days N` or `--never-expires` asks for.
+fn lifetime(expires_in_days: Option<i64>, never_expires: bool) -> Result<Lifetime, domain::Error> {
+    match (never_expires, expires_in_days) {
+        (true, _) => Ok(Lifetime::Never),
+        (false, Some(days)) => Lifetime::days(days),
+        (false, None) => Ok(Lifetime::default()),
     }
 }
 

@@ -35,6 +35,29 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(budgeted)
 }
 
+/// Bytes of a posted ACS form that cost one request's worth of the budget: a response from Okta
+/// or Entra (a few KiB, some tens with large group claims) costs one to a few; a form carrying
+/// the largest document the ACS reads (512 KiB, about 700 KiB as base64) about 45, so a client's
+/// burst holds one such and its sustained rate one every 20 s or so. Its verification costs what
+/// forty small ones do (`cargo bench --bench scim -- saml`).
+const ACS_BYTES_PER_REQUEST: u64 = 16 * 1024;
+
+/// What a request costs of its client's budget: one, or for an ACS post its declared size in
+/// `ACS_BYTES_PER_REQUEST` (hyper holds a body to its `Content-Length`; without one, the most).
+fn budget_cost(request: &Request) -> u32 {
+    if request.method() != axum::http::Method::POST {
+        return 1;
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(ACS_BODY_LIMIT as u64);
+    let size = declared.min(ACS_BODY_LIMIT as u64);
+    u32::try_from(1 + size / ACS_BYTES_PER_REQUEST).unwrap_or(u32::MAX)
+}
+
 /// The client a public route's request comes from: its budget key (`client_address`).
 #[derive(Clone)]
 struct Client(String);
@@ -50,13 +73,19 @@ async fn within_budget(
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0)
         .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
-    let address = crate::client_address::client_address(
-        peer,
-        request.headers(),
-        &state.settings.trusted_proxies,
-    );
+    let forwarded_for = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().unwrap_or(""));
+    let address =
+        crate::client_address::client_address(peer, forwarded_for, &state.settings.trusted_proxies);
     let key = crate::client_address::budget_key(address);
-    if let Err(wait) = state.public_rate.take(&key, std::time::Instant::now()) {
+    let cost = budget_cost(&request);
+    if let Err(wait) = state
+        .public_rate
+        .take_n(&key, cost, std::time::Instant::now())
+    {
         let secs = domain::rate_limit::retry_after_secs(wait);
         let mut response = page(
             StatusCode::TOO_MANY_REQUESTS,
@@ -321,11 +350,12 @@ fn error_page(e: &domain::Error) -> Response {
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
-         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
-         <h1>{t}</h1><p id=\"message\">{m}</p><p><a href=\"/\">Back to sign-in</a></p></body></html>",
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <style>{style}</style></head>\
+         <body><h1>{t}</h1><p id=\"message\">{m}</p><p><a href=\"/\">Back to sign-in</a></p></body></html>",
         t = escape(title),
-        m = escape(message)
+        m = escape(message),
+        style = crate::web::PAGE_STYLE
     );
     (status, Html(html)).into_response()
 }

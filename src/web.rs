@@ -76,11 +76,6 @@ fn style_nonce() -> String {
 pub const PAGE_STYLE: &str =
     "body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}";
 
-/// The inline `style` attribute `sso`'s pages carried before [`PAGE_STYLE`]; allowed by its hash
-/// (`'unsafe-hashes'`: that one attribute value, nothing else) until they use `PAGE_STYLE`.
-const LEGACY_PAGE_STYLE_ATTRIBUTE: &str =
-    "font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem";
-
 /// `'sha256-…'` of a text, as CSP names an inline style.
 fn csp_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
@@ -99,11 +94,10 @@ pub static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| policy("
 /// The policy, with `more_styles` (sources) allowed for styles.
 fn policy(more_styles: &str) -> String {
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self' {page} 'unsafe-hashes' {legacy}{more_styles}; \
+        "default-src 'none'; script-src 'self'; style-src 'self' {page}{more_styles}; \
          img-src 'self' data:; font-src 'self' data:; connect-src 'self'; manifest-src 'self'; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         page = csp_hash(PAGE_STYLE),
-        legacy = csp_hash(LEGACY_PAGE_STYLE_ATTRIBUTE),
     )
 }
 

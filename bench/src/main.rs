@@ -4,6 +4,8 @@
 
 mod http;
 mod instructions;
+mod saml_documents;
+mod sign_in;
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -56,6 +58,19 @@ enum Cmd {
         #[arg(long)]
         keep_database: bool,
     },
+    /// A valid SSO sign-in's latency at the ACS, idle and while one client posts the worst
+    /// documents it can from several connections.
+    SignIn {
+        /// The gateway binary (built with --release).
+        #[arg(long, default_value = "target/release/scim-gateway")]
+        gateway: String,
+        /// Sign-ins measured per phase.
+        #[arg(long, default_value_t = 200)]
+        sign_ins: usize,
+        /// The attacker's connections.
+        #[arg(long, default_value_t = 8)]
+        attackers: usize,
+    },
     /// User-space instructions per lookup and GET, counted by valgrind's callgrind: the same
     /// figure run after run, for comparing a change to the request path.
     Instructions {
@@ -102,6 +117,11 @@ async fn main() {
             requests,
             keep,
         } => instructions::run(&gateway, requests, keep.as_deref()).await,
+        Cmd::SignIn {
+            gateway,
+            sign_ins,
+            attackers,
+        } => sign_in::run(&gateway, sign_ins, attackers).await,
     }
 }
 

@@ -40,6 +40,13 @@ impl RateLimiter {
     /// Takes one request from the key's bucket; `Err(wait)` when it is empty, with the time
     /// until it holds one again.
     pub fn take(&self, key_id: &str, now: Instant) -> Result<(), Duration> {
+        self.take_n(key_id, 1, now)
+    }
+
+    /// Takes `cost` requests' worth at once (a request that costs more than most), or none:
+    /// `Err(wait)` until the bucket holds that many. A cost above the burst is taken as the
+    /// whole burst, so such a request is never refused for good.
+    pub fn take_n(&self, key_id: &str, cost: u32, now: Instant) -> Result<(), Duration> {
         if self.is_off() {
             return Ok(());
         }
@@ -52,12 +59,13 @@ impl RateLimiter {
             at: now,
         });
         *bucket = self.refilled(*bucket, now);
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        let cost = f64::from(cost.max(1)).min(self.burst);
+        if bucket.tokens >= cost {
+            bucket.tokens -= cost;
             Ok(())
         } else {
             Err(Duration::from_secs_f64(
-                (1.0 - bucket.tokens) / self.per_second,
+                (cost - bucket.tokens) / self.per_second,
             ))
         }
     }
@@ -101,6 +109,22 @@ mod tests {
             assert!(limiter.take("k", t2).is_ok());
         }
         assert!(limiter.take("k", t2).is_err());
+    }
+
+    #[test]
+    fn a_costly_request_takes_its_cost_or_nothing() {
+        let limiter = RateLimiter::new(2.0, 10);
+        let t0 = Instant::now();
+        assert!(limiter.take_n("k", 8, t0).is_ok());
+        // Two left: a request costing three waits for the third, and takes nothing meanwhile.
+        let wait = limiter.take_n("k", 3, t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 0.5).abs() < 1e-9, "{wait:?}");
+        assert!(limiter.take_n("k", 2, t0).is_ok());
+        assert!(limiter.take("k", t0).is_err());
+        // A cost above the burst costs the whole burst: refused only until it is full.
+        let full = t0 + Duration::from_secs(5);
+        assert!(limiter.take_n("k", 1000, full).is_ok());
+        assert!(limiter.take("k", full).is_err());
     }
 
     #[test]

@@ -51,13 +51,13 @@ pub fn sign_in_identity(address: &str) -> Option<String> {
 pub fn sign_in_candidate_keys(address: &str) -> Vec<String> {
     let address = address.trim();
     let mut keys = vec![email_key(address)];
-    if let Some((local, domain)) = address.rsplit_once('@') {
-        if let Ok(ascii) = idna::domain_to_ascii_strict(domain) {
-            keys.push(email_key(&format!("{local}@{ascii}")));
-            let (unicode, result) = idna::domain_to_unicode(&ascii);
-            if result.is_ok() {
-                keys.push(email_key(&format!("{local}@{unicode}")));
-            }
+    if let Some((local, domain)) = address.rsplit_once('@')
+        && let Ok(ascii) = idna::domain_to_ascii_strict(domain)
+    {
+        keys.push(email_key(&format!("{local}@{ascii}")));
+        let (unicode, result) = idna::domain_to_unicode(&ascii);
+        if result.is_ok() {
+            keys.push(email_key(&format!("{local}@{unicode}")));
         }
     }
     keys.sort();

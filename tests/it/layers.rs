@@ -15,7 +15,10 @@ const LAYERS: [(&str, &[&str]); 6] = [
     ("entities", &["entities"]),
     ("db", &["db"]),
     ("domain", &["domain"]),
-    ("shared", &["state", "metrics", "limits", "config"]),
+    (
+        "shared",
+        &["state", "metrics", "limits", "config", "client_address"],
+    ),
     ("protocols", &["scim", "graphql", "sso", "web"]),
     ("serving", &["", "serving", "connections", "request_id"]),
 ];

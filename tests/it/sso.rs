@@ -531,7 +531,9 @@ async fn the_attack_corpus_is_refused_without_a_session() {
     // The log names each check that failed (under the first refusal of its kind that minute).
     for (why, _) in &cases {
         assert!(
-            entries.iter().any(|e| e.summary.contains(expected_check(why))),
+            entries
+                .iter()
+                .any(|e| e.summary.contains(expected_check(why))),
             "{why}: no entry names {}",
             expected_check(why)
         );
@@ -944,7 +946,10 @@ async fn sign_in_with_sso_finds_the_workspace_by_slug_or_email() {
         let response = find(who).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{who}");
         let location = response.headers()["location"].to_str().unwrap();
-        assert_eq!(location, "/?ssoError=no_workspace", "{who}: a code, never text");
+        assert_eq!(
+            location, "/?ssoError=no_workspace",
+            "{who}: a code, never text"
+        );
     }
     // A workspace without SAML has no sign-in to go to.
     let globex_admin = sso.app.admin_token("globex", "owner@globex.test").await;

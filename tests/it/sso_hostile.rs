@@ -769,3 +769,48 @@ async fn pending_sign_ins_are_bounded_in_number_and_size() {
     let response = sso.post_acs(&a.signed(), None).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
+
+/// Verifications run side by side (no process-wide lock): many threads verifying valid and
+/// forged responses at once each get their own right answer.
+#[test]
+fn verifications_side_by_side_each_get_their_own_answer() {
+    let sp = ServiceProvider::at("http://gw.test/api/teams/t/saml");
+    let pem = idp_key().certificate_pem.clone();
+    let mut documents = Vec::new();
+    for i in 0..96 {
+        let a = Assertion::new(&sp.entity_id, &sp.acs_url, &format!("user{i}@acme.test"));
+        let signed = a.signed();
+        let (xml, valid) = match i % 3 {
+            0 => (signed, true),
+            1 => (signed.replace("@acme.test", "@evil.test"), false),
+            _ => (reference_to(&a, "#elsewhere"), false),
+        };
+        documents.push((i, encode(&xml), valid));
+    }
+    let documents = std::sync::Arc::new(documents);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (documents, sp, pem) = (documents.clone(), sp.clone(), pem.clone());
+            std::thread::spawn(move || {
+                for round in 0..3 {
+                    for (i, form, valid) in documents.iter().skip((t + round) % 5) {
+                        let idp = TrustedIdp {
+                            entity_id: IDP_ENTITY_ID,
+                            certificates: vec![&pem],
+                        };
+                        match verify::verify(form, &sp, &idp) {
+                            Ok(verified) => {
+                                assert!(valid, "document {i} was accepted");
+                                assert_eq!(verified.subject, format!("user{i}@acme.test"));
+                            }
+                            Err(refusal) => assert!(!valid, "document {i}: {refusal}"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("a verifying thread panicked");
+    }
+}

@@ -14,6 +14,7 @@ use crate::domain::admin::{self, Principal};
 use crate::domain::{Error, Result, Store, now};
 use crate::entities::saml_config;
 
+pub mod checks;
 pub mod precheck;
 pub mod service_provider;
 pub mod verify;

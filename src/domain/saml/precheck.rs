@@ -16,7 +16,7 @@ use std::collections::HashSet;
 
 use quick_xml::events::{BytesStart, Event};
 
-use super::verify::{Check, Refusal};
+use super::checks::{Check, Refusal};
 
 /// The bounds [`scan`] applies; SAML responses from Okta and Entra stay far inside them (depth
 /// under 12, a few hundred elements for a large group claim).

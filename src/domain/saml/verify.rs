@@ -7,10 +7,12 @@
 //!
 //! Nothing reaches xmlsec before `precheck` has bounded the document and allowed its signature's
 //! form, and xmlsec and libxml2 can open no file or URL (`xml_io_guard`, applied once after
-//! xmlsec is initialised). xmlsec keeps global state, so verifications run one at a time under a
-//! process-wide lock; only pre-checked documents, whose cost is bounded, ever hold it.
+//! xmlsec is initialised). Once initialised, xmlsec and libxml2 keep their state per document
+//! and per signature context, so verifications run side by side: no process-wide lock that a
+//! client posting heavy documents could hold while everyone else's sign-in waits. Only the
+//! one-time initialisation is serialised.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -20,6 +22,7 @@ use samael::key_info::{KeyInfo, X509Data};
 use samael::metadata::{EntityDescriptor, IdpSsoDescriptor, KeyDescriptor};
 use samael::service_provider::{Error as SamlError, ServiceProvider as SamaelSp};
 
+pub use super::checks::{Check, Refusal};
 use super::precheck;
 use super::service_provider::ServiceProvider;
 
@@ -46,83 +49,6 @@ const EMAIL_ATTRIBUTES: &[&str] = &[
     "urn:oid:0.9.2342.19200300.100.1.3",
 ];
 
-/// The checks an answer goes through, in order, for the test sign-in's report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Check {
-    Format,
-    Status,
-    Signature,
-    Issuer,
-    Audience,
-    Recipient,
-    Validity,
-    Request,
-    Replay,
-    Person,
-}
-
-impl Check {
-    pub const ALL: [Check; 10] = [
-        Check::Format,
-        Check::Status,
-        Check::Signature,
-        Check::Issuer,
-        Check::Audience,
-        Check::Recipient,
-        Check::Validity,
-        Check::Request,
-        Check::Replay,
-        Check::Person,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Check::Format => "SAML response format",
-            Check::Status => "IdP status",
-            Check::Signature => "Signature",
-            Check::Issuer => "Issuer (IdP entity ID)",
-            Check::Audience => "Audience (SP entity ID)",
-            Check::Recipient => "Recipient and destination (ACS URL)",
-            Check::Validity => "Validity window",
-            Check::Request => "Answered request",
-            Check::Replay => "First use of the assertion",
-            Check::Person => "Who signs in",
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Check::Format => "FORMAT",
-            Check::Status => "STATUS",
-            Check::Signature => "SIGNATURE",
-            Check::Issuer => "ISSUER",
-            Check::Audience => "AUDIENCE",
-            Check::Recipient => "RECIPIENT",
-            Check::Validity => "VALIDITY",
-            Check::Request => "REQUEST",
-            Check::Replay => "REPLAY",
-            Check::Person => "PERSON",
-        }
-    }
-}
-
-/// Why an answer was refused: the check that failed and, in words, how.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{}: {detail}", check.label())]
-pub struct Refusal {
-    pub check: Check,
-    pub detail: String,
-}
-
-impl Refusal {
-    pub fn new(check: Check, detail: impl Into<String>) -> Self {
-        Refusal {
-            check,
-            detail: detail.into(),
-        }
-    }
-}
-
 /// What the IdP asserted, read from the signed assertion only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedAssertion {
@@ -143,8 +69,6 @@ pub struct TrustedIdp<'a> {
     /// PEM certificates: the current one and, during a rotation, the next.
     pub certificates: Vec<&'a str>,
 }
-
-static XMLSEC: Mutex<()> = Mutex::new(());
 
 /// Whether the signature's form is checked before xmlsec sees it. Always on in the service; off
 /// only in the test that proves the I/O walls hold without it.
@@ -177,14 +101,9 @@ pub fn verify_with(
     let envelope = check_envelope(&xml, sp, forms)?;
     let samael_sp = samael_sp(sp, idp)?;
     xml_libraries_closed()?;
-    let assertion = {
-        let _one_at_a_time = XMLSEC
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        samael_sp
-            .parse_xml_response(&xml, None)
-            .map_err(refusal_from_samael)?
-    };
+    let assertion = samael_sp
+        .parse_xml_response(&xml, None)
+        .map_err(refusal_from_samael)?;
     read_assertion(assertion, sp, envelope.in_response_to.as_deref())
 }
 
@@ -196,10 +115,8 @@ pub fn xml_libraries_closed() -> Result<(), Refusal> {
     static CLOSED: OnceLock<Result<(), String>> = OnceLock::new();
     CLOSED
         .get_or_init(|| {
-            let _one_at_a_time = XMLSEC
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
             initialise_xmlsec()?;
+            xml_io_guard::silence_xmlsec_errors();
             xml_io_guard::close_all_io().map_err(str::to_string)
         })
         .clone()
