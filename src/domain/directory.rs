@@ -54,6 +54,11 @@ pub struct ActivityView {
     pub latency_ms: Option<i32>,
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
+    /// How many times it happened within the entry's minute (repeated sign-in refusals of one
+    /// client are one entry).
+    pub occurrences: i32,
+    /// The client address, for entries of the public sign-in routes.
+    pub client: Option<String>,
 }
 
 impl From<activity::Model> for ActivityView {
@@ -71,6 +76,8 @@ impl From<activity::Model> for ActivityView {
             latency_ms: m.latency_ms,
             resource_type: m.resource_type,
             resource_id: m.resource_id,
+            occurrences: m.occurrences,
+            client: m.client,
         }
     }
 }

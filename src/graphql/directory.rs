@@ -168,6 +168,15 @@ impl ActivityEntry {
     async fn latency_ms(&self) -> Option<i32> {
         self.0.latency_ms
     }
+    /// How many times this happened: one client's repeated sign-in refusals within a minute are
+    /// one entry.
+    async fn occurrences(&self) -> i32 {
+        self.0.occurrences
+    }
+    /// The client address of a sign-in route's entry (behind a listed proxy, the forwarded one).
+    async fn client(&self) -> Option<&str> {
+        self.0.client.as_deref()
+    }
     async fn resource_type(&self) -> Option<&str> {
         self.0.resource_type.as_deref()
     }

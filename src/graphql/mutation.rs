@@ -55,6 +55,24 @@ impl MutationRoot {
         ))
     }
 
+    /// Allows or refuses IdP-initiated sign-in (IdP tiles); needs a SAML configuration
+    /// (`SAML_REQUIRED` otherwise). SP-initiated sign-in always works.
+    async fn set_allow_idp_initiated(
+        &self,
+        ctx: &Context<'_>,
+        allowed: bool,
+    ) -> async_graphql::Result<Saml> {
+        let state = ctx.data::<AppState>()?;
+        let p = principal(ctx)?;
+        let config = domain::saml::set_idp_initiated(&state.store, p, allowed)
+            .await
+            .gql()?;
+        Ok(Saml(
+            Some(config),
+            state.settings.saml_service_provider(&p.workspace_id),
+        ))
+    }
+
     /// Turns SCIM provisioning on; needs a SAML configuration (`SAML_REQUIRED` otherwise).
     async fn enable_scim(&self, ctx: &Context<'_>) -> async_graphql::Result<ScimStatus> {
         let state = ctx.data::<AppState>()?;

@@ -169,6 +169,14 @@ impl Saml {
     async fn updated_at(&self) -> Option<DateTime<Utc>> {
         self.0.as_ref().map(|c| c.updated_at)
     }
+
+    /// Whether an answer the IdP sends unasked (an Okta or MyApps tile) signs people in. Such an
+    /// answer can't be tied to the browser it arrives in, so another site could post one and sign
+    /// a visitor in as someone else; off, everyone starts from the sign-in page. Null until SAML
+    /// is configured.
+    async fn allow_idp_initiated(&self) -> Option<bool> {
+        self.0.as_ref().map(|c| c.allow_idp_initiated)
+    }
 }
 
 impl Saml {

@@ -15,6 +15,7 @@ use reqwest::StatusCode;
 use scim_gateway::domain::saml::ServiceProvider;
 use scim_gateway::domain::saml::verify::{self, SignatureForms, TrustedIdp};
 
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
 use crate::common::{Scim, TestApp};
@@ -813,4 +814,140 @@ fn verifications_side_by_side_each_get_their_own_answer() {
     for thread in threads {
         thread.join().expect("a verifying thread panicked");
     }
+}
+
+/// A workspace can refuse IdP-initiated sign-in (an answer nobody asked for can't be tied to a
+/// browser); SP-initiated sign-in still works, the switch survives a new configuration, and only
+/// an admin of a workspace with SAML may turn it.
+#[tokio::test]
+async fn a_workspace_can_switch_idp_initiated_sign_in_off() {
+    const SWITCH: &str = "mutation($allowed: Boolean!) { setAllowIdpInitiated(allowed: $allowed) { allowIdpInitiated } }";
+    let sso = Sso::start().await;
+    sso.app
+        .add_member(&sso.workspace_id, "alice@acme.test", None)
+        .await;
+    let allowed = sso
+        .app
+        .gql(
+            Some(&sso.admin),
+            "{ workspace { saml { allowIdpInitiated } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        allowed["data"]["workspace"]["saml"]["allowIdpInitiated"],
+        true
+    );
+    let tile = sso
+        .post_acs_from(&sso.assertion("alice@acme.test").signed(), None, None)
+        .await;
+    assert_eq!(tile.status(), StatusCode::SEE_OTHER, "allowed by default");
+    scim_gateway::entities::session::Entity::delete_many()
+        .exec(&sso.app.db)
+        .await
+        .unwrap();
+
+    let off = sso
+        .app
+        .gql(Some(&sso.admin), SWITCH, json!({ "allowed": false }))
+        .await;
+    assert_eq!(
+        off["data"]["setAllowIdpInitiated"]["allowIdpInitiated"], false,
+        "{off}"
+    );
+    let body = sso
+        .assert_refused(
+            sso.post_acs_from(&sso.assertion("alice@acme.test").signed(), None, None)
+                .await,
+            "IdP-initiated while off",
+        )
+        .await;
+    assert!(
+        body.contains("IdP-initiated sign-in is switched off"),
+        "{body}"
+    );
+    // Started here, it signs in.
+    sso.sign_in("alice@acme.test").await;
+
+    // A new configuration keeps the switch where the admin left it.
+    let again = sso
+        .app
+        .gql(
+            Some(&sso.admin),
+            "mutation($input: SamlInput!) { configureSaml(input: $input) { configured } }",
+            json!({ "input": {
+                "idpEntityId": IDP_ENTITY_ID,
+                "ssoUrl": "https://idp.test/sso",
+                "certificatePem": idp_key().certificate_pem,
+            }}),
+        )
+        .await;
+    assert_eq!(
+        again["data"]["configureSaml"]["configured"], true,
+        "{again}"
+    );
+    let kept = sso
+        .app
+        .gql(
+            Some(&sso.admin),
+            "{ workspace { saml { allowIdpInitiated } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        kept["data"]["workspace"]["saml"]["allowIdpInitiated"], false,
+        "{kept}"
+    );
+    let logged = scim_gateway::entities::activity::Entity::find()
+        .filter(scim_gateway::entities::activity::Column::Action.eq("saml.idp_initiated"))
+        .count(&sso.app.db)
+        .await
+        .unwrap();
+    assert_eq!(logged, 1, "the change is in the activity log");
+
+    // Not an admin: FORBIDDEN; no SAML yet: SAML_REQUIRED.
+    let cookie = sso.sign_in("alice@acme.test").await;
+    let (_, body) = sso
+        .gql_cookie(
+            &cookie,
+            "mutation { setAllowIdpInitiated(allowed: true) { allowIdpInitiated } }",
+        )
+        .await;
+    assert_eq!(crate::common::error_code(&body), "FORBIDDEN", "{body}");
+    let other = sso.app.admin_token("globex", "owner@globex.test").await;
+    let body = sso
+        .app
+        .gql_errors(Some(&other), SWITCH, json!({ "allowed": false }))
+        .await;
+    assert_eq!(crate::common::error_code(&body), "SAML_REQUIRED", "{body}");
+}
+
+/// An ACS post costs its size: a client's burst holds one of the largest documents, not sixty,
+/// while small answers still go through.
+#[tokio::test]
+async fn a_large_acs_post_costs_its_size_of_the_budget() {
+    let sso = budgeted(60, false).await;
+    let large = format!(
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\">{}</samlp:Response>",
+        "<x/>".repeat(110_000)
+    );
+    assert!(large.len() > 400 * 1024);
+    let first = sso.post_acs_from(&large, None, None).await;
+    assert_eq!(
+        first.status(),
+        StatusCode::FORBIDDEN,
+        "the first is read and refused"
+    );
+    let second = sso.post_acs_from(&large, None, None).await;
+    assert_eq!(
+        second.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the burst is spent on one"
+    );
+    let small = sso.post_acs_from("not xml", None, None).await;
+    assert_eq!(
+        small.status(),
+        StatusCode::FORBIDDEN,
+        "small answers still fit"
+    );
 }

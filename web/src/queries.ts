@@ -6,7 +6,7 @@ export const SETTINGS = graphql(`
       id
       slug
       name
-      saml { configured idpEntityId ssoUrl certificateSubject certificateExpiresAt certificateExpiresSoon nextCertificateSubject nextCertificateExpiresAt updatedAt spEntityId acsUrl spMetadataUrl }
+      saml { configured idpEntityId ssoUrl certificateSubject certificateExpiresAt certificateExpiresSoon nextCertificateSubject nextCertificateExpiresAt updatedAt allowIdpInitiated spEntityId acsUrl spMetadataUrl }
       scim { enabled baseUrl }
       apiKeys { id name prefix createdAt expiresAt expiresSoon lastUsedAt lastUsedClient revokedAt status }
       adminTokens { id prefix email name current createdAt lastUsedAt expiresAt expiresSoon revokedAt status }
@@ -19,6 +19,12 @@ export const SETTINGS = graphql(`
 export const CONFIGURE_SAML = graphql(`
   mutation ConfigureSaml($input: SamlInput!) {
     configureSaml(input: $input) { configured }
+  }
+`);
+
+export const SET_ALLOW_IDP_INITIATED = graphql(`
+  mutation SetAllowIdpInitiated($allowed: Boolean!) {
+    setAllowIdpInitiated(allowed: $allowed) { allowIdpInitiated }
   }
 `);
 
@@ -63,7 +69,7 @@ export const ACTIVITY = graphql(`
   query Activity($first: Int, $after: String) {
     workspace {
       activity(first: $first, after: $after) {
-        nodes { id at actor action summary status succeeded method path }
+        nodes { id at actor action summary status succeeded method path occurrences client }
         totalCount
         pageInfo { hasNextPage endCursor }
       }
@@ -73,7 +79,7 @@ export const ACTIVITY = graphql(`
 
 export const ACTIVITY_LIVE = graphql(`
   subscription ActivityLive {
-    activity { id at actor action summary status succeeded method path }
+    activity { id at actor action summary status succeeded method path occurrences client }
   }
 `);
 

@@ -37,4 +37,34 @@ describe('ActivitySection', () => {
     expect(await screen.findByText('The live connection dropped; retrying.')).toBeInTheDocument();
     expect(onAccessEnded).not.toHaveBeenCalled();
   });
+
+  it('shows how often a folded entry happened and from which client', async () => {
+    const entry = (id: string, occurrences: number, client: string | null) => ({
+      id,
+      at: '2026-12-07T10:00:00Z',
+      actor: 'SSO unknown',
+      action: 'sso.refused',
+      summary: `SSO sign-in refused ${id}`,
+      status: 403,
+      succeeded: false,
+      method: 'POST',
+      path: 'saml/acs',
+      occurrences,
+      client,
+    });
+    const api = {
+      request: vi.fn(async () => ({
+        workspace: { activity: { nodes: [entry('a', 37, '203.0.113.7'), entry('b', 1, null)], totalCount: 2, pageInfo: { hasNextPage: false, endCursor: null } } },
+      })),
+      subscribe: () => () => {},
+      close: () => {},
+    } as unknown as Api;
+    render(<ActivitySection api={api} version={0} onAccessEnded={vi.fn()} />);
+    const folded = (await screen.findByText('SSO sign-in refused a')).closest('li')!;
+    expect(folded).toHaveTextContent('×37 this minute');
+    expect(folded).toHaveTextContent('from 203.0.113.7');
+    const single = screen.getByText('SSO sign-in refused b').closest('li')!;
+    expect(single).not.toHaveTextContent('×');
+    expect(single).not.toHaveTextContent('from ');
+  });
 });

@@ -87,6 +87,8 @@ export function ActivitySection({
                 <time dateTime={e.at}>{formatDateTime(e.at)}</time>
                 {e.succeeded ? <Badge tone="ok">{e.status}</Badge> : <Badge tone="bad">Failed {e.status}</Badge>}
                 <span className="muted">{e.actor}</span>
+                {e.occurrences > 1 && <Badge tone="warn">{`×${e.occurrences} this minute`}</Badge>}
+                {e.client && <span className="muted small">from {e.client}</span>}
               </div>
               <p>{e.summary}</p>
               {e.method && (

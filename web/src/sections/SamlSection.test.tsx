@@ -18,7 +18,7 @@ describe('SamlSection', () => {
     render(
       <SamlSection
         api={api}
-        saml={{ configured: false, idpEntityId: null, ssoUrl: null, certificateSubject: null, certificateExpiresAt: null, certificateExpiresSoon: false, nextCertificateSubject: null, nextCertificateExpiresAt: null, updatedAt: null, ...sp }}
+        saml={{ configured: false, idpEntityId: null, ssoUrl: null, certificateSubject: null, certificateExpiresAt: null, certificateExpiresSoon: false, nextCertificateSubject: null, nextCertificateExpiresAt: null, updatedAt: null, allowIdpInitiated: null, ...sp }}
         onChanged={vi.fn()}
       />,
     );
@@ -53,7 +53,7 @@ describe('SamlSection', () => {
     render(
       <SamlSection
         api={api}
-        saml={{ configured: true, idpEntityId: 'http://idp', ssoUrl: 'https://idp/sso', certificateSubject: 'CN=idp', certificateExpiresAt: '2030-01-01T00:00:00Z', certificateExpiresSoon: false, nextCertificateSubject: null, nextCertificateExpiresAt: null, updatedAt: null, ...sp }}
+        saml={{ configured: true, idpEntityId: 'http://idp', ssoUrl: 'https://idp/sso', certificateSubject: 'CN=idp', certificateExpiresAt: '2030-01-01T00:00:00Z', certificateExpiresSoon: false, nextCertificateSubject: null, nextCertificateExpiresAt: null, updatedAt: null, allowIdpInitiated: true, ...sp }}
         onChanged={vi.fn()}
       />,
     );
@@ -65,5 +65,21 @@ describe('SamlSection', () => {
     expect(list.querySelector('[data-check="SIGNATURE"]')).toHaveAttribute('data-passed', 'true');
     expect(list.querySelector('[data-check="REPLAY"]')).toHaveAttribute('data-passed', 'not-checked');
     window.history.replaceState(null, '', '/');
+  });
+
+  it('switches IdP-initiated sign-in off and says what each position costs', async () => {
+    const request = vi.fn(async () => ({ setAllowIdpInitiated: { allowIdpInitiated: false } }));
+    const onChanged = vi.fn(async () => {});
+    const configured = { configured: true as const, idpEntityId: 'http://idp', ssoUrl: 'https://idp/sso', certificateSubject: 'CN=idp', certificateExpiresAt: '2030-01-01T00:00:00Z', certificateExpiresSoon: false, nextCertificateSubject: null, nextCertificateExpiresAt: null, updatedAt: null, ...sp };
+    const { rerender } = render(<SamlSection api={{ request } as unknown as Api} saml={{ ...configured, allowIdpInitiated: true }} onChanged={onChanged} />);
+    const box = screen.getByRole('checkbox', { name: /IdP-initiated/ });
+    expect(box).toBeChecked();
+    expect(screen.getByText(/another site could sign a visitor in as someone else/)).toBeInTheDocument();
+    await userEvent.setup().click(box);
+    expect(request).toHaveBeenCalledWith(expect.anything(), { allowed: false });
+    expect(onChanged).toHaveBeenCalled();
+    rerender(<SamlSection api={{ request } as unknown as Api} saml={{ ...configured, allowIdpInitiated: false }} onChanged={onChanged} />);
+    expect(screen.getByRole('checkbox', { name: /IdP-initiated/ })).not.toBeChecked();
+    expect(screen.getByText(/App tiles in Okta or My Apps stop working/)).toBeInTheDocument();
   });
 });

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { ApiError, type Api, type ResultOf } from '../graphql';
-import { CONFIGURE_SAML, SAML_TEST_REPORT, START_SAML_TEST } from '../queries';
+import { CONFIGURE_SAML, SAML_TEST_REPORT, SET_ALLOW_IDP_INITIATED, START_SAML_TEST } from '../queries';
 import type { Settings } from '../App';
 import { expiry } from '../format';
 import { Badge, CopyField, ErrorNote, Field, IdpSteps, Section } from '../ui';
@@ -113,6 +113,7 @@ export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; on
           )}
         </dl>
       )}
+      {saml.configured && <IdpInitiated api={api} allowed={saml.allowIdpInitiated ?? true} onChanged={onChanged} />}
       {saml.configured && <TestSignIn api={api} />}
       {saml.configured && !editing && (
         <button type="button" className="secondary" onClick={() => setEditing(true)}>
@@ -168,6 +169,40 @@ export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; on
         </form>
       )}
     </Section>
+  );
+}
+
+/** The switch for sign-in from IdP tiles, with what each position costs. */
+function IdpInitiated({ api, allowed, onChanged }: { api: Api; allowed: boolean; onChanged: () => Promise<void> }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  async function toggle(next: boolean) {
+    setBusy(true);
+    setError(null);
+    try {
+      await api.request(SET_ALLOW_IDP_INITIATED, { allowed: next });
+      await onChanged();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div className="field">
+      <label>
+        <input type="checkbox" checked={allowed} disabled={busy} onChange={(e) => void toggle(e.target.checked)} /> Allow sign-in from the
+        identity provider's app tiles (IdP-initiated)
+      </label>
+      <p className="hint">
+        {allowed
+          ? 'On: people can sign in from their Okta dashboard or Microsoft My Apps. The cost: such an answer arrives unasked, so it cannot be tied to the browser it lands in, and another site could sign a visitor in as someone else. Sign-ins started here are always tied to their browser.'
+          : 'Off: everyone starts from this sign-in page, and every answer is tied to the browser that asked for it. App tiles in Okta or My Apps stop working: hide them, or point them at the sign-in page.'}
+      </p>
+      <ErrorNote error={error} />
+    </div>
   );
 }
 

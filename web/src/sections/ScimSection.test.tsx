@@ -16,6 +16,7 @@ const saml = (configured: boolean) => ({
   nextCertificateSubject: null,
   nextCertificateExpiresAt: null,
   updatedAt: null,
+  allowIdpInitiated: null,
   spEntityId: 'https://gw/api/teams/w/saml/metadata',
   acsUrl: 'https://gw/api/teams/w/saml/acs',
   spMetadataUrl: 'https://gw/api/teams/w/saml/metadata',
