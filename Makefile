@@ -17,11 +17,12 @@ clean:
 	cargo clean
 	rm -rf web/dist web/node_modules
 
-# Load benchmark (release build): prints the table; BENCH_ARGS="--postgres postgres://postgres@127.0.0.1:5432/postgres" or "--big 100000".
+# Load benchmark (release build): prints the table, then the sign-in latency under attack; BENCH_ARGS="--postgres postgres://postgres@127.0.0.1:5432/postgres" or "--big 100000".
 bench:
 	scripts/build-deps.sh
 	cargo build --release -p scim-gateway -p scim-bench
 	target/release/scim-bench run $(BENCH_ARGS)
+	target/release/scim-bench sign-in
 	cargo bench --bench scim
 
 # Long fuzzing runs (FUZZ_SECONDS per target, default 600): filter, PATCH paths, SCIM bodies.
