@@ -290,6 +290,31 @@ async fn signatures_other_than_the_profiles_same_document_form_are_refused_befor
             "the signature algorithm",
         ),
     ];
+    // Another encoding declared: libxml2 would read markup where the checks read text (in
+    // UTF-7, `+ADw-` is `<`), so a signature hidden that way would reach xmlsec unchecked.
+    for encoding in ["UTF-7", "UTF-16", "ISO-8859-1"] {
+        let signed = a().signed();
+        assert!(
+            signed.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+            "{signed}"
+        );
+        let hidden = format!(
+            "<?xml version=\"1.0\" encoding=\"{encoding}\"?>{}",
+            &signed["<?xml version=\"1.0\" encoding=\"UTF-8\"?>".len()..]
+        )
+        .replace(
+            "</saml:Issuer><samlp:Status>",
+            &format!(
+                "</saml:Issuer>+ADw-ds:Reference URI=+ACI-{}+ACI-/+AD4-<samlp:Status>",
+                listener.url
+            ),
+        );
+        cases.push((
+            "another encoding declared",
+            hidden,
+            "SAML responses are UTF-8",
+        ));
+    }
     // A DTD, which would let entities name files.
     cases.push((
         "a DTD with an external entity",
@@ -964,4 +989,44 @@ async fn a_large_acs_post_costs_its_size_of_the_budget() {
         StatusCode::FORBIDDEN,
         "small answers still fit"
     );
+}
+
+/// The third wall alone: with the pre-check off, a same-document reference whose transforms are
+/// XPath or XSLT reaches xmlsec, which no longer knows them and refuses before running anything
+/// (without that list it runs them and fails only at the digest, after the transform's cost).
+#[test]
+fn with_the_precheck_off_xmlsec_runs_no_xpath_or_xslt_transform() {
+    let sp = ServiceProvider::at("http://gw.test/api/teams/t/saml");
+    let pem = idp_key().certificate_pem.clone();
+    let idp = TrustedIdp {
+        entity_id: IDP_ENTITY_ID,
+        certificates: vec![&pem],
+    };
+    for (name, transform) in [
+        (
+            "XPath",
+            "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"><ds:XPath>count(//*) &gt;= 0</ds:XPath></ds:Transform>",
+        ),
+        (
+            "XSLT",
+            "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xslt-19991116\"><xsl:stylesheet xmlns:xsl=\"http://www.w3.org/1999/XSL/Transform\" version=\"1.0\"><xsl:template match=\"/\"><r/></xsl:template></xsl:stylesheet></ds:Transform>",
+        ),
+    ] {
+        let a = Assertion::new(&sp.entity_id, &sp.acs_url, "alice@acme.test");
+        let xml = with_transform(&a, transform);
+        let refusal =
+            verify::verify_with(&encode(&xml), &sp, &idp, SignatureForms::UncheckedForTests)
+                .expect_err("never verifies");
+        assert_eq!(refusal.check, verify::Check::Signature, "{name}: {refusal}");
+        assert!(
+            !refusal.detail.contains("digest do not match"),
+            "{name}: the transform ran and only the digest failed: {}",
+            refusal.detail
+        );
+        assert!(
+            refusal.detail.contains("xmlsec:"),
+            "{name}: {}",
+            refusal.detail
+        );
+    }
 }

@@ -81,6 +81,8 @@ test('people sign in through their IdP and get the role SCIM gave them', async (
   assert.ok(session, 'a session cookie');
   assert.equal(session.httpOnly, true);
   assert.equal(session.sameSite, 'Lax');
+  // The sign-in cookie that tied the IdP's answer to this browser went with the answer and is gone.
+  assert.equal(cookies.some((c) => c.name === 'scimgw_sso'), false, 'the sign-in cookie is cleared');
   await page.screenshot({ path: join(artifacts, 'sso-labeler.png'), fullPage: true });
 
   await page.getByRole('button', { name: 'Sign out' }).click();
@@ -96,6 +98,16 @@ test('people sign in through their IdP and get the role SCIM gave them', async (
   await page.getByRole('heading', { name: 'SAML & SCIM' }).waitFor();
   await page.getByText('Demo workspace').first().waitFor();
   await page.getByRole('button', { name: 'Test sign-in' }).waitFor();
+
+  // IdP-initiated sign-in (app tiles) can be switched off; the page says what each position costs.
+  const tiles = () => page.getByRole('checkbox', { name: /IdP-initiated/ });
+  assert.equal(await tiles().isChecked(), true, 'on by default');
+  await page.getByText(/another site could sign a visitor in as someone else/).waitFor();
+  await tiles().click();
+  await page.getByText(/App tiles in Okta or My Apps stop working/).waitFor();
+  await page.reload();
+  await page.getByRole('heading', { name: 'SAML & SCIM' }).waitFor();
+  assert.equal(await tiles().isChecked(), false, 'kept off');
 
   // Test sign-in from the SAML section: a round trip through the IdP and a report, no new session.
   const before = (await context.cookies(gateway.url)).find((c) => c.name === 'scimgw_session').value;

@@ -96,6 +96,34 @@ fn signature(detail: impl Into<String>) -> Refusal {
     Refusal::new(Check::Signature, detail)
 }
 
+/// The document as every parser after this reads it: without a byte order mark or XML
+/// declaration, so that libxml2 reads it as UTF-8 just as the checks here do. A declaration of any
+/// other encoding is refused: libxml2 would honour it (`UTF-7` turns `+ADw-` into `<`) and see
+/// markup where these checks saw text.
+pub fn as_utf8_body(xml: &str) -> Result<&str, Refusal> {
+    let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
+    if !xml.starts_with("<?xml") {
+        return Ok(xml);
+    }
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let declaration = match reader.read_event() {
+        Ok(Event::Decl(declaration)) => declaration,
+        _ => return Err(format("the XML declaration is malformed")),
+    };
+    if let Some(encoding) = declaration.encoding() {
+        let encoding = encoding.map_err(|_| format("the XML declaration is malformed"))?;
+        let name = String::from_utf8_lossy(&encoding).to_ascii_lowercase();
+        if name != "utf-8" && name != "utf8" {
+            return Err(format(format!(
+                "the document declares the encoding {name:?}; SAML responses are UTF-8"
+            )));
+        }
+    }
+    let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+    xml.get(end..)
+        .ok_or_else(|| format("the XML declaration is malformed"))
+}
+
 /// One streaming pass that refuses a document beyond `limits` before a tree is built.
 pub fn scan(xml: &str, limits: &DocumentLimits) -> Result<(), Refusal> {
     let mut reader = quick_xml::Reader::from_str(xml);
@@ -456,6 +484,35 @@ mod tests {
                 .collect::<String>()
         );
         assert!(scan(&siblings, &LIMITS).is_ok());
+    }
+
+    #[test]
+    fn only_utf8_reaches_the_parsers_and_without_a_declaration() {
+        let body = "<r a=\"1\"/>";
+        assert_eq!(as_utf8_body(body).unwrap(), body);
+        assert_eq!(as_utf8_body(&format!("\u{feff}{body}")).unwrap(), body);
+        for declared in [
+            "<?xml version=\"1.0\"?>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+            "<?xml version='1.0' encoding='utf-8' standalone='yes'?>",
+        ] {
+            assert_eq!(
+                as_utf8_body(&format!("{declared}{body}")).unwrap(),
+                body,
+                "{declared}"
+            );
+        }
+        for other in ["UTF-7", "utf-16", "ISO-8859-1", "IBM037"] {
+            let refused = as_utf8_body(&format!(
+                "<?xml version=\"1.0\" encoding=\"{other}\"?>{body}"
+            ))
+            .unwrap_err();
+            assert!(
+                refused.detail.contains("SAML responses are UTF-8"),
+                "{other}: {refused}"
+            );
+        }
+        assert!(as_utf8_body("<?xml version=\"1.0\" encoding=\"UTF-8\"<r/>").is_err());
     }
 
     #[test]
