@@ -99,7 +99,7 @@ pub fn client_address<'a>(
     // Hops from the nearest to the farthest: the last header's last entry first.
     let hops = forwarded_for.rev().flat_map(|line| line.rsplit(','));
     for hop in hops {
-        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+        let Some(ip) = hop_address(hop) else {
             // Not an address: the hop that wrote it is the client as far as we can tell.
             return nearest;
         };
@@ -109,6 +109,21 @@ pub fn client_address<'a>(
         }
     }
     nearest
+}
+
+/// An `X-Forwarded-For` entry's address: `192.0.2.1`, `2001:db8::1`, or with the port some
+/// proxies add (`192.0.2.1:4711`, `[2001:db8::1]:4711`, as Azure Application Gateway does).
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(socket) = hop.parse::<SocketAddr>() {
+        return Some(socket.ip());
+    }
+    hop.strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .and_then(|inner| inner.parse::<IpAddr>().ok())
 }
 
 /// The budget key of a client: its IPv4 address, or its IPv6 /64 (one subscriber's network,
@@ -161,6 +176,31 @@ mod tests {
                 &proxies
             ),
             "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        // With the port a proxy added, v4 and v6.
+        assert_eq!(
+            client_address(
+                peer("10.1.2.3"),
+                headers(&["198.51.100.1:1234, 203.0.113.9:4711"]).copied(),
+                &proxies
+            ),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_address(
+                peer("10.1.2.3"),
+                headers(&["[2001:db8::7]:443"]).copied(),
+                &proxies
+            ),
+            "2001:db8::7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_address(
+                peer("10.1.2.3"),
+                headers(&["[2001:db8::8]"]).copied(),
+                &proxies
+            ),
+            "2001:db8::8".parse::<IpAddr>().unwrap()
         );
         // Garbage where an address should be: the last proxy that wrote it.
         assert_eq!(

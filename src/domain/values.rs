@@ -26,23 +26,39 @@ pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// An address as single sign-on compares it: trimmed, the local part lowercased in ASCII only
-/// (Unicode case folding would make the Kelvin sign `K` a `k`, so `Kate@` a second name for
-/// `kate@`), the domain in its IDNA ASCII form (so `bücher.example` and
-/// `xn--bcher-kva.example` are one domain). `None` when the domain is not a valid IDNA name.
-/// A name without `@` (a NameID that is not an address) is lowercased in ASCII as a whole.
+/// An address as single sign-on compares it: the local part lowercased in ASCII only (Unicode
+/// case folding would make the Kelvin sign `K` a `k`, so `Kate@` a second name for `kate@`), the
+/// domain in its IDNA ASCII form (so `bücher.example` and `xn--bcher-kva.example` are one
+/// domain). Only ASCII whitespace is trimmed. A domain must already be in the form IDNA maps to,
+/// up to ASCII case: IDNA's mapping would also fold full-width letters, drop zero-width and soft
+/// hyphen characters and turn `。` into `.`, each a second spelling of someone else's address.
+/// `None` when the domain is not such a name. A name without `@` (a NameID that is not an
+/// address) is lowercased in ASCII as a whole.
 pub fn sign_in_identity(address: &str) -> Option<String> {
-    let address = address.trim();
+    let address = address.trim_matches(|c: char| c.is_ascii_whitespace());
     match address.rsplit_once('@') {
         None => Some(address.to_ascii_lowercase()),
         Some((local, domain)) => {
-            let domain = idna::domain_to_ascii_strict(domain).ok()?;
-            if local.is_empty() || domain.is_empty() {
+            let ascii = canonical_domain(domain)?;
+            if local.is_empty() {
                 return None;
             }
-            Some(format!("{}@{domain}", local.to_ascii_lowercase()))
+            Some(format!("{}@{ascii}", local.to_ascii_lowercase()))
         }
     }
+}
+
+/// The IDNA ASCII form of `domain` when `domain` is already what IDNA maps it to (up to ASCII
+/// case); `None` otherwise.
+fn canonical_domain(domain: &str) -> Option<String> {
+    let ascii = idna::domain_to_ascii_strict(domain).ok()?;
+    if ascii.is_empty() {
+        return None;
+    }
+    let written = domain.to_ascii_lowercase();
+    let (unicode, result) = idna::domain_to_unicode(&ascii);
+    let round_trips = result.is_ok() && (written == ascii || written == unicode);
+    round_trips.then_some(ascii)
 }
 
 /// The stored keys (`email_key`) under which an address that sign-in compares equal to
@@ -75,7 +91,7 @@ mod sign_in_identity_tests {
         assert!(same("Kate@Example.TEST", "kate@example.test"));
         assert!(same(" kate@example.test ", "kate@example.test"));
         assert!(same("jo@Bücher.example", "jo@xn--bcher-kva.example"));
-        assert!(same("jo@BÜCHER.example", "jo@bücher.example"));
+        assert!(same("jo@Bücher.example", "JO@bücher.EXAMPLE"));
         // The Kelvin sign (U+212A) lowercases to `k` in Unicode, not in ASCII.
         assert!(!same("\u{212A}ate@example.test", "kate@example.test"));
         // Other Unicode case pairs in the local part stay apart too.
@@ -85,6 +101,27 @@ mod sign_in_identity_tests {
         assert_eq!(sign_in_identity("JDoe").as_deref(), Some("jdoe"));
         assert_eq!(sign_in_identity("@example.test"), None);
         assert_eq!(sign_in_identity("a@exa mple.test"), None);
+        // Spellings IDNA would map onto someone else's domain are nobody's.
+        for other in [
+            "admin@exa\u{200b}mple.com",
+            "admin@exam\u{ad}ple.com",
+            "admin@\u{ff45}\u{ff58}\u{ff41}\u{ff4d}\u{ff50}\u{ff4c}\u{ff45}.com",
+            "admin@example\u{3002}com",
+            "admin@example.com\u{a0}",
+            "\u{2003}admin@example.com",
+            "jo@BÜCHER.example",
+        ] {
+            assert_ne!(
+                sign_in_identity(other),
+                sign_in_identity("admin@example.com"),
+                "{other:?}"
+            );
+            assert!(
+                sign_in_identity(other).is_none() || other.starts_with('\u{2003}'),
+                "{other:?} has an identity: {:?}",
+                sign_in_identity(other)
+            );
+        }
     }
 
     #[test]

@@ -297,6 +297,12 @@ fn check_envelope(
     })
 }
 
+/// Only XML's own whitespace around a value goes: an em space or a no-break space is part of
+/// the name the IdP signed, and makes it another name.
+fn trim_ascii(value: &str) -> &str {
+    value.trim_matches(|c: char| c.is_ascii_whitespace())
+}
+
 fn short(urn: &str) -> &str {
     urn.rsplit(':').next().unwrap_or(urn)
 }
@@ -517,7 +523,7 @@ fn read_assertion(
     accept_until += CLOCK_SKEW;
     let name_id = subject
         .and_then(|s| s.name_id.as_ref())
-        .map(|n| n.value.trim().to_string())
+        .map(|n| trim_ascii(&n.value).to_string())
         .unwrap_or_default();
     let email = assertion
         .attribute_statements
@@ -534,7 +540,7 @@ fn read_assertion(
         .find_map(|v| {
             v.value
                 .as_deref()
-                .map(str::trim)
+                .map(trim_ascii)
                 .filter(|v| v.contains('@'))
         })
         .map(str::to_string);
