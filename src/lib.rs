@@ -51,7 +51,8 @@
 //!   sees it: bounded parse, the profile's signature form); `domain::saml::verify` (an IdP's
 //!   answer: signature and envelope checks).
 //! - `domain::sign_in` — signing in through the IdP; `domain::sign_in::requests` (the
-//!   AuthnRequests sent), `domain::sign_in::people` (who an assertion names),
+//!   AuthnRequests sent), `domain::sign_in::state` (a sign-in in progress, sealed in its
+//!   browser's cookie), `domain::sign_in::people` (who an assertion names),
 //!   `domain::sign_in::report` (an admin's test sign-in).
 //! - `domain::sessions` — browser sessions after SSO.
 //! - `domain::admin` — admin tokens (issue, lifetime, verify), principals, "admins only",

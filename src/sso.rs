@@ -255,13 +255,13 @@ pub fn clear_session_cookie(settings: &Settings) -> String {
     )
 }
 
-/// The cookie that ties an SP-initiated sign-in to the browser that started it: as long as the
-/// IdP may take to answer. `SameSite=None` over https, because the IdP's answer is a POST from
+/// The cookie that holds an SP-initiated sign-in in the browser that started it (`sealed`, by
+/// `sign_in::state`): as long as the IdP may take to answer. `SameSite=None` over https, because the IdP's answer is a POST from
 /// its own site; over plain http (a local trial) browsers refuse `None` without `Secure`, and
 /// `Lax` still reaches a same-site IdP.
-fn binding_cookie(settings: &Settings, secret: &str) -> String {
+fn binding_cookie(settings: &Settings, sealed: &str) -> String {
     format!(
-        "{}={secret}; Path=/; HttpOnly; Max-Age={}{}",
+        "{}={sealed}; Path=/; HttpOnly; Max-Age={}{}",
         binding_cookie_name(settings),
         sign_in::REQUEST_TTL.num_seconds(),
         if settings.https() {

@@ -1,9 +1,10 @@
 //! What the public sign-in routes need to stay bounded and bound to a browser:
 //! - `saml_configs.allow_idp_initiated`: a workspace may refuse IdP-initiated sign-in (on by
 //!   default: Okta's tiles use it).
-//! - `saml_requests.browser_binding_hash`: SHA-256 of the cookie an SP-initiated sign-in set in
-//!   the browser that started it; the ACS refuses the answer from any other browser. An index
-//!   to trim a workspace's pending requests to a cap, oldest first.
+//! - `service_keys`: keys the service generates once and every replica shares; the one named
+//!   `sign_in_state` authenticates the cookie in which an SP-initiated sign-in keeps its pending
+//!   request (nothing is stored when `/login` is called; the cookie also binds the answer to the
+//!   browser that asked).
 //! - `activity.occurrences`, `activity.client`, `activity.fold_key`: repeated refusals from one
 //!   client within a minute are one entry with a count.
 
@@ -19,12 +20,11 @@ enum SamlConfigs {
 }
 
 #[derive(DeriveIden)]
-enum SamlRequests {
+enum ServiceKeys {
     Table,
-    WorkspaceId,
-    Purpose,
+    Name,
+    Secret,
     CreatedAt,
-    BrowserBindingHash,
 }
 
 #[derive(DeriveIden)]
@@ -45,7 +45,6 @@ impl MigrationTrait for Migration {
             alter
         };
         let configs = || Table::alter().table(SamlConfigs::Table).to_owned();
-        let requests = || Table::alter().table(SamlRequests::Table).to_owned();
         let activity = || Table::alter().table(Activity::Table).to_owned();
         for statement in [
             add(
@@ -54,7 +53,6 @@ impl MigrationTrait for Migration {
                     .default(true)
                     .to_owned(),
             ),
-            add(&requests, string_null(SamlRequests::BrowserBindingHash)),
             add(
                 &activity,
                 integer(Activity::Occurrences).default(1).to_owned(),
@@ -64,13 +62,12 @@ impl MigrationTrait for Migration {
         ] {
             m.alter_table(statement).await?;
         }
-        m.create_index(
-            Index::create()
-                .name("saml_requests_pending_by_workspace")
-                .table(SamlRequests::Table)
-                .col(SamlRequests::WorkspaceId)
-                .col(SamlRequests::Purpose)
-                .col(SamlRequests::CreatedAt)
+        m.create_table(
+            Table::create()
+                .table(ServiceKeys::Table)
+                .col(string(ServiceKeys::Name).primary_key())
+                .col(string(ServiceKeys::Secret))
+                .col(timestamp_with_time_zone(ServiceKeys::CreatedAt))
                 .to_owned(),
         )
         .await?;
@@ -92,23 +89,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.drop_index(
-            Index::drop()
-                .name("saml_requests_pending_by_workspace")
-                .table(SamlRequests::Table)
-                .to_owned(),
-        )
-        .await?;
+        m.drop_table(Table::drop().table(ServiceKeys::Table).to_owned())
+            .await?;
         for (table, column) in [
             (Activity::Table.into_iden(), Activity::FoldKey.into_iden()),
             (Activity::Table.into_iden(), Activity::Client.into_iden()),
             (
                 Activity::Table.into_iden(),
                 Activity::Occurrences.into_iden(),
-            ),
-            (
-                SamlRequests::Table.into_iden(),
-                SamlRequests::BrowserBindingHash.into_iden(),
             ),
             (
                 SamlConfigs::Table.into_iden(),

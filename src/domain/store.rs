@@ -26,6 +26,8 @@ pub struct Store {
     access: Arc<AccessCache>,
     /// A database outage in progress, counted to be recorded once.
     outages: Arc<Outages>,
+    /// The key that seals sign-in cookies, read from the database once.
+    sign_in_key: Arc<tokio::sync::OnceCell<crate::domain::sign_in::state::Key>>,
 }
 
 impl Store {
@@ -45,7 +47,19 @@ impl Store {
             writer,
             access: Arc::default(),
             outages: Arc::default(),
+            sign_in_key: Arc::default(),
         }
+    }
+
+    /// The key sign-in cookies are sealed with (made in the database by the first replica that
+    /// needs it, then read once per process).
+    pub(in crate::domain) async fn sign_in_key(
+        &self,
+    ) -> Result<crate::domain::sign_in::state::Key> {
+        self.sign_in_key
+            .get_or_try_init(|| crate::domain::sign_in::state::Key::load(self.writes()))
+            .await
+            .cloned()
     }
 
     /// The database answers a trivial query.

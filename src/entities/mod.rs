@@ -13,5 +13,6 @@ pub mod saml_assertion_seen;
 pub mod saml_config;
 pub mod saml_request;
 pub mod scim_setting;
+pub mod service_key;
 pub mod session;
 pub mod workspace;

@@ -7,7 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub workspace_id: String,
-    /// `sign_in`, or `test` for an admin's test sign-in.
+    /// `test`: an admin's test sign-in (an SP-initiated sign-in keeps its request in a cookie).
     pub purpose: String,
     pub return_to: Option<String>,
     pub requested_by_account_id: Option<String>,
@@ -17,8 +17,6 @@ pub struct Model {
     /// A test sign-in's report, as JSON.
     #[sea_orm(column_type = "Text", nullable)]
     pub report: Option<String>,
-    /// SHA-256 of the cookie set in the browser that started an SP-initiated sign-in.
-    pub browser_binding_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

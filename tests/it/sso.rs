@@ -188,6 +188,24 @@ impl Sso {
         body
     }
 
+    /// Asserts that `response` refused the sign-in with no cookie, whatever sessions exist.
+    pub async fn assert_refused_keeping_sessions(
+        &self,
+        response: reqwest::Response,
+        why: &str,
+    ) -> String {
+        let status = response.status();
+        let cookie = session_cookie(&response);
+        let body = response.text().await.unwrap();
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{why}: expected a refusal: {body}"
+        );
+        assert!(cookie.is_none(), "{why}: a session cookie was set");
+        body
+    }
+
     /// Asserts that `response` refused the sign-in: 403 (or 400), no cookie, no session row.
     pub async fn assert_refused(&self, response: reqwest::Response, why: &str) -> String {
         let status = response.status();

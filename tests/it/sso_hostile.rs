@@ -748,75 +748,106 @@ async fn behind_a_listed_proxy_each_forwarded_client_has_its_own_budget_and_entr
     );
 }
 
-/// `return_to` longer than 512 bytes is dropped, not stored; a workspace keeps at most
-/// `MAX_PENDING` unanswered sign-in requests, the oldest going first.
+/// A sign-in in progress lives in its browser's cookie: `/login` stores nothing, so no flood of
+/// it can fill the database or push someone's sign-in out (1,000 sign-ins started by others
+/// leave an earlier one working). The cookie carries `return_to` (512 bytes at most) and works
+/// only unchanged, for its workspace, once, and for ten minutes.
 #[tokio::test]
-async fn pending_sign_ins_are_bounded_in_number_and_size() {
-    use scim_gateway::domain::sign_in::{MAX_PENDING, REQUEST_TTL};
+async fn a_sign_in_in_progress_lives_in_its_browser_and_only_there() {
     use scim_gateway::entities::saml_request;
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+    use sea_orm::{EntityTrait, PaginatorTrait};
 
-    let sso = Sso::start().await;
-    sso.login(Some(&format!("/{}", "a".repeat(511)))).await;
-    sso.login(Some(&format!("/{}", "b".repeat(512)))).await;
-    let kept: Vec<Option<String>> = saml_request::Entity::find()
-        .order_by_asc(saml_request::Column::CreatedAt)
-        .all(&sso.app.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.return_to)
-        .collect();
-    assert_eq!(kept.len(), 2);
-    assert_eq!(kept[0].as_ref().map(String::len), Some(512));
-    assert_eq!(kept[1], None, "a 513-byte return_to is not kept");
-
-    // A workspace full of pending requests (as a flood of /login would leave it).
-    let old = chrono::Utc::now() - chrono::Duration::minutes(5);
-    let rows: Vec<saml_request::ActiveModel> = (0..MAX_PENDING)
-        .map(|i| saml_request::ActiveModel {
-            id: Set(format!("idflood{i:05}")),
-            workspace_id: Set(sso.workspace_id.clone()),
-            purpose: Set("sign_in".into()),
-            return_to: Set(None),
-            requested_by_account_id: Set(None),
-            created_at: Set(old + chrono::Duration::milliseconds(i as i64)),
-            expires_at: Set(old + REQUEST_TTL),
-            consumed_at: Set(None),
-            report: Set(None),
-            browser_binding_hash: Set(None),
-        })
-        .collect();
-    for chunk in rows.chunks(100) {
-        saml_request::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&sso.app.db)
-            .await
-            .unwrap();
-    }
-    let (_, newest) = sso.login(None).await;
-    let pending = saml_request::Entity::find()
-        .filter(saml_request::Column::WorkspaceId.eq(sso.workspace_id.clone()))
-        .count(&sso.app.db)
-        .await
-        .unwrap();
-    assert_eq!(pending, MAX_PENDING, "the workspace keeps MAX_PENDING");
-    let survives = |id: String| async {
-        saml_request::Entity::find_by_id(id)
-            .one(&sso.app.db)
-            .await
-            .unwrap()
-            .is_some()
-    };
-    assert!(survives(newest.clone()).await, "the newest request is kept");
-    assert!(!survives("idflood00000".into()).await, "the oldest went");
-    // The newest still signs in.
+    let sso = budgeted(0, false).await;
     sso.app
         .add_member(&sso.workspace_id, "alice@acme.test", None)
         .await;
-    let mut a = sso.assertion("alice@acme.test");
-    a.in_response_to = Some(newest);
-    let response = sso.post_acs(&a.signed(), None).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let answer_to = |request_id: &str| {
+        let mut a = sso.assertion("alice@acme.test");
+        a.in_response_to = Some(request_id.to_string());
+        a.signed()
+    };
+
+    // Someone's sign-in, then a thousand started by others.
+    let (_, theirs) = sso.login(Some("/members")).await;
+    let their_cookie = sso.binding.lock().unwrap().clone();
+    for _ in 0..1000 {
+        sso.login(None).await;
+    }
+    assert_eq!(
+        saml_request::Entity::find()
+            .count(&sso.app.db)
+            .await
+            .unwrap(),
+        0,
+        "/login stores nothing"
+    );
+    let response = sso
+        .post_acs_from(&answer_to(&theirs), None, their_cookie.as_deref())
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "still works");
+    assert_eq!(
+        response.headers()["location"],
+        "/members",
+        "return_to came back"
+    );
+    // Once only.
+    let body = sso
+        .assert_refused_keeping_sessions(
+            sso.post_acs_from(&answer_to(&theirs), None, their_cookie.as_deref())
+                .await,
+            "answered twice",
+        )
+        .await;
+    assert!(body.contains("already answered"), "{body}");
+
+    // return_to: 512 bytes kept, 513 dropped.
+    let long = format!("/{}", "a".repeat(511));
+    let (_, id) = sso.login(Some(&long)).await;
+    let cookie = sso.binding.lock().unwrap().clone();
+    let response = sso
+        .post_acs_from(&answer_to(&id), None, cookie.as_deref())
+        .await;
+    assert_eq!(response.headers()["location"].to_str().unwrap(), long);
+    let (_, id) = sso.login(Some(&format!("/{}", "b".repeat(512)))).await;
+    let cookie = sso.binding.lock().unwrap().clone();
+    let response = sso
+        .post_acs_from(&answer_to(&id), None, cookie.as_deref())
+        .await;
+    assert_eq!(
+        response.headers()["location"],
+        "/",
+        "a 513-byte return_to is not kept"
+    );
+
+    // Altered cookies: another request, another return_to, another workspace's cookie.
+    let (_, id) = sso.login(None).await;
+    let cookie = sso.binding.lock().unwrap().clone().unwrap();
+    let parts: Vec<&str> = cookie.split('.').collect();
+    assert_eq!(parts.len(), 5, "{cookie}");
+    let (_, other) = sso.login(None).await;
+    let retargeted = cookie.replace(&id, &other);
+    use base64::Engine;
+    let evil_return = format!(
+        "{}.{}.{}.{}.{}",
+        parts[0],
+        parts[1],
+        parts[2],
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("/evil"),
+        parts[4]
+    );
+    for (why, forged, request) in [
+        ("another request id", retargeted, other.clone()),
+        ("another return_to", evil_return, id.clone()),
+    ] {
+        let body = sso
+            .assert_refused_keeping_sessions(
+                sso.post_acs_from(&answer_to(&request), None, Some(&forged))
+                    .await,
+                why,
+            )
+            .await;
+        assert!(body.contains("did not start this sign-in"), "{why}: {body}");
+    }
 }
 
 /// Verifications run side by side (no process-wide lock): many threads verifying valid and

@@ -33,8 +33,10 @@ pub use people::{NOT_A_MEMBER, find_workspace};
 use people::{Person, find_person, person_detail};
 pub use report::{CheckResult, TestReport, refused_report, test_report_for};
 use report::{store_report, test_report};
-pub use requests::{MAX_PENDING, REQUEST_TTL, Started};
-use requests::{Purpose, consume_request, remember_request};
+pub mod state;
+
+pub use requests::{REQUEST_TTL, Started};
+use requests::{consume_request, remember_test, start_sign_in};
 
 /// Longest `return_to` path kept with a request.
 pub const MAX_RETURN_TO: usize = 512;
@@ -45,17 +47,16 @@ pub async fn metadata(store: &Store, sp: &ServiceProvider, workspace_id: &str) -
     Ok(sp.metadata_xml())
 }
 
-/// Starts an SP-initiated sign-in: the URL to send the browser to, and the secret its cookie
-/// carries (the answer is accepted only with it).
+/// Starts an SP-initiated sign-in: the URL to send the browser to, and the cookie that holds
+/// the request (the answer is accepted only with it). Stores nothing.
 pub async fn begin(
     store: &Store,
     sp: &ServiceProvider,
     workspace_id: &str,
     return_to: Option<&str>,
 ) -> Result<Started> {
-    let db = store.writes();
     let return_to = return_to.and_then(local_path);
-    remember_request(db, sp, workspace_id, Purpose::SignIn, return_to, None).await
+    start_sign_in(store, sp, workspace_id, return_to).await
 }
 
 /// Starts an admin's test sign-in: the URL to open. No session comes of it, only a report.
@@ -66,16 +67,9 @@ pub async fn begin_test(
 ) -> Result<String> {
     let db = store.writes();
     admin::require_admin(db, principal).await?;
-    remember_request(
-        db,
-        sp,
-        &principal.workspace_id,
-        Purpose::Test,
-        None,
-        Some(&principal.account_id),
-    )
-    .await
-    .map(|started| started.url)
+    remember_test(db, sp, &principal.workspace_id, &principal.account_id)
+        .await
+        .map(|started| started.url)
 }
 
 /// A relative path of this site to return to, or `None`: never another origin (`//evil`,
@@ -154,11 +148,15 @@ pub async fn complete(
     };
     match verified {
         Ok(verified) => {
+            let pending = match &browser_binding {
+                Some(cookie) => state::open(&store.sign_in_key().await?, workspace_id, cookie),
+                None => None,
+            };
             let context = Context {
                 workspace_id,
                 client: &client,
                 allow_idp_initiated,
-                browser_binding: browser_binding.as_deref(),
+                pending,
             };
             accept(db, &context, verified, relay_state, session_ttl).await
         }
@@ -171,16 +169,18 @@ struct Context<'a> {
     workspace_id: &'a str,
     client: &'a str,
     allow_idp_initiated: bool,
-    browser_binding: Option<&'a str>,
+    /// The sign-in this browser started here, from its cookie, when the cookie is genuine.
+    pending: Option<state::Pending>,
 }
 
-/// Whether the request an answer is to was started in this browser: a sign-in request keeps the
-/// hash of its cookie (a test sign-in's request has none: it makes no session).
-fn started_here(request: &crate::entities::saml_request::Model, cookie: Option<&str>) -> bool {
-    match &request.browser_binding_hash {
-        None => true,
-        Some(hash) => cookie.is_some_and(|c| crate::domain::secrets::hash_matches(hash, c)),
-    }
+/// The request a verified answer is to.
+enum Answered {
+    /// An admin's test sign-in (kept in the database, for its report).
+    Test(crate::entities::saml_request::Model),
+    /// A sign-in this browser started.
+    SignIn { return_to: Option<String> },
+    /// Nobody asked: an IdP tile.
+    Unsolicited,
 }
 
 /// A verified answer: the request and replay checks, then the person, in one transaction.
@@ -194,25 +194,36 @@ async fn accept(
     let workspace_id = context.workspace_id;
     let client = context.client;
     let txn = crate::db::begin_write(db).await?;
-    let request = match &verified.in_response_to {
+    let answered = match &verified.in_response_to {
         Some(id) => match consume_request(&txn, workspace_id, id).await? {
-            Some(request) if started_here(&request, context.browser_binding) => Some(request),
-            Some(_) => {
-                drop(txn);
-                let refusal = Refusal::new(
-                    Check::Request,
-                    "the answer arrived in a browser that did not start this sign-in (a page of another site may have posted it); start the sign-in again from the sign-in page",
-                );
-                return refused(db, workspace_id, client, refusal).await;
-            }
-            None => {
-                drop(txn);
-                let refusal = Refusal::new(
-                    Check::Request,
-                    "the answer is to a request this workspace did not send, or one already answered or expired; start the sign-in again",
-                );
-                return refused(db, workspace_id, client, refusal).await;
-            }
+            Some(test) => Answered::Test(test),
+            None => match &context.pending {
+                Some(pending) if pending.request_id == *id => {
+                    let refusal = if pending.expires_at <= now() {
+                        Some("the sign-in was started more than 10 minutes ago; start it again")
+                    } else if !remember_answered(&txn, workspace_id, pending).await? {
+                        Some("this sign-in was already answered; start it again")
+                    } else {
+                        None
+                    };
+                    if let Some(detail) = refusal {
+                        drop(txn);
+                        let refusal = Refusal::new(Check::Request, detail);
+                        return refused(db, workspace_id, client, refusal).await;
+                    }
+                    Answered::SignIn {
+                        return_to: pending.return_to.clone(),
+                    }
+                }
+                _ => {
+                    drop(txn);
+                    let refusal = Refusal::new(
+                        Check::Request,
+                        "the answer arrived in a browser that did not start this sign-in here (a page of another site may have posted it, or the sign-in began elsewhere); start the sign-in again from the sign-in page",
+                    );
+                    return refused(db, workspace_id, client, refusal).await;
+                }
+            },
         },
         None if !context.allow_idp_initiated => {
             drop(txn);
@@ -222,7 +233,7 @@ async fn accept(
             );
             return refused(db, workspace_id, client, refusal).await;
         }
-        None => None,
+        None => Answered::Unsolicited,
     };
     if !remember_assertion(&txn, workspace_id, &verified).await? {
         drop(txn);
@@ -236,10 +247,7 @@ async fn accept(
         return refused(db, workspace_id, client, refusal).await;
     }
     let person = find_person(&txn, workspace_id, &verified.subject).await?;
-    if let Some(test) = request
-        .as_ref()
-        .filter(|r| r.purpose == Purpose::Test.as_str())
-    {
+    if let Answered::Test(test) = &answered {
         let report = test_report(&verified, &person);
         store_report(&txn, &test.id, &report).await?;
         let summary = if report.succeeded {
@@ -289,10 +297,12 @@ async fn accept(
     )
     .await?;
     txn.commit().await?;
-    let return_to = request
-        .and_then(|r| r.return_to)
-        .or_else(|| relay_state.as_deref().and_then(local_path))
-        .unwrap_or_else(|| "/".to_string());
+    let return_to = match answered {
+        Answered::SignIn { return_to } => return_to,
+        _ => None,
+    }
+    .or_else(|| relay_state.as_deref().and_then(local_path))
+    .unwrap_or_else(|| "/".to_string());
     Ok(Outcome::SignedIn { session, return_to })
 }
 
@@ -307,9 +317,7 @@ async fn refuse_unverified(
 ) -> Result<Outcome> {
     if let Some(request_id) = relay_state.as_deref() {
         let txn = crate::db::begin_write(db).await?;
-        if let Some(request) = consume_request(&txn, workspace_id, request_id).await?
-            && request.purpose == Purpose::Test.as_str()
-        {
+        if let Some(request) = consume_request(&txn, workspace_id, request_id).await? {
             store_report(&txn, &request.id, &refused_report(&refusal)).await?;
             activity::record(&txn, refusal_entry(workspace_id, None, &refusal)).await?;
             txn.commit().await?;
@@ -336,6 +344,32 @@ async fn remember_assertion(
         workspace_id: Set(workspace_id.to_string()),
         assertion_id: Set(verified.assertion_id.clone()),
         expires_at: Set(verified.accept_until.max(at)),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            saml_assertion_seen::Column::WorkspaceId,
+            saml_assertion_seen::Column::AssertionId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(inserted == 1)
+}
+
+/// Records that the sign-in `pending` was answered, until it would have expired; false when it
+/// was answered before (a second answer to one request is refused, as a replay is). Kept beside
+/// the assertions seen, under a name no assertion ID can have.
+async fn remember_answered(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    pending: &state::Pending,
+) -> Result<bool> {
+    let inserted = saml_assertion_seen::Entity::insert(saml_assertion_seen::ActiveModel {
+        workspace_id: Set(workspace_id.to_string()),
+        assertion_id: Set(format!("request {}", pending.request_id)),
+        expires_at: Set(pending.expires_at),
     })
     .on_conflict(
         OnConflict::columns([
