@@ -52,7 +52,7 @@ impl RateLimiter {
         }
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key_id) {
-            buckets.retain(|_, b| self.refilled(*b, now).tokens < self.burst);
+            self.make_room(&mut buckets, now);
         }
         let bucket = buckets.entry(key_id.to_string()).or_insert(Bucket {
             tokens: self.burst,
@@ -68,6 +68,21 @@ impl RateLimiter {
                 (cost - bucket.tokens) / self.per_second,
             ))
         }
+    }
+
+    /// Drops the buckets that are full again (forgetting them changes nothing); when too few
+    /// are, also the half touched longest ago, so that memory stays bounded however many keys
+    /// (client addresses) a caller brings, at a cost spread over the half that was freed.
+    fn make_room(&self, buckets: &mut HashMap<String, Bucket>, now: Instant) {
+        buckets.retain(|_, b| self.refilled(*b, now).tokens < self.burst);
+        if buckets.len() < MAX_BUCKETS * 3 / 4 {
+            return;
+        }
+        let mut touched: Vec<Instant> = buckets.values().map(|b| b.at).collect();
+        let middle = touched.len() / 2;
+        let (_, cut, _) = touched.select_nth_unstable(middle);
+        let cut = *cut;
+        buckets.retain(|_, b| b.at > cut);
     }
 
     fn refilled(&self, bucket: Bucket, now: Instant) -> Bucket {
@@ -125,6 +140,22 @@ mod tests {
         let full = t0 + Duration::from_secs(5);
         assert!(limiter.take_n("k", 1000, full).is_ok());
         assert!(limiter.take("k", full).is_err());
+    }
+
+    #[test]
+    fn memory_stays_bounded_however_many_keys_come() {
+        let limiter = RateLimiter::new(0.001, 1);
+        let t0 = Instant::now();
+        for i in 0..3 * MAX_BUCKETS {
+            // Each key spends its only token: none is full again, none can simply be forgotten.
+            let at = t0 + Duration::from_micros(i as u64);
+            assert!(limiter.take(&format!("k{i}"), at).is_ok());
+        }
+        let kept = limiter.buckets.lock().unwrap().len();
+        assert!(kept <= MAX_BUCKETS, "{kept}");
+        // The most recent keys are still held to their budget.
+        let last = format!("k{}", 3 * MAX_BUCKETS - 1);
+        assert!(limiter.take(&last, t0 + Duration::from_secs(1)).is_err());
     }
 
     #[test]
