@@ -2,7 +2,8 @@
 //! metadata, login, ACS), the sign-in screen's "Sign in with SSO" entry, and the session cookie.
 //! The rules (what is verified, who may sign in) are in `domain::sign_in`.
 //!
-//! These routes answer anyone: `/login`, `/acs` and `/api/sso` take from one budget per client
+//! These routes answer anyone: `/metadata`, `/login`, `/acs` and `/api/sso` take from one budget
+//! per client
 //! (`--public-rate-limit`, `--public-rate-burst`; 429 with `Retry-After` past it) before any
 //! other work, the client read by `client_address`.
 
@@ -22,17 +23,15 @@ use crate::state::{AppState, Settings};
 const ACS_BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router<AppState> {
-    let budgeted = Router::new()
+    Router::new()
+        .route("/api/teams/{workspace_id}/saml/metadata", get(metadata))
         .route("/api/teams/{workspace_id}/saml/login", get(login))
         .route(
             "/api/teams/{workspace_id}/saml/acs",
             post(acs).layer(axum::extract::DefaultBodyLimit::max(ACS_BODY_LIMIT)),
         )
         .route("/api/sso", get(find_workspace))
-        .route_layer(axum::middleware::from_fn_with_state(state, within_budget));
-    Router::new()
-        .route("/api/teams/{workspace_id}/saml/metadata", get(metadata))
-        .merge(budgeted)
+        .route_layer(axum::middleware::from_fn_with_state(state, within_budget))
 }
 
 /// Bytes of a posted ACS form that cost one request's worth of the budget: a response from Okta

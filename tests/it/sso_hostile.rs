@@ -677,14 +677,14 @@ async fn the_public_sign_in_routes_share_a_budget_per_client() {
         stored,
         "a refused /login stores no request"
     );
-    // Not a budgeted route: the SP metadata IdPs fetch.
+    // The SP metadata answers anyone too, from the same budget.
     let metadata = get_from(
         &sso,
         &format!("/api/teams/{}/saml/metadata", sso.workspace_id),
         None,
     )
     .await;
-    assert_eq!(metadata.status(), StatusCode::OK);
+    assert_eq!(metadata.status(), StatusCode::TOO_MANY_REQUESTS);
     // Not behind a listed proxy: a forged X-Forwarded-For is not another client.
     let forged = get_from(&sso, &login, Some("203.0.113.50")).await;
     assert_eq!(forged.status(), StatusCode::TOO_MANY_REQUESTS);
