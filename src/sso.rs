@@ -72,13 +72,18 @@ async fn within_budget(
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0)
         .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
-    let forwarded_for = request
+    // Read lossily: a line with a stray byte still ends in what the proxy appended.
+    let forwarded_for: Vec<String> = request
         .headers()
         .get_all("x-forwarded-for")
         .iter()
-        .map(|v| v.to_str().unwrap_or(""));
-    let address =
-        crate::client_address::client_address(peer, forwarded_for, &state.settings.trusted_proxies);
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    let address = crate::client_address::client_address(
+        peer,
+        forwarded_for.iter().map(String::as_str),
+        &state.settings.trusted_proxies,
+    );
     let key = crate::client_address::budget_key(address);
     let cost = budget_cost(&request);
     if let Err(wait) = state

@@ -323,8 +323,31 @@ async fn signatures_other_than_the_profiles_same_document_form_are_refused_befor
             "<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><samlp:Response",
             1,
         ),
-        "DTD",
+        "begin with its root element",
     ));
+    // A second declaration (or byte order mark) behind the first: the one libxml2 would honour.
+    let utf8 = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
+    for (why, prefix) in [
+        (
+            "a second declaration",
+            format!("{utf8}<?xml version=\"1.0\" encoding=\"UTF-7\"?>"),
+        ),
+        (
+            "two byte order marks",
+            "\u{feff}\u{feff}<?xml version=\"1.0\" encoding=\"UTF-7\"?>".to_string(),
+        ),
+        (
+            "a byte order mark between two declarations",
+            format!("{utf8}\u{feff}<?xml version=\"1.0\" encoding=\"UTF-7\"?>"),
+        ),
+    ] {
+        let signed = a().signed();
+        cases.push((
+            why,
+            format!("{prefix}{}", &signed[utf8.len()..]),
+            "begin with its root element",
+        ));
+    }
 
     // Parse-cost bombs: nested elements each declaring one more prefix (minutes of CPU in a
     // tree parser at 8,000 levels), and plain depth.
@@ -819,7 +842,48 @@ async fn a_sign_in_in_progress_lives_in_its_browser_and_only_there() {
         "a 513-byte return_to is not kept"
     );
 
-    // Altered cookies: another request, another return_to, another workspace's cookie.
+    // Sealed by the service, but expired, or for another workspace.
+    {
+        use scim_gateway::domain::sign_in::state::{self, Key, Pending};
+        let key = Key::load(&sso.app.db).await.unwrap();
+        let (_, id) = sso.login(None).await;
+        let expired = state::seal(
+            &key,
+            &sso.workspace_id,
+            &Pending {
+                request_id: id.clone(),
+                return_to: None,
+                expires_at: chrono::Utc::now() - chrono::Duration::seconds(1),
+            },
+        );
+        let body = sso
+            .assert_refused_keeping_sessions(
+                sso.post_acs_from(&answer_to(&id), None, Some(&expired))
+                    .await,
+                "expired",
+            )
+            .await;
+        assert!(body.contains("more than 10 minutes ago"), "{body}");
+        let elsewhere = state::seal(
+            &key,
+            "another-workspace",
+            &Pending {
+                request_id: id.clone(),
+                return_to: None,
+                expires_at: chrono::Utc::now() + chrono::Duration::minutes(5),
+            },
+        );
+        let body = sso
+            .assert_refused_keeping_sessions(
+                sso.post_acs_from(&answer_to(&id), None, Some(&elsewhere))
+                    .await,
+                "another workspace's",
+            )
+            .await;
+        assert!(body.contains("did not start this sign-in"), "{body}");
+    }
+
+    // Altered cookies: another request, another return_to.
     let (_, id) = sso.login(None).await;
     let cookie = sso.binding.lock().unwrap().clone().unwrap();
     let parts: Vec<&str> = cookie.split('.').collect();
@@ -1069,4 +1133,41 @@ fn with_the_precheck_off_xmlsec_runs_no_xpath_or_xslt_transform() {
             refusal.detail
         );
     }
+}
+
+/// The checks and the verifier read one tree: with the encoding rule off, a document that
+/// libxml2 (xmlsec's parser) reads as another tree (declared UTF-7, `+ADw-` is `<` to it and
+/// text to the checks) is refused by the comparison of the two readings, before xmlsec.
+#[test]
+fn a_document_the_verifier_reads_differently_is_refused() {
+    let sp = ServiceProvider::at("http://gw.test/api/teams/t/saml");
+    let pem = idp_key().certificate_pem.clone();
+    let idp = TrustedIdp {
+        entity_id: IDP_ENTITY_ID,
+        certificates: vec![&pem],
+    };
+    let differing = concat!(
+        "<?xml version=\"1.0\" encoding=\"UTF-7\"?>",
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"r\">",
+        "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>",
+        "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"a\">+ADw-hidden/+AD4-</saml:Assertion>",
+        "</samlp:Response>"
+    );
+    let refusal = verify::verify_with(
+        &encode(differing),
+        &sp,
+        &idp,
+        SignatureForms::EncodingUncheckedForTests,
+    )
+    .expect_err("refused");
+    assert!(
+        refusal.detail.contains("reads differently"),
+        "refused for another reason: {refusal}"
+    );
+    // With the encoding rule on, it doesn't get that far.
+    let refusal = verify::verify(&encode(differing), &sp, &idp).expect_err("refused");
+    assert!(
+        refusal.detail.contains("SAML responses are UTF-8"),
+        "{refusal}"
+    );
 }

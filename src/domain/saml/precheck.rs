@@ -103,7 +103,7 @@ fn signature(detail: impl Into<String>) -> Refusal {
 pub fn as_utf8_body(xml: &str) -> Result<&str, Refusal> {
     let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
     if !xml.starts_with("<?xml") {
-        return Ok(xml);
+        return root_first(xml);
     }
     let mut reader = quick_xml::Reader::from_str(xml);
     let declaration = match reader.read_event() {
@@ -120,8 +120,84 @@ pub fn as_utf8_body(xml: &str) -> Result<&str, Refusal> {
         }
     }
     let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-    xml.get(end..)
-        .ok_or_else(|| format("the XML declaration is malformed"))
+    root_first(
+        xml.get(end..)
+            .ok_or_else(|| format("the XML declaration is malformed"))?,
+    )
+}
+
+/// The body must begin with its root element: no second declaration or byte order mark (libxml2
+/// would honour an encoding declared after one these checks skipped), no DTD, comment or
+/// processing instruction before it.
+fn root_first(body: &str) -> Result<&str, Refusal> {
+    let mut rest = body
+        .trim_start_matches(|c: char| c.is_ascii_whitespace())
+        .chars();
+    match (rest.next(), rest.next()) {
+        (Some('<'), Some(c)) if c.is_alphabetic() || c == '_' => Ok(body),
+        _ => Err(format(
+            "the document must begin with its root element (one XML declaration at most, nothing else before it)",
+        )),
+    }
+}
+
+/// The elements of a document as a parser saw them, in document order: namespace, name, and the
+/// attributes a signature's meaning hangs on (`ID`, `URI`, `Algorithm`).
+#[derive(Debug, PartialEq, Eq)]
+struct Element {
+    namespace: String,
+    name: String,
+    marks: Vec<(&'static str, String)>,
+}
+
+const MARKS: [&str; 3] = ["ID", "URI", "Algorithm"];
+
+/// Refuses a document that libxml2 (which xmlsec verifies, through samael's very parse) reads as
+/// another tree than the checks here did: whatever difference between two parsers one may find
+/// (an encoding, a recovery from an error), a signature hidden from these checks is also hidden
+/// from nothing. Same elements, same order, same signature attributes, or no verification.
+pub fn same_tree_for_libxml2(xml: &str, checked: &roxmltree::Document<'_>) -> Result<(), Refusal> {
+    let ours: Vec<Element> = checked
+        .descendants()
+        .filter(|n| n.is_element())
+        .map(|n| Element {
+            namespace: n.tag_name().namespace().unwrap_or("").to_string(),
+            name: n.tag_name().name().to_string(),
+            marks: MARKS
+                .iter()
+                .filter_map(|m| n.attribute(*m).map(|v| (*m, v.to_string())))
+                .collect(),
+        })
+        .collect();
+    let parsed = libxml::parser::Parser::default()
+        .parse_string(xml)
+        .map_err(|_| format("the signature verifier can't read the document"))?;
+    let mut theirs = Vec::with_capacity(ours.len());
+    let mut pending: Vec<libxml::tree::Node> = parsed.get_root_element().into_iter().collect();
+    while let Some(node) = pending.pop() {
+        if theirs.len() > ours.len() {
+            break;
+        }
+        let children = node.get_child_elements();
+        theirs.push(Element {
+            namespace: node
+                .get_namespace()
+                .map(|n| n.get_href())
+                .unwrap_or_default(),
+            name: node.get_name(),
+            marks: MARKS
+                .iter()
+                .filter_map(|m| node.get_property(m).map(|v| (*m, v)))
+                .collect(),
+        });
+        pending.extend(children.into_iter().rev());
+    }
+    if theirs != ours {
+        return Err(format(
+            "the document reads differently to the signature verifier than to these checks; it is refused unread",
+        ));
+    }
+    Ok(())
 }
 
 /// One streaming pass that refuses a document beyond `limits` before a tree is built.
@@ -513,6 +589,43 @@ mod tests {
             );
         }
         assert!(as_utf8_body("<?xml version=\"1.0\" encoding=\"UTF-8\"<r/>").is_err());
+        // What would hide a second, honoured declaration behind the first.
+        for hidden in [
+            "<?xml version=\"1.0\"?><?xml version=\"1.0\" encoding=\"UTF-7\"?><r/>",
+            "\u{feff}\u{feff}<?xml version=\"1.0\" encoding=\"UTF-7\"?><r/>",
+            "<?xml version=\"1.0\"?>\u{feff}<?xml version=\"1.0\" encoding=\"UTF-7\"?><r/>",
+            "<!DOCTYPE r><r/>",
+            "<!-- --><r/>",
+            "<?pi?><r/>",
+            "",
+        ] {
+            let refused = as_utf8_body(hidden).unwrap_err();
+            assert!(
+                refused.detail.contains("begin with its root element"),
+                "{hidden:?}: {refused}"
+            );
+        }
+        assert_eq!(as_utf8_body("  <r/>").unwrap(), "  <r/>");
+    }
+
+    /// A real difference between the two parsers: declared UTF-7, `+ADw-` is `<` to libxml2 and
+    /// text to roxmltree. The comparison refuses it, whichever check let it through.
+    #[test]
+    fn a_document_libxml2_reads_as_another_tree_is_refused() {
+        let differing = "<?xml version=\"1.0\" encoding=\"UTF-7\"?><r>+ADw-ds:Signature xmlns:ds=+ACI-http://www.w3.org/2000/09/xmldsig#+ACI-/+AD4-</r>";
+        let checked = roxmltree::Document::parse(differing).unwrap();
+        assert_eq!(checked.descendants().filter(|n| n.is_element()).count(), 1);
+        let refused = same_tree_for_libxml2(differing, &checked).unwrap_err();
+        assert!(refused.detail.contains("reads differently"), "{refused}");
+        // The same tree to both: fine, attributes and namespaces included.
+        let same = "<r xmlns=\"urn:a\" ID=\"r1\"><x:e xmlns:x=\"urn:b\" URI=\"#r1\" Algorithm=\"a\"/><f/></r>";
+        let checked = roxmltree::Document::parse(same).unwrap();
+        same_tree_for_libxml2(same, &checked).unwrap();
+        // An element more, or an attribute changed, to one of them: refused.
+        let more = roxmltree::Document::parse("<r xmlns=\"urn:a\" ID=\"r1\"><x:e xmlns:x=\"urn:b\" URI=\"#r1\" Algorithm=\"a\"/><f/><g/></r>").unwrap();
+        assert!(same_tree_for_libxml2(same, &more).is_err());
+        let other = roxmltree::Document::parse("<r xmlns=\"urn:a\" ID=\"r1\"><x:e xmlns:x=\"urn:b\" URI=\"#r2\" Algorithm=\"a\"/><f/></r>").unwrap();
+        assert!(same_tree_for_libxml2(same, &other).is_err());
     }
 
     #[test]

@@ -76,7 +76,10 @@ pub struct TrustedIdp<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignatureForms {
     Checked,
+    /// No check of the signature's form and no comparison with libxml2's reading.
     UncheckedForTests,
+    /// The text as decoded, declaration and all, with every other check.
+    EncodingUncheckedForTests,
 }
 
 /// Decodes and verifies a posted `SAMLResponse` for `sp`, trusting `idp`. Blocking (xmlsec):
@@ -98,7 +101,10 @@ pub fn verify_with(
 ) -> Result<VerifiedAssertion, Refusal> {
     let decoded = decode(saml_response)?;
     // What every check below and xmlsec read: the same UTF-8 text, no declaration.
-    let xml = precheck::as_utf8_body(&decoded)?;
+    let xml = match forms {
+        SignatureForms::EncodingUncheckedForTests => decoded.as_str(),
+        _ => precheck::as_utf8_body(&decoded)?,
+    };
     precheck::scan(xml, &precheck::LIMITS)?;
     let envelope = check_envelope(xml, sp, forms)?;
     let samael_sp = samael_sp(sp, idp)?;
@@ -278,8 +284,9 @@ fn check_envelope(
             format!("the IdP did not sign the person in: {said}"),
         ));
     }
-    if forms == SignatureForms::Checked {
+    if forms != SignatureForms::UncheckedForTests {
         precheck::check_signatures(&doc)?;
+        precheck::same_tree_for_libxml2(xml, &doc)?;
     }
     if let Some(destination) = root.attribute("Destination")
         && destination != sp.acs_url

@@ -135,11 +135,20 @@ pub fn open(key: &Key, workspace_id: &str, cookie: &str) -> Option<Pending> {
     ) else {
         return None;
     };
+    // One spelling of each state: our request IDs are letters and digits, the expiry plain
+    // decimal (`+17…` or `017…` would parse to the same number).
+    if request_id.is_empty() || !request_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let seconds: i64 = expires.parse().ok()?;
+    if seconds.to_string() != expires {
+        return None;
+    }
     let return_to = String::from_utf8(URL_SAFE_NO_PAD.decode(return_to).ok()?).ok()?;
     let pending = Pending {
         request_id: request_id.to_string(),
         return_to: (!return_to.is_empty()).then_some(return_to),
-        expires_at: DateTime::from_timestamp(expires.parse().ok()?, 0)?,
+        expires_at: DateTime::from_timestamp(seconds, 0)?,
     };
     let presented = URL_SAFE_NO_PAD.decode(mac).ok()?;
     let expected = key.mac(&message(workspace_id, &pending));
@@ -178,6 +187,8 @@ mod tests {
                 parts[4]
             ),
             format!("{cookie}.x"),
+            cookie.replace(parts[2], &format!("+{}", parts[2])),
+            cookie.replace(parts[2], &format!("0{}", parts[2])),
             cookie[..cookie.len() - 2].to_string(),
             String::new(),
         ];
