@@ -213,7 +213,7 @@ fn saml(c: &mut Criterion) {
         "{refusal}"
     );
     group.bench_function(
-        "verify: refuse a 512 KiB forgery that reaches xmlsec (time under the lock)",
+        "verify: refuse a 512 KiB forgery that reaches xmlsec (the heaviest refusal)",
         |b| b.iter(|| black_box(verify(black_box(&heavy_form), &sp, &trusted).is_err())),
     );
     let valid = encode(&idp.response(&bench_sp, "owner@bench.test", None, 2));

@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio::process::Command;
 
 use crate::saml_documents::{Idp, MAX_DOCUMENT, Sp, encode, namespace_bomb};
-use crate::{Server, graphql, serve};
+use crate::{Server, graphql, process_cpu, serve, server_cpu};
 
 const ATTACKER: &str = "203.0.113.66";
 const OWNER: &str = "admin@example.com";
@@ -26,6 +26,9 @@ const OWNER: &str = "admin@example.com";
 struct Phase {
     name: String,
     latencies: Vec<Duration>,
+    /// Share of one core the gateway and this load generator used during the phase.
+    gateway_cores: f64,
+    generator_cores: f64,
     attack_answers: u64,
     attack_refused: u64,
     attack_limited: u64,
@@ -104,10 +107,10 @@ pub async fn run(gateway: &str, sign_ins: usize, attackers: usize) {
     }
     println!();
     println!(
-        "| ACS sign-in ({} sign-ins, one at a time; attacker: {} connections without pause) | p50 ms | p99 ms | max ms | attack answers | refused 403 | over budget 429 |",
+        "| ACS sign-in ({} sign-ins, one at a time; attacker: {} connections without pause) | p50 ms | p99 ms | max ms | attack answers | refused 403 | over budget 429 | gateway cores | load generator cores |",
         sign_ins, attackers
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for p in &phases {
         let mut l = p.latencies.clone();
         l.sort();
@@ -116,14 +119,16 @@ pub async fn run(gateway: &str, sign_ins: usize, attackers: usize) {
             l.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
         };
         println!(
-            "| {} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
+            "| {} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {:.2} | {:.2} |",
             p.name,
             at(0.5),
             at(0.99),
             at(1.0),
             p.attack_answers,
             p.attack_refused,
-            p.attack_limited
+            p.attack_limited,
+            p.gateway_cores,
+            p.generator_cores
         );
     }
 }
@@ -173,6 +178,8 @@ async fn measure(
         // The attack is under way before the first sign-in.
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let (gateway_before, generator_before, started_at) =
+        (server_cpu(addr), process_cpu("self"), Instant::now());
     let mut conn = FormConn::open(addr).await;
     let mut latencies = Vec::with_capacity(responses.len());
     for (i, response) in responses.iter().enumerate() {
@@ -186,6 +193,15 @@ async fn measure(
             "sign-in {i} was answered {status} without a session"
         );
     }
+    let wall = started_at.elapsed().as_secs_f64();
+    let gateway_cores = server_cpu(addr)
+        .saturating_sub(gateway_before)
+        .as_secs_f64()
+        / wall;
+    let generator_cores = process_cpu("self")
+        .saturating_sub(generator_before)
+        .as_secs_f64()
+        / wall;
     stop.store(true, Ordering::Relaxed);
     for a in attackers {
         a.await.unwrap();
@@ -193,6 +209,8 @@ async fn measure(
     Phase {
         name: String::new(),
         latencies,
+        gateway_cores,
+        generator_cores,
         attack_answers: answers.load(Ordering::Relaxed),
         attack_refused: refused.load(Ordering::Relaxed),
         attack_limited: limited.load(Ordering::Relaxed),
