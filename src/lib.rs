@@ -60,6 +60,7 @@
 //! - `domain::admin_tokens` — the workspace's admin tokens as the page lists and revokes them.
 //! - `domain::workspaces` — workspaces, accounts, memberships the settings side creates.
 //! - `domain::directory` — the settings page's views of people, groups and activity.
+//! - `domain::domain_names` — what a workspace may claim as its e-mail domain.
 //! - `domain::activity` — the activity log, written in the transaction of the change.
 //! - `domain::request_log` — failed SCIM requests in the activity log; outages' end.
 //! - `domain::outages` — database outages, recorded once.

@@ -11,6 +11,7 @@ pub mod admin_tokens;
 pub mod api_keys;
 pub mod attributes;
 pub mod directory;
+pub mod domain_names;
 mod error;
 pub mod filter;
 pub mod filter_sql;
