@@ -136,7 +136,11 @@ async fn login(
         Ok(started) => {
             let mut response = Redirect::to(&started.url).into_response();
             if let Some(secret) = &started.browser_binding
-                && let Ok(value) = HeaderValue::from_str(&binding_cookie(&state.settings, secret))
+                && let Ok(value) = HeaderValue::from_str(&binding_cookie(
+                    &state.settings,
+                    secret,
+                    sign_in::REQUEST_TTL,
+                ))
             {
                 response.headers_mut().append(header::SET_COOKIE, value);
             }
@@ -191,7 +195,8 @@ async fn acs(
             let mut response = Redirect::to(&return_to).into_response();
             let cookie =
                 session_cookie(&state.settings, &session.token, &state.settings.session_ttl);
-            for cookie in [cookie, clear_binding_cookie(&state.settings)] {
+            let cleared = binding_cookie(&state.settings, "", chrono::TimeDelta::zero());
+            for cookie in [cookie, cleared] {
                 if let Ok(value) = HeaderValue::from_str(&cookie) {
                     response.headers_mut().append(header::SET_COOKIE, value);
                 }
@@ -260,26 +265,15 @@ pub fn clear_session_cookie(settings: &Settings) -> String {
 }
 
 /// The cookie that holds an SP-initiated sign-in in the browser that started it (`sealed`, by
-/// `sign_in::state`): as long as the IdP may take to answer. `SameSite=None` over https, because the IdP's answer is a POST from
-/// its own site; over plain http (a local trial) browsers refuse `None` without `Secure`, and
-/// `Lax` still reaches a same-site IdP.
-fn binding_cookie(settings: &Settings, sealed: &str) -> String {
+/// `sign_in::state`), for as long as the IdP may take to answer; with an empty value and no age,
+/// its removal. `SameSite=None` over https, because the IdP's answer is a POST from its own site;
+/// over plain http (a local trial) browsers refuse `None` without `Secure`, and `Lax` still
+/// reaches a same-site IdP.
+fn binding_cookie(settings: &Settings, sealed: &str, max_age: chrono::TimeDelta) -> String {
     format!(
         "{}={sealed}; Path=/; HttpOnly; Max-Age={}{}",
         binding_cookie_name(settings),
-        sign_in::REQUEST_TTL.num_seconds(),
-        if settings.https() {
-            "; Secure; SameSite=None"
-        } else {
-            "; SameSite=Lax"
-        }
-    )
-}
-
-fn clear_binding_cookie(settings: &Settings) -> String {
-    format!(
-        "{}=; Path=/; HttpOnly; Max-Age=0{}",
-        binding_cookie_name(settings),
+        max_age.num_seconds().max(0),
         if settings.https() {
             "; Secure; SameSite=None"
         } else {

@@ -100,22 +100,10 @@ pub async fn record_folded(
     }
     cut_summary(&mut entry.summary);
     activity::Entity::insert(activity::ActiveModel {
-        id: sea_orm::ActiveValue::NotSet,
-        workspace_id: Set(entry.workspace_id),
-        at: Set(at),
-        actor: Set(entry.actor),
-        action: Set(entry.action),
-        method: Set(entry.method),
-        path: Set(entry.path),
-        status: Set(entry.status),
-        latency_ms: Set(entry.latency_ms),
-        resource_type: Set(entry.resource_type),
-        resource_id: Set(entry.resource_id),
-        summary: Set(entry.summary),
-        succeeded: Set(entry.succeeded),
         occurrences: Set(1),
         client: Set(Some(client.to_string())),
         fold_key: Set(Some(fold_key)),
+        ..active_model(entry, at)
     })
     .exec_without_returning(db)
     .await?;
@@ -195,7 +183,13 @@ fn cut_summary(summary: &mut String) {
 
 /// The insert as the query builder makes it.
 fn built(backend: DbBackend, entry: NewEntry, at: DateTime<Utc>) -> Statement {
-    let insert = activity::Entity::insert(activity::ActiveModel {
+    let insert = activity::Entity::insert(active_model(entry, at));
+    sea_orm::QueryTrait::build(&insert, backend)
+}
+
+/// An entry's row, recorded `at` (the columns a plain entry leaves unset keep their defaults).
+fn active_model(entry: NewEntry, at: DateTime<Utc>) -> activity::ActiveModel {
+    activity::ActiveModel {
         workspace_id: Set(entry.workspace_id),
         at: Set(at),
         actor: Set(entry.actor),
@@ -209,8 +203,7 @@ fn built(backend: DbBackend, entry: NewEntry, at: DateTime<Utc>) -> Statement {
         summary: Set(entry.summary),
         succeeded: Set(entry.succeeded),
         ..Default::default()
-    });
-    sea_orm::QueryTrait::build(&insert, backend)
+    }
 }
 
 /// Deletes entries older than `cutoff` (the retention window); returns how many.

@@ -969,18 +969,17 @@ async fn a_workspace_can_switch_idp_initiated_sign_in_off() {
     sso.app
         .add_member(&sso.workspace_id, "alice@acme.test", None)
         .await;
-    let allowed = sso
-        .app
-        .gql(
-            Some(&sso.admin),
-            "{ workspace { saml { allowIdpInitiated } } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(
-        allowed["data"]["workspace"]["saml"]["allowIdpInitiated"],
-        true
-    );
+    let allow_idp_initiated = || async {
+        sso.app
+            .gql(
+                Some(&sso.admin),
+                "{ workspace { saml { allowIdpInitiated } } }",
+                json!({}),
+            )
+            .await["data"]["workspace"]["saml"]["allowIdpInitiated"]
+            .clone()
+    };
+    assert_eq!(allow_idp_initiated().await, true);
     let tile = sso
         .post_acs_from(&sso.assertion("alice@acme.test").signed(), None, None)
         .await;
@@ -1029,18 +1028,7 @@ async fn a_workspace_can_switch_idp_initiated_sign_in_off() {
         again["data"]["configureSaml"]["configured"], true,
         "{again}"
     );
-    let kept = sso
-        .app
-        .gql(
-            Some(&sso.admin),
-            "{ workspace { saml { allowIdpInitiated } } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(
-        kept["data"]["workspace"]["saml"]["allowIdpInitiated"], false,
-        "{kept}"
-    );
+    assert_eq!(allow_idp_initiated().await, false, "kept off");
     let logged = scim_gateway::entities::activity::Entity::find()
         .filter(scim_gateway::entities::activity::Column::Action.eq("saml.idp_initiated"))
         .count(&sso.app.db)

@@ -461,32 +461,30 @@ pub async fn set_idp_initiated(
     else {
         return Err(Error::SamlRequired);
     };
-    if config.allow_idp_initiated != allowed {
-        let mut active = config.into_active_model();
-        active.allow_idp_initiated = sea_orm::ActiveValue::Set(allowed);
-        active.updated_at = sea_orm::ActiveValue::Set(now());
-        active.update(&txn).await?;
-        activity::record(
-            &txn,
-            NewEntry::settings(
-                &principal.workspace_id,
-                principal.actor(),
-                "saml.idp_initiated",
-                if allowed {
-                    "IdP-initiated sign-in switched on (IdP tiles sign people in)".to_string()
-                } else {
-                    "IdP-initiated sign-in switched off (people start from the sign-in page)"
-                        .to_string()
-                },
-            ),
-        )
-        .await?;
+    if config.allow_idp_initiated == allowed {
+        return Ok(config.into());
     }
-    let stored = get_in(&txn, &principal.workspace_id)
-        .await?
-        .ok_or_else(|| Error::NotFound("SAML configuration".into()))?;
+    let mut active = config.into_active_model();
+    active.allow_idp_initiated = sea_orm::ActiveValue::Set(allowed);
+    active.updated_at = sea_orm::ActiveValue::Set(now());
+    let stored = active.update(&txn).await?;
+    activity::record(
+        &txn,
+        NewEntry::settings(
+            &principal.workspace_id,
+            principal.actor(),
+            "saml.idp_initiated",
+            if allowed {
+                "IdP-initiated sign-in switched on (IdP tiles sign people in)".to_string()
+            } else {
+                "IdP-initiated sign-in switched off (people start from the sign-in page)"
+                    .to_string()
+            },
+        ),
+    )
+    .await?;
     txn.commit().await?;
-    Ok(stored)
+    Ok(stored.into())
 }
 
 #[cfg(test)]

@@ -340,22 +340,13 @@ async fn remember_assertion(
         .filter(saml_assertion_seen::Column::ExpiresAt.lt(at))
         .exec(db)
         .await?;
-    let inserted = saml_assertion_seen::Entity::insert(saml_assertion_seen::ActiveModel {
-        workspace_id: Set(workspace_id.to_string()),
-        assertion_id: Set(verified.assertion_id.clone()),
-        expires_at: Set(verified.accept_until.max(at)),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            saml_assertion_seen::Column::WorkspaceId,
-            saml_assertion_seen::Column::AssertionId,
-        ])
-        .do_nothing()
-        .to_owned(),
+    remember_once(
+        db,
+        workspace_id,
+        verified.assertion_id.clone(),
+        verified.accept_until.max(at),
     )
-    .exec_without_returning(db)
-    .await?;
-    Ok(inserted == 1)
+    .await
 }
 
 /// Records that the sign-in `pending` was answered, until it would have expired; false when it
@@ -366,10 +357,21 @@ async fn remember_answered(
     workspace_id: &str,
     pending: &state::Pending,
 ) -> Result<bool> {
+    let name = format!("request {}", pending.request_id);
+    remember_once(db, workspace_id, name, pending.expires_at).await
+}
+
+/// Adds `name` to the workspace's replay cache until `expires_at`; false when it is there.
+async fn remember_once(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    name: String,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Result<bool> {
     let inserted = saml_assertion_seen::Entity::insert(saml_assertion_seen::ActiveModel {
         workspace_id: Set(workspace_id.to_string()),
-        assertion_id: Set(format!("request {}", pending.request_id)),
-        expires_at: Set(pending.expires_at),
+        assertion_id: Set(name),
+        expires_at: Set(expires_at),
     })
     .on_conflict(
         OnConflict::columns([
