@@ -12,6 +12,7 @@ pub mod api_keys;
 pub mod attributes;
 pub mod directory;
 pub mod domain_names;
+pub mod domains;
 mod error;
 pub mod filter;
 pub mod filter_sql;
