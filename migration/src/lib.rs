@@ -9,6 +9,7 @@ mod m20261204_000001_saml_sign_in;
 mod m20261205_000001_account_emails_of_members;
 mod m20261207_000001_admin_token_expiry;
 mod m20261207_000002_sign_in_bounds;
+mod m20261207_000003_claimed_domains;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_account_emails_of_members::Migration),
             Box::new(m20261207_000001_admin_token_expiry::Migration),
             Box::new(m20261207_000002_sign_in_bounds::Migration),
+            Box::new(m20261207_000003_claimed_domains::Migration),
         ]
     }
 }

@@ -275,7 +275,7 @@ pub async fn issue_token_named(
     };
     let mut account = workspaces::find_or_create_account(&txn, &email).await?;
     if given.is_some() || family.is_some() {
-        account = workspaces::rename_account(&txn, account, given, family).await?;
+        account = workspaces::rename_account(&txn, &ws.id, account, given, family).await?;
     }
     let member = match member::Entity::find()
         .filter(member::Column::WorkspaceId.eq(ws.id.clone()))

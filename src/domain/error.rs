@@ -18,6 +18,15 @@ pub enum Error {
     Forbidden(String),
     #[error("SAML must be configured before SCIM can be enabled")]
     SamlRequired,
+    /// Another workspace has verified this domain: one workspace at a time may speak for it.
+    #[error("{0}")]
+    DomainTaken(String),
+    /// SAML signs people in only for domains the workspace has verified.
+    #[error("{0}")]
+    DomainRequired(String),
+    /// Asked again too soon (a budgeted action, such as checking a domain's DNS now).
+    #[error("{0}")]
+    RateLimited(String),
     #[error("the resource was changed by someone else")]
     VersionMismatch,
     /// A paging cursor that no longer leads anywhere (RFC 9865 `expiredCursor`).

@@ -48,6 +48,18 @@ pub fn sign_in_identity(address: &str) -> Option<String> {
     }
 }
 
+/// The domain of an address in the form claimed domains are stored in (IDNA ASCII, lowercase,
+/// as `sign_in_identity` compares it); `None` for a name without `@` or a domain that is not
+/// in the form IDNA maps it to. One trailing dot is dropped.
+pub fn email_domain(address: &str) -> Option<String> {
+    let address = address.trim_matches(|c: char| c.is_ascii_whitespace());
+    let (local, domain) = address.rsplit_once('@')?;
+    if local.is_empty() {
+        return None;
+    }
+    canonical_domain(domain.strip_suffix('.').unwrap_or(domain))
+}
+
 /// The IDNA ASCII form of `domain` when `domain` is already what IDNA maps it to (up to ASCII
 /// case); `None` otherwise.
 fn canonical_domain(domain: &str) -> Option<String> {
@@ -122,6 +134,23 @@ mod sign_in_identity_tests {
                 sign_in_identity(other)
             );
         }
+    }
+
+    #[test]
+    fn an_address_domain_is_its_canonical_ascii_form() {
+        assert_eq!(email_domain("Kate@Acme.TEST").as_deref(), Some("acme.test"));
+        assert_eq!(
+            email_domain("kate@acme.test.").as_deref(),
+            Some("acme.test")
+        );
+        assert_eq!(
+            email_domain("jo@Bücher.example").as_deref(),
+            Some("xn--bcher-kva.example")
+        );
+        assert_eq!(email_domain("jdoe"), None);
+        assert_eq!(email_domain("@acme.test"), None);
+        // A look-alike spelling IDNA would map is nobody's domain.
+        assert_eq!(email_domain("admin@exa\u{200b}mple.com"), None);
     }
 
     #[test]

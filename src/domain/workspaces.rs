@@ -125,10 +125,11 @@ impl FromCells for AccountRow {
             id: r.text(0)?,
             email: r.text(1)?,
             email_key: r.text(2)?,
-            given_name: r.opt_text(3)?,
-            family_name: r.opt_text(4)?,
-            created_at: r.time(5)?,
-            updated_at: r.time(6)?,
+            email_domain: r.opt_text(3)?,
+            given_name: r.opt_text(4)?,
+            family_name: r.opt_text(5)?,
+            created_at: r.time(6)?,
+            updated_at: r.time(7)?,
         }))
     }
 }
@@ -152,6 +153,7 @@ pub fn new_account(
         id: new_id(),
         email: email.trim().to_string(),
         email_key: email_key(email),
+        email_domain: Some(crate::domain::email_domain(email).unwrap_or_default()),
         given_name,
         family_name,
         created_at: at,
@@ -166,6 +168,7 @@ enum AccountColumn {
     Id,
     Email,
     EmailKey,
+    EmailDomain,
     GivenName,
     FamilyName,
     CreatedAt,
@@ -176,10 +179,11 @@ enum AccountColumn {
 fn account_insert(backend: sea_orm::DbBackend, model: &account::Model) -> sea_orm::Statement {
     use AccountColumn as C;
     static SQL: PerBackend<Template<AccountColumn>> = PerBackend::new();
-    const COLUMNS: [AccountColumn; 7] = [
+    const COLUMNS: [AccountColumn; 8] = [
         C::Id,
         C::Email,
         C::EmailKey,
+        C::EmailDomain,
         C::GivenName,
         C::FamilyName,
         C::CreatedAt,
@@ -190,6 +194,7 @@ fn account_insert(backend: sea_orm::DbBackend, model: &account::Model) -> sea_or
             C::Id => model.id.as_str().into(),
             C::Email => model.email.as_str().into(),
             C::EmailKey => model.email_key.as_str().into(),
+            C::EmailDomain => model.email_domain.as_deref().into(),
             C::GivenName => model.given_name.as_deref().into(),
             C::FamilyName => model.family_name.as_deref().into(),
             C::CreatedAt => model.created_at.into(),
@@ -202,6 +207,7 @@ fn account_insert(backend: sea_orm::DbBackend, model: &account::Model) -> sea_or
             id: text("id"),
             email: text("email"),
             email_key: text("key"),
+            email_domain: Some(text("domain")),
             given_name: Some(text("givenName")),
             family_name: Some(text("familyName")),
             created_at: marker_time(),
@@ -218,9 +224,12 @@ fn account_insert_built(backend: sea_orm::DbBackend, model: &account::Model) -> 
     account::Entity::insert(model.clone().into_active_model().reset_all()).build(backend)
 }
 
-/// Sets the names given (a `None` keeps the name) on an account and on its members' copies.
+/// Sets the names given (a `None` keeps the name) on an account and on its member in
+/// `workspace_id` (the operator names someone for one workspace; other workspaces' members keep
+/// what their IdPs wrote).
 pub async fn rename_account(
     db: &impl ConnectionTrait,
+    workspace_id: &str,
     account: account::Model,
     given: Option<String>,
     family: Option<String>,
@@ -246,6 +255,7 @@ pub async fn rename_account(
             sea_orm::sea_query::Expr::value(renamed.family_name.clone()),
         )
         .filter(member::Column::AccountId.eq(renamed.id.clone()))
+        .filter(member::Column::WorkspaceId.eq(workspace_id))
         .exec(db)
         .await?;
     Ok(renamed)
@@ -314,6 +324,7 @@ mod tests {
                     id: new_id(),
                     email: "Ann@X.test".into(),
                     email_key: email_key("Ann@X.test"),
+                    email_domain: Some("x.test".into()),
                     given_name: given.map(str::to_string),
                     family_name: family.map(str::to_string),
                     created_at: at,

@@ -8,6 +8,8 @@ pub struct Model {
     pub email: String,
     /// Lower-cased e-mail: accounts are unique by e-mail, case-insensitively.
     pub email_key: String,
+    /// The e-mail's domain in IDNA ASCII form (what a claimed domain is compared with).
+    pub email_domain: Option<String>,
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub created_at: DateTimeUtc,

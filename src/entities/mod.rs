@@ -16,3 +16,4 @@ pub mod scim_setting;
 pub mod service_key;
 pub mod session;
 pub mod workspace;
+pub mod workspace_domain;

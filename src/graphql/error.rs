@@ -9,6 +9,9 @@ use crate::domain::Error;
 pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
 pub const FORBIDDEN: &str = "FORBIDDEN";
 pub const SAML_REQUIRED: &str = "SAML_REQUIRED";
+pub const DOMAIN_TAKEN: &str = "DOMAIN_TAKEN";
+pub const DOMAIN_REQUIRED: &str = "DOMAIN_REQUIRED";
+pub const RATE_LIMITED: &str = "RATE_LIMITED";
 pub const VALIDATION: &str = "VALIDATION";
 pub const NOT_FOUND: &str = "NOT_FOUND";
 pub const CONFLICT: &str = "CONFLICT";
@@ -26,6 +29,9 @@ pub fn code_of(err: &Error) -> &'static str {
         Error::Unauthenticated => UNAUTHENTICATED,
         Error::Forbidden(_) => FORBIDDEN,
         Error::SamlRequired => SAML_REQUIRED,
+        Error::DomainTaken(_) => DOMAIN_TAKEN,
+        Error::DomainRequired(_) => DOMAIN_REQUIRED,
+        Error::RateLimited(_) => RATE_LIMITED,
         Error::Unavailable(_) => UNAVAILABLE,
         Error::Internal(_) => INTERNAL,
     }

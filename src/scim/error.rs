@@ -99,6 +99,10 @@ impl From<domain::Error> for ScimError {
                 None,
                 "SAML is not configured for this workspace",
             ),
+            E::DomainTaken(detail) | E::DomainRequired(detail) => {
+                ScimError::new(StatusCode::FORBIDDEN, None, detail)
+            }
+            E::RateLimited(detail) => ScimError::new(StatusCode::TOO_MANY_REQUESTS, None, detail),
             E::VersionMismatch => ScimError::new(
                 StatusCode::PRECONDITION_FAILED,
                 None,

@@ -1,3 +1,669 @@
-//! A workspace's claimed e-mail domains: claim, check (DNS TXT), verify, lapse, remove.
+//! A workspace's claimed e-mail domains. A workspace claims a domain, publishes the TXT record
+//! it is given at `_scim-gateway.<domain>`, and the domain is verified when the record is seen;
+//! from then on its IdP may sign in and rename the people of that domain, and no other
+//! workspace's may (one workspace at a time holds a domain verified: pending claims coexist and
+//! the first to verify wins). The operator can vouch for a domain without DNS.
+//!
+//! The schedule (`Schedule`): a pending claim is looked up every 10 minutes and fails after 72
+//! hours without its record; a verified domain is looked up daily, hourly once its record is
+//! missing, and lapses after 7 days without it; a lapsed or failed domain is looked up daily
+//! (lapsed) or only when an admin asks (failed), and verifies again when the record is back. A
+//! lookup that cannot say (timeout, SERVFAIL) changes no status: the reason is shown. Every
+//! change of status is an activity entry. DNS is looked up by the background checks and by
+//! `check_now` only, never on a SCIM or sign-in request.
 
 pub mod dns;
+mod transitions;
+
+use std::time::Instant;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+};
+
+use crate::domain::activity::{self, NewEntry};
+use crate::domain::admin::{self, Principal};
+use crate::domain::domain_names::DomainName;
+use crate::domain::rate_limit::RateLimiter;
+use crate::domain::{Error, Result, Store, new_id, now};
+use crate::entities::{account, workspace, workspace_domain};
+use dns::{TxtAnswer, TxtResolver};
+pub use transitions::{Schedule, Seen, Transition, next_state};
+
+/// The name the TXT record is published under, below the domain.
+pub const RECORD_LABEL: &str = "_scim-gateway";
+/// What the record's value starts with (the rest is 160 random bits in hex).
+pub const VALUE_PREFIX: &str = "scim-gateway-verification=";
+/// Claims one workspace may hold: a bound on what it stores and the background checks it asks.
+pub const MAX_CLAIMS: u64 = 50;
+/// Lookups one background round makes at most (the rest wait for the next round).
+const ROUND_SIZE: u64 = 20;
+
+/// Where a claim stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Claimed; the record has not been seen yet.
+    Pending,
+    /// The record was seen (or the operator vouched): the workspace speaks for the domain.
+    Verified,
+    /// The record was not seen within `Schedule::pending_for`.
+    Failed,
+    /// A verified domain whose record has been gone for `Schedule::lapse_after`.
+    Lapsed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "PENDING",
+            Status::Verified => workspace_domain::VERIFIED,
+            Status::Failed => "FAILED",
+            Status::Lapsed => "LAPSED",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Status {
+        match stored {
+            "VERIFIED" => Status::Verified,
+            "FAILED" => Status::Failed,
+            "LAPSED" => Status::Lapsed,
+            _ => Status::Pending,
+        }
+    }
+}
+
+/// Who verified a domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verifier {
+    /// Its TXT record was seen.
+    Dns,
+    /// The operator vouched for it (`scim-gateway domains verify`); never looked up.
+    Operator,
+}
+
+impl Verifier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verifier::Dns => "DNS",
+            Verifier::Operator => "OPERATOR",
+        }
+    }
+
+    fn parse(stored: &str) -> Verifier {
+        if stored == "OPERATOR" {
+            Verifier::Operator
+        } else {
+            Verifier::Dns
+        }
+    }
+}
+
+/// A claim as the settings page shows it.
+#[derive(Clone, Debug)]
+pub struct DomainClaim {
+    /// ASCII form (an IDN as `xn--…`).
+    pub domain: String,
+    pub status: Status,
+    pub txt_value: String,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub verified_by: Option<Verifier>,
+    pub last_checked_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub missing_since: Option<DateTime<Utc>>,
+    pub next_check_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl DomainClaim {
+    /// As people read it: an IDN in Unicode.
+    pub fn domain_unicode(&self) -> String {
+        idna::domain_to_unicode(&self.domain).0
+    }
+
+    /// The name the TXT record goes under.
+    pub fn txt_name(&self) -> String {
+        record_name(&self.domain)
+    }
+}
+
+impl From<workspace_domain::Model> for DomainClaim {
+    fn from(m: workspace_domain::Model) -> Self {
+        DomainClaim {
+            domain: m.domain,
+            status: Status::parse(&m.status),
+            txt_value: m.txt_value,
+            verified_at: m.verified_at,
+            verified_by: m.verified_by.as_deref().map(Verifier::parse),
+            last_checked_at: m.last_checked_at,
+            last_error: m.last_error,
+            missing_since: m.missing_since,
+            next_check_at: m.next_check_at,
+            created_at: m.created_at,
+        }
+    }
+}
+
+pub fn record_name(domain: &str) -> String {
+    format!("{RECORD_LABEL}.{domain}")
+}
+
+/// A fresh record value: the prefix and 160 bits from the operating system's CSPRNG.
+fn new_record_value() -> String {
+    use rand::TryRngCore;
+    let mut bytes = [0u8; 20];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("the operating system's random number generator failed");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{VALUE_PREFIX}{hex}")
+}
+
+/// What checks a domain's DNS: the resolver (or why there is none) and the budget of "Check now".
+pub struct DomainChecks {
+    resolver: std::result::Result<TxtResolver, String>,
+    /// "Check now" per workspace: a few at once, then one every 10 seconds.
+    budget: RateLimiter,
+    pub schedule: Schedule,
+}
+
+impl DomainChecks {
+    /// Over the resolver at `server` (`host:port`), or the system's when `None`.
+    pub fn new(server: Option<std::net::SocketAddr>) -> Self {
+        let resolver = TxtResolver::new(server).map_err(|e| {
+            tracing::warn!(error = %e, "no DNS resolver: domain checks will report it");
+            e.to_string()
+        });
+        DomainChecks {
+            resolver,
+            budget: RateLimiter::new(0.1, 3),
+            schedule: Schedule::default(),
+        }
+    }
+
+    async fn look_up(&self, domain: &str) -> TxtAnswer {
+        match &self.resolver {
+            Ok(resolver) => resolver.txt(&record_name(domain)).await,
+            Err(reason) => TxtAnswer::Unavailable(format!("no DNS resolver: {reason}")),
+        }
+    }
+}
+
+/// The caller's workspace's claims, domains in order (admins only).
+pub async fn list(store: &Store, principal: &Principal) -> Result<Vec<DomainClaim>> {
+    let db = store.pool();
+    admin::require_admin(db, principal).await?;
+    list_of(db, &principal.workspace_id).await
+}
+
+pub async fn list_of(db: &impl ConnectionTrait, workspace_id: &str) -> Result<Vec<DomainClaim>> {
+    Ok(workspace_domain::Entity::find()
+        .filter(workspace_domain::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(workspace_domain::Column::Domain)
+        .limit(MAX_CLAIMS)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(DomainClaim::from)
+        .collect())
+}
+
+/// The workspace's verified domains (ASCII), for the SAML section and sign-in.
+pub async fn verified_domains(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+) -> Result<Vec<String>> {
+    Ok(list_of(db, workspace_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.status == Status::Verified)
+        .map(|c| c.domain)
+        .collect())
+}
+
+/// The workspace that has verified `domain` (ASCII), if any.
+pub async fn verified_by_workspace(
+    db: &impl ConnectionTrait,
+    domain: &str,
+) -> Result<Option<String>> {
+    Ok(workspace_domain::Entity::find()
+        .filter(workspace_domain::Column::Domain.eq(domain))
+        .filter(workspace_domain::Column::Status.eq(Status::Verified.as_str()))
+        .one(db)
+        .await?
+        .map(|row| row.workspace_id))
+}
+
+/// `workspace_id` has verified `domain` (ASCII).
+pub async fn is_verified_by(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    domain: &str,
+) -> Result<bool> {
+    Ok(verified_by_workspace(db, domain).await?.as_deref() == Some(workspace_id))
+}
+
+/// Someone else holds the domain verified: what an admin is told (never which workspace).
+fn taken(domain: &str) -> Error {
+    Error::DomainTaken(format!(
+        "{domain} is verified by another workspace; ask its admins to remove it, or contact support"
+    ))
+}
+
+/// Claims `input` for the caller's workspace (admins only): a pending claim with the TXT record
+/// to publish, looked up in the background within a minute. Claiming a domain the workspace
+/// already claims returns that claim as it is.
+pub async fn claim(store: &Store, principal: &Principal, input: &str) -> Result<DomainClaim> {
+    let name = DomainName::parse(input)?;
+    let domain = name.ascii();
+    let txn = crate::db::begin_write(store.writes()).await?;
+    admin::require_admin(&txn, principal).await?;
+    let ws = &principal.workspace_id;
+    if let Some(existing) = find(&txn, ws, domain).await? {
+        return Ok(existing.into());
+    }
+    if let Some(holder) = verified_by_workspace(&txn, domain).await?
+        && holder != *ws
+    {
+        return Err(taken(domain));
+    }
+    let held = workspace_domain::Entity::find()
+        .filter(workspace_domain::Column::WorkspaceId.eq(ws.as_str()))
+        .count(&txn)
+        .await?;
+    if held >= MAX_CLAIMS {
+        return Err(Error::invalid(
+            "domain",
+            format!("a workspace claims at most {MAX_CLAIMS} domains; remove one first"),
+        ));
+    }
+    let at = now();
+    let model = workspace_domain::Model {
+        id: new_id(),
+        workspace_id: ws.clone(),
+        domain: domain.to_string(),
+        status: Status::Pending.as_str().into(),
+        txt_value: new_record_value(),
+        verified_at: None,
+        verified_by: None,
+        last_checked_at: None,
+        last_error: None,
+        missing_since: None,
+        next_check_at: Some(at + TimeDelta::seconds(30)),
+        created_at: at,
+    };
+    workspace_domain::Entity::insert(model.clone().into_active_model().reset_all())
+        .exec(&txn)
+        .await
+        .map_err(|e| match Error::from(e) {
+            // The same claim made twice at once: the other one stored it.
+            Error::Conflict(_) => Error::Conflict(format!("{domain} is being claimed; reload")),
+            other => other,
+        })?;
+    activity::record(
+        &txn,
+        NewEntry::settings(
+            ws,
+            principal.actor(),
+            "domain.claim",
+            format!(
+                "claimed {} (pending: publish TXT {} with the value shown)",
+                name.unicode(),
+                record_name(domain)
+            ),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model.into())
+}
+
+async fn find(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    domain: &str,
+) -> Result<Option<workspace_domain::Model>> {
+    Ok(workspace_domain::Entity::find()
+        .filter(workspace_domain::Column::WorkspaceId.eq(workspace_id))
+        .filter(workspace_domain::Column::Domain.eq(domain))
+        .one(db)
+        .await?)
+}
+
+/// The caller's claim of `input`, or `NotFound`.
+async fn claimed(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    input: &str,
+) -> Result<workspace_domain::Model> {
+    let name = DomainName::parse(input)?;
+    find(db, &principal.workspace_id, name.ascii())
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("a claim of {} in this workspace", name.unicode())))
+}
+
+/// "Check now": looks the record up at once (admins only; a few at once per workspace, then
+/// one every 10 seconds) and applies what was seen. `DomainTaken` when the record is there but
+/// another workspace verified the domain first.
+pub async fn check_now(
+    store: &Store,
+    checks: &DomainChecks,
+    principal: &Principal,
+    input: &str,
+) -> Result<DomainClaim> {
+    admin::require_admin(store.pool(), principal).await?;
+    let row = claimed(store.pool(), principal, input).await?;
+    if Verifier::parse(row.verified_by.as_deref().unwrap_or("")) == Verifier::Operator
+        && row.status == Status::Verified.as_str()
+    {
+        // Vouched for by the operator: nothing to look up.
+        return Ok(row.into());
+    }
+    if let Err(wait) = checks.budget.take(&principal.workspace_id, Instant::now()) {
+        return Err(Error::RateLimited(format!(
+            "domains were checked moments ago; check again in {} s (they are also checked in the background)",
+            std::cmp::max(wait.as_secs(), 1)
+        )));
+    }
+    let answer = checks.look_up(&row.domain).await;
+    let actor = principal.actor();
+    match apply(store, &checks.schedule, row, &answer, &actor).await? {
+        Applied::Stored(claim) => Ok(claim),
+        Applied::Taken => Err(taken(&DomainName::parse(input)?.unicode())),
+        Applied::Raced => {
+            let row = claimed(store.pool(), principal, input).await?;
+            Ok(row.into())
+        }
+    }
+}
+
+/// Removes the caller's claim of `input` (admins only). A verified domain stops speaking for
+/// its addresses at once: its IdP signs none of them in, and renames none.
+pub async fn remove(store: &Store, principal: &Principal, input: &str) -> Result<DomainClaim> {
+    let txn = crate::db::begin_write(store.writes()).await?;
+    admin::require_admin(&txn, principal).await?;
+    let row = claimed(&txn, principal, input).await?;
+    workspace_domain::Entity::delete_by_id(row.id.clone())
+        .exec(&txn)
+        .await?;
+    let claim = DomainClaim::from(row);
+    activity::record(
+        &txn,
+        NewEntry::settings(
+            &principal.workspace_id,
+            principal.actor(),
+            "domain.remove",
+            format!(
+                "removed the claim of {} (it was {})",
+                claim.domain_unicode(),
+                claim.status.as_str().to_lowercase()
+            ),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(claim)
+}
+
+/// The operator vouches for `input` on behalf of workspace `workspace` (its slug or id): the
+/// domain is verified without DNS and never looked up. `DomainTaken` when another workspace
+/// holds it verified.
+pub async fn vouch(
+    db: &impl TransactionTrait,
+    workspace: &str,
+    input: &str,
+) -> Result<DomainClaim> {
+    let name = DomainName::parse(input)?;
+    let domain = name.ascii();
+    let txn = crate::db::begin_write(db).await?;
+    let ws = workspace::Entity::find()
+        .filter(
+            workspace::Column::Slug
+                .eq(workspace.to_lowercase())
+                .or(workspace::Column::Id.eq(workspace)),
+        )
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("workspace {workspace:?}")))?;
+    if let Some(holder) = verified_by_workspace(&txn, domain).await?
+        && holder != ws.id
+    {
+        return Err(taken(&name.unicode()));
+    }
+    let at = now();
+    let existing = find(&txn, &ws.id, domain).await?;
+    let was = existing.as_ref().map(|r| Status::parse(&r.status));
+    let model = workspace_domain::Model {
+        status: Status::Verified.as_str().into(),
+        verified_at: Some(at),
+        verified_by: Some(Verifier::Operator.as_str().into()),
+        last_error: None,
+        missing_since: None,
+        next_check_at: None,
+        ..existing.unwrap_or_else(|| workspace_domain::Model {
+            id: new_id(),
+            workspace_id: ws.id.clone(),
+            domain: domain.to_string(),
+            status: String::new(),
+            txt_value: new_record_value(),
+            verified_at: None,
+            verified_by: None,
+            last_checked_at: None,
+            last_error: None,
+            missing_since: None,
+            next_check_at: None,
+            created_at: at,
+        })
+    };
+    let stored = if was.is_some() {
+        model.into_active_model().reset_all().update(&txn).await?
+    } else {
+        workspace_domain::Entity::insert(model.clone().into_active_model().reset_all())
+            .exec(&txn)
+            .await?;
+        model
+    };
+    if was != Some(Status::Verified) {
+        activity::record(
+            &txn,
+            NewEntry::settings(
+                &ws.id,
+                "operator (scim-gateway domains verify)".into(),
+                "domain.verified",
+                format!("{} verified: the operator vouched for it", name.unicode()),
+            ),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(stored.into())
+}
+
+/// What storing a check gave.
+enum Applied {
+    Stored(DomainClaim),
+    /// The record is there, but another workspace holds the domain verified.
+    Taken,
+    /// Another check (a replica, the background) stored its result first.
+    Raced,
+}
+
+/// Stores what a lookup of `row` saw: the new status, the times, the reason, and an activity
+/// entry when the status changes; only if the claim is still as read (else `Raced`).
+async fn apply(
+    store: &Store,
+    schedule: &Schedule,
+    row: workspace_domain::Model,
+    answer: &TxtAnswer,
+    actor: &str,
+) -> Result<Applied> {
+    let at = now();
+    let seen = Seen::of(answer, &row.txt_value, &record_name(&row.domain));
+    let transition = next_state(&row, &seen, at, schedule);
+    let txn = crate::db::begin_write(store.writes()).await?;
+    let stored = store_transition(&txn, &row, &transition, at).await;
+    let stored = match stored {
+        Err(Error::Conflict(_)) if transition.status == Status::Verified => {
+            // The verified index: another workspace verified it first.
+            drop(txn);
+            let kept = Transition {
+                status: Status::parse(&row.status),
+                last_error: Some(
+                    "the record is published, but another workspace verified this domain first"
+                        .into(),
+                ),
+                ..transition.clone()
+            };
+            let txn = crate::db::begin_write(store.writes()).await?;
+            let stored = store_transition(&txn, &row, &kept, at).await?;
+            txn.commit().await?;
+            return Ok(match stored {
+                Some(_) => Applied::Taken,
+                None => Applied::Raced,
+            });
+        }
+        other => other?,
+    };
+    let Some(claim) = stored else {
+        return Ok(Applied::Raced);
+    };
+    if let Some(event) = transition.event(&row, &claim, schedule) {
+        activity::record(
+            &txn,
+            NewEntry::settings(
+                &row.workspace_id,
+                actor.to_string(),
+                event.action,
+                event.summary,
+            ),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(Applied::Stored(claim))
+}
+
+/// The conditional update: `None` when the claim changed (or went) since it was read.
+async fn store_transition(
+    txn: &impl ConnectionTrait,
+    row: &workspace_domain::Model,
+    t: &Transition,
+    at: DateTime<Utc>,
+) -> Result<Option<DomainClaim>> {
+    use workspace_domain::Column as C;
+    let updated = workspace_domain::Entity::update_many()
+        .col_expr(C::Status, Expr::value(t.status.as_str()))
+        .col_expr(C::VerifiedAt, Expr::value(t.verified_at))
+        .col_expr(
+            C::VerifiedBy,
+            Expr::value(t.verified_by.map(Verifier::as_str)),
+        )
+        .col_expr(C::LastCheckedAt, Expr::value(Some(at)))
+        .col_expr(C::LastError, Expr::value(t.last_error.clone()))
+        .col_expr(C::MissingSince, Expr::value(t.missing_since))
+        .col_expr(C::NextCheckAt, Expr::value(t.next_check_at))
+        .filter(C::Id.eq(row.id.as_str()))
+        .filter(C::Status.eq(row.status.as_str()))
+        .filter(match row.last_checked_at {
+            Some(checked) => Expr::col(C::LastCheckedAt).eq(checked),
+            None => Expr::col(C::LastCheckedAt).is_null(),
+        })
+        .exec(txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    Ok(Some(DomainClaim {
+        status: t.status,
+        verified_at: t.verified_at,
+        verified_by: t.verified_by,
+        last_checked_at: Some(at),
+        last_error: t.last_error.clone(),
+        missing_since: t.missing_since,
+        next_check_at: t.next_check_at,
+        ..DomainClaim::from(row.clone())
+    }))
+}
+
+/// One background round: the claims due for a lookup (at most `ROUND_SIZE`), each taken by
+/// moving its next check forward (so another replica's round skips it), looked up and stored.
+/// Returns how many were looked up.
+pub async fn run_due(store: &Store, checks: &DomainChecks) -> Result<usize> {
+    use workspace_domain::Column as C;
+    let at = now();
+    let due = workspace_domain::Entity::find()
+        .filter(C::NextCheckAt.lte(at))
+        .order_by_asc(C::NextCheckAt)
+        .limit(ROUND_SIZE)
+        .all(store.pool())
+        .await?;
+    let mut looked_up = 0;
+    for row in due {
+        // Taken by this round only if nobody moved it meanwhile.
+        let hold = at + TimeDelta::minutes(5);
+        let taken = workspace_domain::Entity::update_many()
+            .col_expr(C::NextCheckAt, Expr::value(Some(hold)))
+            .filter(C::Id.eq(row.id.as_str()))
+            .filter(C::NextCheckAt.eq(row.next_check_at))
+            .exec(store.writes())
+            .await?;
+        if taken.rows_affected == 0 {
+            continue;
+        }
+        let answer = checks.look_up(&row.domain).await;
+        looked_up += 1;
+        let row = workspace_domain::Model {
+            next_check_at: Some(hold),
+            ..row
+        };
+        if let Err(e) = apply(store, &checks.schedule, row, &answer, "DNS check").await {
+            tracing::warn!(error = %e, "storing a domain check failed; it runs again later");
+        }
+    }
+    Ok(looked_up)
+}
+
+/// The background checks: a round every `every`, until the process ends.
+pub fn spawn_checks(
+    store: Store,
+    checks: std::sync::Arc<DomainChecks>,
+    every: std::time::Duration,
+) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = run_due(&store, &checks).await {
+                tracing::warn!(error = %e, "domain checks could not run; next round later");
+            }
+        }
+    });
+}
+
+/// Fills `accounts.email_domain` where it is empty (accounts stored before claimed domains
+/// existed), in batches; an address without a domain gets `""` (it matches no claim).
+pub async fn fill_account_domains(db: &impl ConnectionTrait) -> Result<u64> {
+    let mut filled = 0;
+    loop {
+        let batch = account::Entity::find()
+            .filter(account::Column::EmailDomain.is_null())
+            .limit(500)
+            .all(db)
+            .await?;
+        if batch.is_empty() {
+            return Ok(filled);
+        }
+        for row in batch {
+            let domain = crate::domain::email_domain(&row.email).unwrap_or_default();
+            account::Entity::update_many()
+                .col_expr(account::Column::EmailDomain, Expr::value(domain))
+                .filter(account::Column::Id.eq(row.id))
+                .exec(db)
+                .await?;
+            filled += 1;
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! A user write's hot statements built once per backend (see `db::prepared`): the member's
-//! insert, its version-checked update, the account's names and the copy of them to the
-//! account's members. Building them per request was a seventh of a profile update's
-//! instructions. Each is pinned to what the query builder makes by the tests below.
+//! insert, its version-checked update, and the account's names (written only by the workspace
+//! that verified the account's domain). Building them per request was a seventh of a profile
+//! update's instructions. Each is pinned to what the query builder makes by the tests below.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -250,66 +250,21 @@ fn member_insert_built(backend: DbBackend, model: &member::Model) -> Statement {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Sync {
-    Account,
-    Except,
-}
-
-/// Copies the account's names onto every member of it (in every workspace) but `except`, which
-/// the transaction writes itself, in the transaction that changed them: members are read
-/// without joining accounts.
-pub(super) fn member_names_sync(
-    backend: DbBackend,
-    account_id: &str,
-    except: Option<&str>,
-) -> Statement {
-    static SQL: [PerBackend<Template<Sync>>; 2] = [PerBackend::new(), PerBackend::new()];
-    let template = SQL[usize::from(except.is_some())].get_or_init(backend, || {
-        let (account, member) = ("\u{1}account", "\u{1}member");
-        let slots = marked(&[Sync::Account, Sync::Except], |kind| match kind {
-            Sync::Account => account.into(),
-            Sync::Except => member.into(),
-        });
-        Template::new(
-            names_sync_built(backend, account, except.map(|_| member)),
-            &slots,
-        )
-    });
-    template.statement(backend, |kind| match kind {
-        Sync::Account => account_id.into(),
-        Sync::Except => except.into(),
-    })
-}
-
-/// The copy as the query builder makes it.
-fn names_sync_built(backend: DbBackend, account_id: &str, except: Option<&str>) -> Statement {
-    let name = |column: &str| {
-        Expr::cust(format!(
-            "(SELECT a.{column} FROM accounts a WHERE a.id = members.account_id)"
-        ))
-    };
-    let mut sync = member::Entity::update_many()
-        .col_expr(member::Column::GivenName, name("given_name"))
-        .col_expr(member::Column::FamilyName, name("family_name"))
-        .filter(member::Column::AccountId.eq(account_id));
-    if let Some(member_id) = except {
-        sync = sync.filter(member::Column::Id.ne(member_id));
-    }
-    sync.build(backend)
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
 enum AccountNames {
     Account,
+    Workspace,
     UpdatedAt,
     GivenName,
     FamilyName,
 }
 
-/// Sets the account's names: each `Some` is written (`Some(None)` clears it), each `None` kept.
+/// Sets the account's names: each `Some` is written (`Some(None)` clears it), each `None` kept;
+/// only if `workspace_id` has verified the account's e-mail domain (the global profile is the
+/// owning workspace's to write: others change only their own member's names).
 pub(super) fn account_names_update(
     backend: DbBackend,
     account_id: &str,
+    workspace_id: &str,
     given: Option<Option<&str>>,
     family: Option<Option<&str>>,
     at: DateTime<Utc>,
@@ -322,17 +277,23 @@ pub(super) fn account_names_update(
     ];
     let shape = usize::from(given.is_some()) | usize::from(family.is_some()) << 1;
     let template = SQL[shape].get_or_init(backend, || {
-        let (account, given_marker, family_marker) =
-            ("\u{1}account", "\u{1}givenName", "\u{1}familyName");
+        let (account, workspace, given_marker, family_marker) = (
+            "\u{1}account",
+            "\u{1}workspace",
+            "\u{1}givenName",
+            "\u{1}familyName",
+        );
         let slots = marked(
             &[
                 AccountNames::Account,
+                AccountNames::Workspace,
                 AccountNames::UpdatedAt,
                 AccountNames::GivenName,
                 AccountNames::FamilyName,
             ],
             |kind| match kind {
                 AccountNames::Account => account.into(),
+                AccountNames::Workspace => workspace.into(),
                 AccountNames::UpdatedAt => marker_time().into(),
                 AccountNames::GivenName => given_marker.into(),
                 AccountNames::FamilyName => family_marker.into(),
@@ -341,6 +302,7 @@ pub(super) fn account_names_update(
         let built = account_names_built(
             backend,
             account,
+            workspace,
             given.map(|_| Some(given_marker)),
             family.map(|_| Some(family_marker)),
             marker_time(),
@@ -349,6 +311,7 @@ pub(super) fn account_names_update(
     });
     template.statement(backend, |kind| match kind {
         AccountNames::Account => account_id.into(),
+        AccountNames::Workspace => workspace_id.into(),
         AccountNames::UpdatedAt => at.into(),
         AccountNames::GivenName => given.flatten().into(),
         AccountNames::FamilyName => family.flatten().into(),
@@ -359,13 +322,22 @@ pub(super) fn account_names_update(
 fn account_names_built(
     backend: DbBackend,
     account_id: &str,
+    workspace_id: &str,
     given: Option<Option<&str>>,
     family: Option<Option<&str>>,
     at: DateTime<Utc>,
 ) -> Statement {
+    use crate::entities::workspace_domain as claim;
+    let verified_here = sea_orm::sea_query::Query::select()
+        .column(claim::Column::Domain)
+        .from(claim::Entity)
+        .and_where(claim::Column::WorkspaceId.eq(workspace_id))
+        .and_where(claim::Column::Status.eq(claim::VERIFIED))
+        .to_owned();
     let mut update = account::Entity::update_many()
         .col_expr(account::Column::UpdatedAt, Expr::value(at))
-        .filter(account::Column::Id.eq(account_id));
+        .filter(account::Column::Id.eq(account_id))
+        .filter(account::Column::EmailDomain.in_subquery(verified_here));
     if let Some(given) = given {
         update = update.col_expr(account::Column::GivenName, Expr::value(given));
     }
@@ -472,19 +444,6 @@ mod tests {
     }
 
     #[test]
-    fn the_names_copy_is_the_builders() {
-        for backend in BACKENDS {
-            for except in [None, Some("m1")] {
-                assert_eq!(
-                    member_names_sync(backend, "a1", except),
-                    names_sync_built(backend, "a1", except),
-                    "{backend:?} {except:?}"
-                );
-            }
-        }
-    }
-
-    #[test]
     fn the_account_names_update_is_the_builders() {
         let at = crate::domain::now();
         let names = [None, Some(None), Some(Some("Ann"))];
@@ -492,8 +451,8 @@ mod tests {
             for given in names {
                 for family in [None, Some(None), Some(Some("Lee"))] {
                     assert_eq!(
-                        account_names_update(backend, "a1", given, family, at),
-                        account_names_built(backend, "a1", given, family, at),
+                        account_names_update(backend, "a1", "w1", given, family, at),
+                        account_names_built(backend, "a1", "w1", given, family, at),
                         "{backend:?} {given:?} {family:?}"
                     );
                 }

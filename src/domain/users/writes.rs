@@ -1,6 +1,9 @@
 //! The statements a change of users stores: a new member (and its account when new), an
 //! update that holds only while the version is the one read, e-mail rows, and the account's
-//! names copied to every member of the account.
+//! names. A member's names are what its own workspace's IdP wrote, never copied from the
+//! account or from another workspace; the account's names (the person's global profile) change
+//! only through the workspace that verified the account's e-mail domain, which the statement
+//! itself checks.
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait, Statement,
@@ -9,9 +12,7 @@ use serde_json::Value;
 
 use super::model::{Email, User, UserInput};
 use super::rules::{describe_update, guard_owner, validate};
-use super::statements::{
-    MemberChange, account_names_update, member_insert, member_names_sync, member_update,
-};
+use super::statements::{MemberChange, account_names_update, member_insert, member_update};
 use crate::domain::activity;
 use crate::domain::api_keys::ScimPrincipal;
 use crate::domain::roles;
@@ -50,11 +51,13 @@ fn emails_insert(
     Some(insert.build(backend))
 }
 
-/// The account's names as a statement. On create, only the names given (a linked account keeps
-/// what it has); on update, exactly the names given (a removed name is cleared).
+/// The account's names as a statement, effective only when `workspace_id` verified the
+/// account's domain. On create, only the names given (a linked account keeps what it has); on
+/// update, exactly the names given (a removed name is cleared).
 fn account_name_update(
     backend: DbBackend,
     account_id: &str,
+    workspace_id: &str,
     input: &UserInput,
     clear_missing: bool,
 ) -> Option<Statement> {
@@ -67,6 +70,7 @@ fn account_name_update(
     Some(account_names_update(
         backend,
         account_id,
+        workspace_id,
         set(&input.given_name, clear_missing),
         set(&input.family_name, clear_missing),
         now(),
@@ -85,18 +89,15 @@ pub(super) fn creation(
     let existed = found.is_some();
     let mut writes = Vec::new();
     let account = match found {
-        Some(account) => {
-            writes.extend(account_name_update(backend, &account.id, input, false));
-            account
-        }
+        Some(account) => account,
         None => {
-            // A new account is stored with the names given: one statement, not two.
-            let (given, family) = (input.given_name.clone(), input.family_name.clone());
-            let (account, insert) = workspaces::new_account(backend, email, given, family);
+            let (account, insert) = workspaces::new_account(backend, email, None, None);
             writes.push(insert);
             account
         }
     };
+    let ws = p.workspace_id.as_str();
+    writes.extend(account_name_update(backend, &account.id, ws, input, false));
     let at = now();
     let effective = roles::resolve(false, input.direct_role(), &[]).role;
     let model = member::Model {
@@ -112,26 +113,21 @@ pub(super) fn creation(
         effective_role: effective.as_str().to_string(),
         is_owner: false,
         attributes: Value::Object(input.attributes.clone()).to_string(),
-        given_name: input.given_name.clone().or(account.given_name.clone()),
-        family_name: input.family_name.clone().or(account.family_name.clone()),
+        // What this workspace's IdP wrote, never what another's stored on the account.
+        given_name: input.given_name.clone(),
+        family_name: input.family_name.clone(),
         emails: emails_json(&input.emails),
         version: 1,
         created_at: at,
         updated_at: at,
     };
     writes.push(member_insert(backend, &model));
-    if existed {
-        // The account was read before this transaction: its names as they are now. (A new
-        // account has exactly the names given, which the member already copies.)
-        writes.push(member_names_sync(backend, &account.id, None));
-    }
     writes.extend(emails_insert(
         backend,
         &p.workspace_id,
         &model.id,
         &input.emails,
     ));
-    // What was just written (a linked account keeps the names it had unless new ones came).
     let user = User {
         id: model.id,
         workspace_id: model.workspace_id,
@@ -224,9 +220,7 @@ where
             attributes: &attributes,
             emails: &emails,
             updated_at: at,
-            // The account's new names (it takes them as given, missing ones cleared), on this
-            // member at once: the copy to the account's other members leaves it out, so a name
-            // change writes its row once.
+            // The member's new names, as given (missing ones cleared).
             names: names_change
                 .then_some((input.given_name.as_deref(), input.family_name.as_deref())),
         },
@@ -244,10 +238,10 @@ where
         writes.extend(account_name_update(
             backend,
             &current.account_id,
+            &p.workspace_id,
             &input,
             true,
         ));
-        writes.push(member_names_sync(backend, &current.account_id, Some(id)));
     }
     // Only the direct role and deactivation of a user's own attributes reach its role: when
     // neither changes, the activity row goes with the update.
