@@ -122,6 +122,22 @@ pub struct Cli {
     )]
     pub trusted_proxies: std::vec::Vec<crate::client_address::Network>,
 
+    /// The DNS server claimed domains' TXT records are looked up at, as `address:port` (e.g.
+    /// `10.0.0.2:53`); unset, the system's resolver (`/etc/resolv.conf`).
+    #[arg(long, env = "SCIM_GATEWAY_DNS_SERVER", global = true)]
+    pub dns_server: Option<std::net::SocketAddr>,
+
+    /// Seconds between the background rounds that look up claimed domains due for a check
+    /// (each domain keeps its own schedule: pending every 10 minutes, verified daily).
+    #[arg(
+        long,
+        env = "SCIM_GATEWAY_DOMAIN_CHECK_SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    pub domain_check_secs: u64,
+
     /// Seconds a request may run before it is stopped and answered 503.
     #[arg(
         long,
@@ -210,6 +226,25 @@ pub enum Command {
         #[arg(long)]
         never_expires: bool,
     },
+    /// A workspace's claimed e-mail domains, as the operator manages them.
+    Domains {
+        #[command(subcommand)]
+        action: DomainsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum DomainsCommand {
+    /// Vouch for DOMAIN on behalf of a workspace, without DNS: it is verified at once (recorded
+    /// as verified by the operator) and never looked up. Refused when another workspace has
+    /// verified it.
+    Verify {
+        /// Workspace slug (or id).
+        #[arg(long)]
+        workspace: String,
+        /// The e-mail domain, e.g. acme.com.
+        domain: String,
+    },
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,6 +320,8 @@ pub const KNOWN_ENV: &[&str] = &[
     "SCIM_GATEWAY_PUBLIC_RATE_LIMIT",
     "SCIM_GATEWAY_PUBLIC_RATE_BURST",
     "SCIM_GATEWAY_TRUSTED_PROXIES",
+    "SCIM_GATEWAY_DNS_SERVER",
+    "SCIM_GATEWAY_DOMAIN_CHECK_SECS",
     "SCIM_GATEWAY_REQUEST_TIMEOUT_SECS",
     "SCIM_GATEWAY_HEAD_TIMEOUT_SECS",
     "SCIM_GATEWAY_IDLE_TIMEOUT_SECS",

@@ -77,7 +77,7 @@
 //! `/.search`), `scim::patch`, `scim::bulk`, `scim::cursor`, `scim::discovery`,
 //! `scim::resource` (shared wire pieces), `scim::request`, `scim::response`, `scim::error`.
 //! In `graphql`: `graphql::query`, `graphql::mutation`, `graphql::directory` (lists and the
-//! activity subscription), `graphql::types`, `graphql::role`, `graphql::caller` (who calls),
+//! activity subscription), `graphql::types`, `graphql::domains` (claimed domains), `graphql::role`, `graphql::caller` (who calls),
 //! `graphql::error` (codes).
 
 pub mod client_address;
@@ -216,5 +216,13 @@ pub async fn serve(
         idle_timeout: limits.idle_timeout,
         max_connections: limits.max_connections,
     };
-    connections::serve(listener, app(state), limits, shutdown).await
+    // Claimed domains are looked up in the background while the service serves.
+    let checks = domain::domains::spawn_checks(
+        state.store.clone(),
+        state.domain_checks.clone(),
+        state.settings.domain_check_every,
+    );
+    let served = connections::serve(listener, app(state), limits, shutdown).await;
+    checks.abort();
+    served
 }

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use scim_gateway::config::{Cli, Command, LogFormat};
+use scim_gateway::config::{Cli, Command, DomainsCommand, LogFormat};
 use scim_gateway::domain::admin::Lifetime;
 use scim_gateway::{AppState, Settings, db, domain};
 use tracing_subscriber::EnvFilter;
@@ -55,6 +55,9 @@ async fn main() -> ExitCode {
                 Err(e) => Err(e.to_string()),
             }
         }
+        Command::Domains {
+            action: DomainsCommand::Verify { workspace, domain },
+        } => vouch_domain(&cli, &workspace, &domain).await,
         Command::Serve => serve(&cli).await,
     };
     match result {
@@ -73,7 +76,26 @@ async fn open(cli: &Cli) -> Result<sea_orm::DatabaseConnection, String> {
     db::migrate(&conn)
         .await
         .map_err(|e| format!("cannot apply migrations: {e}"))?;
+    // Accounts stored before claimed domains existed get their e-mail's domain (once).
+    let filled = domain::domains::fill_account_domains(&conn)
+        .await
+        .map_err(|e| format!("cannot fill the accounts' e-mail domains: {e}"))?;
+    if filled > 0 {
+        tracing::info!(accounts = filled, "filled the accounts' e-mail domains");
+    }
     Ok(conn)
+}
+
+async fn vouch_domain(cli: &Cli, workspace: &str, domain: &str) -> Result<(), String> {
+    let conn = open(cli).await?;
+    let claim = domain::domains::vouch(&conn, workspace, domain)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "{} is verified for workspace {workspace} (vouched for by the operator)",
+        claim.domain_unicode()
+    );
+    Ok(())
 }
 
 async fn migrate(cli: &Cli) -> Result<(), String> {
@@ -161,7 +183,9 @@ async fn serve(cli: &Cli) -> Result<(), String> {
         .with_db_lanes(cli.db_lanes())
         .with_trusted_proxies(cli.trusted_proxies.clone())
         .with_session_ttl(chrono::TimeDelta::hours(i64::from(cli.session_hours)))
-        .with_metrics_token(cli.metrics_token.as_deref());
+        .with_metrics_token(cli.metrics_token.as_deref())
+        .with_dns_server(cli.dns_server)
+        .with_domain_check_every(Duration::from_secs(cli.domain_check_secs));
     let limits = &settings.limits;
     tracing::info!(
         max_connections = limits.max_connections,
@@ -173,6 +197,10 @@ async fn serve(cli: &Cli) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot create the demo workspace: {e}"))?
     {
+        // The demo owner's domain, vouched for, so its SAML settings can be tried at once.
+        domain::domains::vouch(&conn, domain::admin::DEMO_SLUG, domain::admin::DEMO_DOMAIN)
+            .await
+            .map_err(|e| format!("cannot verify the demo workspace's domain: {e}"))?;
         // Printed, never logged: the token is a secret shown once.
         println!(
             "Created the demo workspace \"{}\" (owner {}).\nSign in: {}\n",

@@ -25,6 +25,8 @@ pub struct Shared {
     pub rate: crate::domain::rate_limit::RateLimiter,
     /// Each client's budget on the public sign-in routes, in this process.
     pub public_rate: crate::domain::rate_limit::RateLimiter,
+    /// The DNS lookups of claimed domains (the resolver and "Check now"'s budget).
+    pub domain_checks: Arc<crate::domain::domains::DomainChecks>,
 }
 
 impl AppState {
@@ -47,6 +49,9 @@ impl AppState {
                 settings.limits.public_rate_per_second,
                 settings.limits.public_burst,
             ),
+            domain_checks: Arc::new(crate::domain::domains::DomainChecks::new(
+                settings.dns_server,
+            )),
             settings: Arc::new(settings),
         }))
     }
@@ -68,6 +73,10 @@ pub struct Settings {
     pub db_lanes: crate::db::Lanes,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`client_address`).
     pub trusted_proxies: Vec<crate::client_address::Network>,
+    /// The DNS server claimed domains are looked up at; `None`: the system's resolver.
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// How often the background looks for claimed domains due for a DNS check.
+    pub domain_check_every: std::time::Duration,
 }
 
 impl Settings {
@@ -80,6 +89,19 @@ impl Settings {
             session_ttl: crate::domain::sessions::DEFAULT_TTL,
             db_lanes: crate::db::Lanes::default(),
             trusted_proxies: Vec::new(),
+            dns_server: None,
+            domain_check_every: std::time::Duration::from_secs(30),
+        }
+    }
+
+    pub fn with_dns_server(self, dns_server: Option<std::net::SocketAddr>) -> Self {
+        Settings { dns_server, ..self }
+    }
+
+    pub fn with_domain_check_every(self, domain_check_every: std::time::Duration) -> Self {
+        Settings {
+            domain_check_every,
+            ..self
         }
     }
 

@@ -396,6 +396,8 @@ pub async fn me(store: &Store, principal: &Principal) -> Result<Me> {
 pub const DEMO_SLUG: &str = "demo";
 pub const DEMO_NAME: &str = "Demo workspace";
 pub const DEMO_OWNER_EMAIL: &str = "admin@example.com";
+/// The demo owner's domain, which the operator vouches for when the demo is created.
+pub const DEMO_DOMAIN: &str = "example.com";
 pub const DEMO_OWNER_GIVEN_NAME: &str = "Demo";
 pub const DEMO_OWNER_FAMILY_NAME: &str = "Admin";
 

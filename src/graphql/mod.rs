@@ -4,6 +4,7 @@
 
 mod caller;
 mod directory;
+mod domains;
 pub(crate) mod error;
 mod mutation;
 mod query;

@@ -2,6 +2,7 @@ use async_graphql::{Context, ID, Object};
 
 use crate::domain;
 use crate::graphql::caller::principal;
+use crate::graphql::domains::Domain;
 use crate::graphql::error::GqlResultExt;
 use crate::graphql::types::{
     AdminToken, ApiKey, GeneratedApiKey, GroupRoleMapping, GroupRoleMappingInput, RoleChange, Saml,
@@ -138,6 +139,53 @@ impl MutationRoot {
             .await
             .gql()?;
         Ok(ApiKey(key))
+    }
+
+    /// Claims an e-mail domain for the workspace (admins only): a pending claim with the TXT
+    /// record to publish. `VALIDATION` names why a name can't be claimed (a public suffix, a
+    /// consumer mail domain…); `DOMAIN_TAKEN` when another workspace has verified it. Claiming
+    /// a domain the workspace already claims returns that claim.
+    async fn claim_domain(
+        &self,
+        ctx: &Context<'_>,
+        domain: String,
+    ) -> async_graphql::Result<Domain> {
+        let state = ctx.data::<AppState>()?;
+        let claim = domain::domains::claim(&state.store, principal(ctx)?, &domain)
+            .await
+            .gql()?;
+        Ok(Domain(claim))
+    }
+
+    /// Looks the domain's TXT record up now (admins only; a few at once per workspace, then
+    /// one every 10 seconds: `RATE_LIMITED`). DNS trouble changes no status: `lastError` says
+    /// what happened. `DOMAIN_TAKEN` when the record is there but another workspace verified
+    /// the domain first.
+    async fn check_domain(
+        &self,
+        ctx: &Context<'_>,
+        domain: String,
+    ) -> async_graphql::Result<Domain> {
+        let state = ctx.data::<AppState>()?;
+        let checks = &state.domain_checks;
+        let claim = domain::domains::check_now(&state.store, checks, principal(ctx)?, &domain)
+            .await
+            .gql()?;
+        Ok(Domain(claim))
+    }
+
+    /// Removes the workspace's claim of a domain (admins only): a verified one stops speaking
+    /// for its addresses at once. Returns the claim as it was.
+    async fn remove_domain(
+        &self,
+        ctx: &Context<'_>,
+        domain: String,
+    ) -> async_graphql::Result<Domain> {
+        let state = ctx.data::<AppState>()?;
+        let claim = domain::domains::remove(&state.store, principal(ctx)?, &domain)
+            .await
+            .gql()?;
+        Ok(Domain(claim))
     }
 
     /// Revokes an admin token of the workspace: requests with it are refused from then on, on

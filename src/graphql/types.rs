@@ -51,6 +51,22 @@ impl Workspace {
         Ok(keys.into_iter().map(ApiKey).collect())
     }
 
+    /// The e-mail domains the workspace claims, by domain: its IdP signs in and renames only
+    /// people of its verified ones.
+    async fn domains(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::domains::Domain>> {
+        let state = ctx.data::<AppState>()?;
+        let claims = domain::domains::list(&state.store, &self.0.id)
+            .await
+            .gql()?;
+        Ok(claims
+            .into_iter()
+            .map(crate::graphql::domains::Domain)
+            .collect())
+    }
+
     /// Every admin token of the workspace, newest first, revoked and expired ones included.
     async fn admin_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AdminToken>> {
         let state = ctx.data::<AppState>()?;
@@ -491,7 +507,7 @@ pub struct MeWorkspace {
 /// One check of a test sign-in.
 #[derive(SimpleObject)]
 pub struct SamlCheck {
-    /// FORMAT, STATUS, SIGNATURE, ISSUER, AUDIENCE, RECIPIENT, VALIDITY, REQUEST, REPLAY, PERSON.
+    /// FORMAT, STATUS, SIGNATURE, ISSUER, AUDIENCE, RECIPIENT, VALIDITY, REQUEST, REPLAY, DOMAIN, PERSON.
     pub check: String,
     pub label: String,
     /// Null when not checked because an earlier check failed.

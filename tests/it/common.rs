@@ -156,6 +156,27 @@ impl TestApp {
             .token
     }
 
+    /// Vouches for `domain` on behalf of `workspace` (slug or id), as the operator's
+    /// `scim-gateway domains verify` does.
+    pub async fn vouch(&self, workspace: &str, domain: &str) {
+        domain::domains::vouch(&self.db, workspace, domain)
+            .await
+            .unwrap_or_else(|e| panic!("vouch for {domain} in {workspace}: {e}"));
+    }
+
+    /// Vouches for the e-mail domain of the admin behind `token` in its workspace (what SAML
+    /// needs before it can be configured); returns the domain.
+    pub async fn vouch_admin_domain(&self, token: &str) -> String {
+        let me = self
+            .gql(Some(token), "{ me { userName } }", json!({}))
+            .await;
+        let user_name = me["data"]["me"]["userName"].as_str().expect("me.userName");
+        let domain = user_name.rsplit_once('@').expect("an e-mail").1.to_string();
+        let workspace = self.workspace_id(token).await;
+        self.vouch(&workspace, &domain).await;
+        domain
+    }
+
     /// Workspace id of a token, through the API.
     pub async fn workspace_id(&self, token: &str) -> String {
         let body = self
@@ -331,6 +352,7 @@ pub const CONFIGURE_SAML: &str = "mutation($input: SamlInput!) { configureSaml(i
 
 /// Configures SAML with valid fields; returns the response body.
 pub async fn configure_saml(app: &TestApp, token: &str) -> Value {
+    app.vouch_admin_domain(token).await;
     app.gql(
         Some(token),
         CONFIGURE_SAML,

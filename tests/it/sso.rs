@@ -38,6 +38,7 @@ impl Sso {
 
     /// Configures `app`'s workspace (of `admin`) to trust the test IdP.
     pub async fn on(app: TestApp, admin: String) -> Sso {
+        app.vouch_admin_domain(&admin).await;
         let body = app
             .gql(
                 Some(&admin),

@@ -13,11 +13,12 @@ pub enum Check {
     Validity,
     Request,
     Replay,
+    Domain,
     Person,
 }
 
 impl Check {
-    pub const ALL: [Check; 10] = [
+    pub const ALL: [Check; 11] = [
         Check::Format,
         Check::Status,
         Check::Signature,
@@ -27,6 +28,7 @@ impl Check {
         Check::Validity,
         Check::Request,
         Check::Replay,
+        Check::Domain,
         Check::Person,
     ];
 
@@ -41,6 +43,7 @@ impl Check {
             Check::Validity => "Validity window",
             Check::Request => "Answered request",
             Check::Replay => "First use of the assertion",
+            Check::Domain => "Address in a verified domain",
             Check::Person => "Who signs in",
         }
     }
@@ -56,6 +59,7 @@ impl Check {
             Check::Validity => "VALIDITY",
             Check::Request => "REQUEST",
             Check::Replay => "REPLAY",
+            Check::Domain => "DOMAIN",
             Check::Person => "PERSON",
         }
     }

@@ -374,6 +374,14 @@ pub async fn configure(
     } = validate_input(&input, at)?;
     let txn = crate::db::begin_write(db).await?;
     admin::require_admin(&txn, principal).await?;
+    if crate::domain::domains::verified_domains(&txn, &principal.workspace_id)
+        .await?
+        .is_empty()
+    {
+        return Err(Error::DomainRequired(
+            "verify one of your e-mail domains first (Settings → Domains): SAML signs in only addresses of the workspace's verified domains".into(),
+        ));
+    }
     let model = saml_config::Model {
         workspace_id: principal.workspace_id.clone(),
         idp_entity_id: entity_id,

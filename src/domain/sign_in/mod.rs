@@ -30,7 +30,7 @@ mod report;
 mod requests;
 
 pub use people::{NOT_A_MEMBER, find_workspace};
-use people::{Person, find_person, person_detail};
+use people::{Person, domain_check, find_person, person_detail};
 pub use report::{CheckResult, TestReport, refused_report, test_report_for};
 use report::{store_report, test_report};
 pub mod state;
@@ -246,18 +246,19 @@ async fn accept(
         );
         return refused(db, workspace_id, client, refusal).await;
     }
+    let domain = domain_check(&txn, workspace_id, &verified.subject).await?;
     let person = find_person(&txn, workspace_id, &verified.subject).await?;
     if let Answered::Test(test) = &answered {
-        let report = test_report(&verified, &person);
+        let report = test_report(&verified, &domain, &person);
         store_report(&txn, &test.id, &report).await?;
-        let summary = if report.succeeded {
-            format!("test sign-in as {} succeeded", verified.subject)
-        } else {
-            format!(
+        let summary = match (&domain, report.succeeded) {
+            (_, true) => format!("test sign-in as {} succeeded", verified.subject),
+            (Err(why), false) => format!("test sign-in as {} failed: {why}", verified.subject),
+            (Ok(_), false) => format!(
                 "test sign-in as {} failed: {}",
                 verified.subject,
                 person_detail(&person)
-            )
+            ),
         };
         let ok = report.succeeded;
         activity::record(
@@ -269,6 +270,16 @@ async fn accept(
         return Ok(Outcome::Tested {
             request_id: test.id.clone(),
         });
+    }
+    if let Err(why) = domain {
+        // Checked before the person: an address outside the workspace's domains is refused
+        // whether or not a member has it, so the refusal tells nothing about membership.
+        let refusal = Refusal::new(Check::Domain, why);
+        let entry = refusal_entry(workspace_id, Some(&verified.subject), &refusal);
+        let fold = format!("{}:{}", refusal.check.as_str(), verified.subject);
+        activity::record_folded(&txn, entry, client, &fold).await?;
+        txn.commit().await?;
+        return Ok(Outcome::Refused(refusal));
     }
     let Person::Active(member) = &person else {
         let refusal = Refusal::new(Check::Person, person_detail(&person));

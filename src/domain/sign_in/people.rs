@@ -10,7 +10,9 @@ use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::domain::roles::Role;
-use crate::domain::{Result, Store, sign_in_candidate_keys, sign_in_identity};
+use crate::domain::{
+    Result, Store, domains, email_domain, sign_in_candidate_keys, sign_in_identity,
+};
 use crate::entities::{member, member_email, saml_config, workspace};
 
 /// What a person who may not sign in is told (details go to the activity log, not to them).
@@ -124,8 +126,33 @@ pub(super) fn person_detail(person: &Person) -> String {
     }
 }
 
-/// The workspace someone means on the sign-in screen: its slug, or their e-mail when exactly one
-/// workspace with SAML configured has them as an active member.
+/// Whether `workspace_id` may sign `subject` in: the address's domain must be one the workspace
+/// has verified. `Err` says why not, in words for the activity log and the test report.
+pub(super) async fn domain_check(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    subject: &str,
+) -> Result<std::result::Result<String, String>> {
+    let Some(domain) = email_domain(subject) else {
+        return Ok(Err(format!(
+            "the IdP named {subject:?}, which is not an e-mail address: this workspace's IdP signs in only addresses in its verified domains (send the e-mail address as NameID)"
+        )));
+    };
+    let shown = idna::domain_to_unicode(&domain).0;
+    Ok(
+        if domains::is_verified_by(db, workspace_id, &domain).await? {
+            Ok(format!("{shown} is verified by this workspace"))
+        } else {
+            Err(format!(
+                "{shown} is not a verified domain of this workspace: its IdP signs in only addresses of domains the workspace has verified (Settings → Domains)"
+            ))
+        },
+    )
+}
+
+/// The workspace someone means on the sign-in screen: its slug, or the workspace with SAML
+/// that has verified their e-mail's domain. The same answer for a member and a stranger of
+/// that domain: whether someone is a member is told by their IdP, not by this route.
 pub async fn find_workspace(store: &Store, who: &str) -> Result<Option<String>> {
     let db = store.pool();
     let who = who.trim();
@@ -139,15 +166,15 @@ pub async fn find_workspace(store: &Store, who: &str) -> Result<Option<String>> 
             .await?
             .map(|w| w.id));
     }
-    let mut workspaces: Vec<String> = members_named(db, who, None)
+    let Some(domain) = email_domain(who) else {
+        return Ok(None);
+    };
+    let Some(workspace_id) = domains::verified_by_workspace(db, &domain).await? else {
+        return Ok(None);
+    };
+    let has_saml = saml_config::Entity::find_by_id(workspace_id.clone())
+        .one(db)
         .await?
-        .into_iter()
-        .map(|(m, _)| m.workspace_id)
-        .collect();
-    workspaces.sort();
-    workspaces.dedup();
-    Ok(match workspaces.as_slice() {
-        [only] => Some(only.clone()),
-        _ => None,
-    })
+        .is_some();
+    Ok(has_saml.then_some(workspace_id))
 }

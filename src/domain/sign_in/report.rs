@@ -32,7 +32,11 @@ pub struct TestReport {
     pub role: Option<String>,
 }
 
-pub(super) fn test_report(verified: &VerifiedAssertion, person: &Person) -> TestReport {
+pub(super) fn test_report(
+    verified: &VerifiedAssertion,
+    domain: &std::result::Result<String, String>,
+    person: &Person,
+) -> TestReport {
     let mut checks: Vec<CheckResult> = Check::ALL
         .iter()
         .map(|&check| CheckResult {
@@ -51,6 +55,14 @@ pub(super) fn test_report(verified: &VerifiedAssertion, person: &Person) -> Test
             },
         })
         .collect();
+    let domain_line = checks
+        .iter_mut()
+        .find(|c| c.check == Check::Domain.as_str())
+        .expect("Domain is one of the checks");
+    (domain_line.passed, domain_line.detail) = match domain {
+        Ok(detail) => (Some(true), detail.clone()),
+        Err(why) => (Some(false), why.clone()),
+    };
     let person_line = checks
         .iter_mut()
         .find(|c| c.check == Check::Person.as_str())
@@ -66,7 +78,7 @@ pub(super) fn test_report(verified: &VerifiedAssertion, person: &Person) -> Test
         Person::Unknown => None,
     };
     TestReport {
-        succeeded: matches!(person, Person::Active(_)),
+        succeeded: domain.is_ok() && matches!(person, Person::Active(_)),
         checks,
         subject: Some(verified.subject.clone()),
         member_user_name: member.map(|m| m.user_name.clone()),
