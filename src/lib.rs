@@ -62,7 +62,9 @@
 //! - `domain::directory` — the settings page's views of people, groups and activity.
 //! - `domain::domain_names` — what a workspace may claim as its e-mail domain.
 //! - `domain::domains` — a workspace's claimed domains: claim, check, verify, lapse;
-//!   `domain::domains::dns` (TXT lookups through the system's or the configured resolver).
+//!   `domain::domains::transitions` (what a lookup does to a claim: statuses and the
+//!   schedule), `domain::domains::dns` (TXT lookups through the system's or the configured
+//!   resolver).
 //! - `domain::activity` — the activity log, written in the transaction of the change.
 //! - `domain::request_log` — failed SCIM requests in the activity log; outages' end.
 //! - `domain::outages` — database outages, recorded once.

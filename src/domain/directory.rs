@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 use crate::domain::admin::{self, Principal};
 use crate::domain::roles::{self, Role, RoleSource};
 use crate::domain::{Error, Result, Store};
-use crate::entities::{account, activity, group, group_member, member};
+use crate::entities::{activity, group, group_member, member};
 
 pub const MAX_PAGE: u64 = 200;
 
@@ -128,9 +128,8 @@ pub async fn members(
     admin::require_admin(db, principal).await?;
     let limit = page_size(first)?;
     let ws = principal.workspace_id.as_str();
-    let mut select = member::Entity::find()
-        .filter(member::Column::WorkspaceId.eq(ws))
-        .find_also_related(account::Entity);
+    // The names this workspace's IdP wrote (the member's), not another workspace's.
+    let mut select = member::Entity::find().filter(member::Column::WorkspaceId.eq(ws));
     if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = like_pattern(search);
         let like =
@@ -138,10 +137,10 @@ pub async fn members(
         select = select.filter(
             like(Expr::col((member::Entity, member::Column::UserNameKey)))
                 .or(like(
-                    Func::lower(Expr::col((account::Entity, account::Column::GivenName))).into(),
+                    Func::lower(Expr::col((member::Entity, member::Column::GivenName))).into(),
                 ))
                 .or(like(
-                    Func::lower(Expr::col((account::Entity, account::Column::FamilyName))).into(),
+                    Func::lower(Expr::col((member::Entity, member::Column::FamilyName))).into(),
                 ))
                 .or(like(
                     Func::lower(Expr::col((member::Entity, member::Column::DisplayName))).into(),
@@ -170,15 +169,15 @@ pub async fn members(
     rows.truncate(limit as usize);
     let end_cursor = rows
         .last()
-        .map(|(m, _)| encode_cursor(&[&m.user_name_key, &m.id]));
+        .map(|m| encode_cursor(&[&m.user_name_key, &m.id]));
 
     // Role sources: the page's memberships and the mapping, one query each.
-    let ids: Vec<String> = rows.iter().map(|(m, _)| m.id.clone()).collect();
+    let ids: Vec<String> = rows.iter().map(|m| m.id.clone()).collect();
     let mappings = roles::load_mapping_table(db, ws).await?;
     let groups_of = roles::mapped_groups(db, &ids, &mappings).await?;
     let nodes = rows
         .into_iter()
-        .map(|(m, a)| {
+        .map(|m| {
             let direct = m.direct_role.as_deref().and_then(Role::parse);
             let resolution = roles::resolve(
                 m.is_owner,
@@ -188,8 +187,8 @@ pub async fn members(
             MemberView {
                 id: m.id,
                 user_name: m.user_name,
-                given_name: a.as_ref().and_then(|a| a.given_name.clone()),
-                family_name: a.as_ref().and_then(|a| a.family_name.clone()),
+                given_name: m.given_name,
+                family_name: m.family_name,
                 active: m.active,
                 role: Role::from_stored(&m.effective_role),
                 sources: resolution.sources,

@@ -1,6 +1,6 @@
-//! A member keeps copies of its account's names and of its e-mails (read without joins): the
-//! copies follow every write, across workspaces, and the migration that added them filled them
-//! from the rows that were there.
+//! A member keeps its own names and e-mails (read without joins): what its workspace's IdP
+//! wrote, never another workspace's; and the migration that added them filled them from the
+//! rows that were there.
 
 use migration::{Migrator, MigratorTrait};
 use scim_gateway::{db, domain};
@@ -14,7 +14,7 @@ const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 #[tokio::test]
-async fn names_follow_the_account_into_every_workspace() {
+async fn each_workspace_reads_back_only_the_names_and_emails_its_idp_wrote() {
     let a = Scim::start().await;
     let admin_b = a.app.admin_token("globex", "owner@globex.test").await;
     let (base_b, key_b) = enable_scim(&a.app, &admin_b).await;
@@ -34,7 +34,8 @@ async fn names_follow_the_account_into_every_workspace() {
     .await;
     assert_eq!(status, 201);
     let id_a = in_a["id"].as_str().unwrap().to_string();
-    // B links the same account without naming it: it shows the account's names.
+    // B links the same account without naming it: it reads back no names (never what A's IdP
+    // stored), and no e-mails of A's.
     let (status, in_b) = as_b(
         "POST",
         "/Users",
@@ -42,53 +43,65 @@ async fn names_follow_the_account_into_every_workspace() {
     )
     .await;
     assert_eq!(status, 201);
-    assert_eq!(
-        in_b["name"],
-        json!({ "givenName": "Pat", "familyName": "Lee" })
-    );
+    assert!(in_b.get("name").is_none(), "{in_b}");
     let id_b = in_b["id"].as_str().unwrap().to_string();
     let (_, read_b) = as_b("GET", &format!("/Users/{id_b}"), None).await;
-    assert_eq!(
-        read_b["name"],
-        json!({ "givenName": "Pat", "familyName": "Lee" })
-    );
+    assert!(read_b.get("name").is_none(), "{read_b}");
     assert!(
         read_b.get("emails").is_none(),
         "B's member has no e-mails of its own"
     );
 
-    // A renames the person: B reads and filters by the new names.
+    // A renames the person: A's copy follows, B's stays what B wrote (nothing).
     let (status, _) = as_a("PATCH",
         &format!("/Users/{id_a}"),
         Some(json!({ "schemas": [PATCH], "Operations": [{ "op": "replace", "path": "name.givenName", "value": "Patricia" }] })),
     )
     .await;
     assert_eq!(status, 200);
-    let (_, read_b) = as_b("GET", &format!("/Users/{id_b}"), None).await;
+    let (_, read_a) = as_a("GET", &format!("/Users/{id_a}"), None).await;
     assert_eq!(
-        read_b["name"],
+        read_a["name"],
         json!({ "givenName": "Patricia", "familyName": "Lee" })
     );
-    let (_, found) = as_b(
+    let (_, found) = as_a(
         "GET",
         "/Users?filter=name.givenName%20eq%20%22patricia%22",
         None,
     )
     .await;
     assert_eq!(found["totalResults"], 1, "{found}");
-    assert_eq!(found["Resources"][0]["id"], id_b.as_str());
-    let (_, found) = as_b("GET", "/Users?filter=name.givenName%20eq%20%22Pat%22", None).await;
+    let (_, read_b) = as_b("GET", &format!("/Users/{id_b}"), None).await;
+    assert!(read_b.get("name").is_none(), "{read_b}");
+    let (_, found) = as_b(
+        "GET",
+        "/Users?filter=name.givenName%20eq%20%22patricia%22",
+        None,
+    )
+    .await;
     assert_eq!(found["totalResults"], 0, "{found}");
 
-    // A PUT without a name clears the account's names everywhere.
+    // B names the person its own way: only B's copy changes.
+    let (status, _) = as_b("PATCH",
+        &format!("/Users/{id_b}"),
+        Some(json!({ "schemas": [PATCH], "Operations": [{ "op": "replace", "path": "name.givenName", "value": "P." }] })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, read_a) = as_a("GET", &format!("/Users/{id_a}"), None).await;
+    assert_eq!(read_a["name"]["givenName"], "Patricia");
+
+    // A PUT without a name clears A's names, not B's.
     let (status, _) = as_a("PUT",
         &format!("/Users/{id_a}"),
         Some(json!({ "schemas": [USER], "userName": "pat@x.org", "emails": [{ "value": "p2@x.org", "primary": true }] })),
     )
     .await;
     assert_eq!(status, 200);
+    let (_, read_a) = as_a("GET", &format!("/Users/{id_a}"), None).await;
+    assert!(read_a.get("name").is_none(), "{read_a}");
     let (_, read_b) = as_b("GET", &format!("/Users/{id_b}"), None).await;
-    assert!(read_b.get("name").is_none(), "{read_b}");
+    assert_eq!(read_b["name"], json!({ "givenName": "P." }));
     // A's e-mails are the PUT's, in its order; B's are untouched.
     let (_, read_a) = as_a("GET", &format!("/Users/{id_a}"), None).await;
     assert_eq!(

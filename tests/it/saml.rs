@@ -61,6 +61,7 @@ async fn configure_saml_from_fields_reads_the_certificate() {
 async fn a_certificate_near_expiry_is_flagged() {
     let app = TestApp::spawn().await;
     let token = app.admin_token("acme", "owner@acme.test").await;
+    app.vouch_admin_domain(&token).await;
     let body = app
         .gql(
             Some(&token),
@@ -173,6 +174,7 @@ fn metadata_xml(cert_pem: &str) -> String {
 async fn configure_saml_from_idp_metadata() {
     let app = TestApp::spawn().await;
     let token = app.admin_token("acme", "owner@acme.test").await;
+    app.vouch_admin_domain(&token).await;
     let body = app
         .gql(
             Some(&token),

@@ -458,6 +458,8 @@ async fn entra_patch_dialect_is_accepted() {
 #[tokio::test]
 async fn delete_removes_the_member_but_keeps_the_account() {
     let s = Scim::start().await;
+    // The workspace speaks for x.org, so its IdP's names are the account's.
+    s.app.vouch(&s.workspace_id(), "x.org").await;
     let id = s.create_user("jane@x.org", "Jane", "Doe").await;
     // The same person in another workspace shares the account.
     let other = s.app.admin_token("other", "owner@other.test").await;

@@ -633,13 +633,25 @@ async fn only_active_members_of_this_workspace_sign_in() {
     for (who, why) in [
         ("bob@acme.test", "deactivated"),
         ("nobody@acme.test", "unknown"),
-        ("carol@globex.test", "member of another workspace"),
     ] {
         let body = sso
             .assert_refused(sso.post_acs(&sso.assertion(who).signed(), None).await, why)
             .await;
         assert!(body.contains("not a member of this workspace: ask your admin to assign you in your identity provider"), "{why}: {body}");
     }
+    // A member of another workspace, of a domain this one has not verified: refused for the
+    // domain, before anyone is looked up.
+    let body = sso
+        .assert_refused(
+            sso.post_acs(&sso.assertion("carol@globex.test").signed(), None)
+                .await,
+            "member of another workspace",
+        )
+        .await;
+    assert!(
+        body.contains("globex.test is not a verified domain of this workspace"),
+        "{body}"
+    );
     let entries = activity::Entity::find()
         .filter(activity::Column::Action.eq("sso.refused"))
         .all(&sso.app.db)
@@ -874,7 +886,15 @@ async fn a_test_sign_in_reports_each_check_without_a_session() {
     assert_eq!(report["memberUserName"], "alice@acme.test");
     assert_eq!(report["role"], "Labeler");
     let checks = report["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 10);
+    assert_eq!(checks.len(), 11);
+    let domain_line = checks.iter().find(|c| c["check"] == "DOMAIN").unwrap();
+    assert!(
+        domain_line["detail"]
+            .as_str()
+            .unwrap()
+            .contains("acme.test is verified by this workspace"),
+        "{report}"
+    );
     assert!(checks.iter().all(|c| c["passed"] == true), "{report}");
 
     // A failing test: signed by another key; the report says which check failed, and what
@@ -956,12 +976,19 @@ async fn sign_in_with_sso_finds_the_workspace_by_slug_or_email() {
         "/api/teams/{}/saml/login?return_to=%2Fmembers",
         sso.workspace_id
     );
-    for who in ["acme", "ACME ", "Alice@Acme.test"] {
+    // A member and a stranger of the verified domain get the same answer: the domain decides,
+    // so the route tells nobody who is a member.
+    for who in ["acme", "ACME ", "Alice@Acme.test", "nobody@acme.test"] {
         let response = find(who).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{who}");
         assert_eq!(response.headers()["location"], expected.as_str(), "{who}");
     }
-    for who in ["nobody@acme.test", "no-such-workspace", ""] {
+    for who in [
+        "alice@unverified.test",
+        "alice@sub.acme.test",
+        "no-such-workspace",
+        "",
+    ] {
         let response = find(who).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{who}");
         let location = response.headers()["location"].to_str().unwrap();

@@ -31,7 +31,7 @@ use crate::domain::rate_limit::RateLimiter;
 use crate::domain::{Error, Result, Store, new_id, now};
 use crate::entities::{account, workspace, workspace_domain};
 use dns::{TxtAnswer, TxtResolver};
-pub use transitions::{Schedule, Seen, Transition, next_state};
+pub use transitions::{Schedule, Seen, Status, Transition, Verifier, next_state};
 
 /// The name the TXT record is published under, below the domain.
 pub const RECORD_LABEL: &str = "_scim-gateway";
@@ -41,65 +41,6 @@ pub const VALUE_PREFIX: &str = "scim-gateway-verification=";
 pub const MAX_CLAIMS: u64 = 50;
 /// Lookups one background round makes at most (the rest wait for the next round).
 const ROUND_SIZE: u64 = 20;
-
-/// Where a claim stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// Claimed; the record has not been seen yet.
-    Pending,
-    /// The record was seen (or the operator vouched): the workspace speaks for the domain.
-    Verified,
-    /// The record was not seen within `Schedule::pending_for`.
-    Failed,
-    /// A verified domain whose record has been gone for `Schedule::lapse_after`.
-    Lapsed,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "PENDING",
-            Status::Verified => workspace_domain::VERIFIED,
-            Status::Failed => "FAILED",
-            Status::Lapsed => "LAPSED",
-        }
-    }
-
-    pub fn parse(stored: &str) -> Status {
-        match stored {
-            "VERIFIED" => Status::Verified,
-            "FAILED" => Status::Failed,
-            "LAPSED" => Status::Lapsed,
-            _ => Status::Pending,
-        }
-    }
-}
-
-/// Who verified a domain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verifier {
-    /// Its TXT record was seen.
-    Dns,
-    /// The operator vouched for it (`scim-gateway domains verify`); never looked up.
-    Operator,
-}
-
-impl Verifier {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verifier::Dns => "DNS",
-            Verifier::Operator => "OPERATOR",
-        }
-    }
-
-    fn parse(stored: &str) -> Verifier {
-        if stored == "OPERATOR" {
-            Verifier::Operator
-        } else {
-            Verifier::Dns
-        }
-    }
-}
 
 /// A claim as the settings page shows it.
 #[derive(Clone, Debug)]
@@ -527,7 +468,7 @@ async fn apply(
     let Some(claim) = stored else {
         return Ok(Applied::Raced);
     };
-    if let Some(event) = transition.event(&row, &claim, schedule) {
+    if let Some(event) = transition.event(&row, &claim.domain_unicode(), schedule) {
         activity::record(
             &txn,
             NewEntry::settings(

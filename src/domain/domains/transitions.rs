@@ -4,8 +4,66 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::dns::TxtAnswer;
-use super::{Status, Verifier};
 use crate::entities::workspace_domain;
+
+/// Where a claim stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Claimed; the record has not been seen yet.
+    Pending,
+    /// The record was seen (or the operator vouched): the workspace speaks for the domain.
+    Verified,
+    /// The record was not seen within `Schedule::pending_for`.
+    Failed,
+    /// A verified domain whose record has been gone for `Schedule::lapse_after`.
+    Lapsed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "PENDING",
+            Status::Verified => workspace_domain::VERIFIED,
+            Status::Failed => "FAILED",
+            Status::Lapsed => "LAPSED",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Status {
+        match stored {
+            "VERIFIED" => Status::Verified,
+            "FAILED" => Status::Failed,
+            "LAPSED" => Status::Lapsed,
+            _ => Status::Pending,
+        }
+    }
+}
+
+/// Who verified a domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verifier {
+    /// Its TXT record was seen.
+    Dns,
+    /// The operator vouched for it (`scim-gateway domains verify`); never looked up.
+    Operator,
+}
+
+impl Verifier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verifier::Dns => "DNS",
+            Verifier::Operator => "OPERATOR",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Verifier {
+        if stored == "OPERATOR" {
+            Verifier::Operator
+        } else {
+            Verifier::Dns
+        }
+    }
+}
 
 /// How often claims are looked up and how long they wait.
 #[derive(Clone, Debug)]
@@ -86,10 +144,9 @@ impl Transition {
     pub fn event(
         &self,
         before: &workspace_domain::Model,
-        after: &super::DomainClaim,
+        domain: &str,
         schedule: &Schedule,
     ) -> Option<Event> {
-        let domain = after.domain_unicode();
         let reason = self.last_error.as_deref().unwrap_or("");
         let was = Status::parse(&before.status);
         if was == self.status {
