@@ -469,6 +469,20 @@ async fn finish(
     }
     affected.sort();
     affected.dedup();
+    // Every member whose `groups` changed (joined, left, or its group renamed) is a new
+    // version of itself (RFC 7644 §3.14): an IdP's If-Match on the old one must fail.
+    let mut regrouped: Vec<String> = effect
+        .added
+        .iter()
+        .chain(&effect.removed)
+        .cloned()
+        .collect();
+    if effect.renamed.is_some() {
+        regrouped.extend(all_member_ids(txn, &group.id).await?);
+    }
+    regrouped.sort();
+    regrouped.dedup();
+    new_versions(txn, &p.workspace_id, &regrouped).await?;
     let changes = roles::plan(txn, &p.workspace_id, &affected, &mappings).await?;
     roles::apply(txn, &p.workspace_id, &changes).await?;
     if changes.iter().any(|c| c.from == roles::Role::Admin)
@@ -514,6 +528,24 @@ async fn finish(
     )
     .await?;
     Ok(changes)
+}
+
+/// Moves the version (and the modification time) of these members of the workspace.
+async fn new_versions(db: &impl ConnectionTrait, workspace_id: &str, ids: &[String]) -> Result<()> {
+    let at = now();
+    for chunk in ids.chunks(CHUNK) {
+        member::Entity::update_many()
+            .col_expr(
+                member::Column::Version,
+                Expr::col(member::Column::Version).add(1),
+            )
+            .col_expr(member::Column::UpdatedAt, Expr::value(at))
+            .filter(member::Column::WorkspaceId.eq(workspace_id))
+            .filter(member::Column::Id.is_in(chunk.iter().cloned()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 fn plural(n: usize, word: &str) -> String {
