@@ -209,6 +209,16 @@ async fn serve(cli: &Cli) -> Result<(), String> {
             settings.sign_in_link(&issued.token)
         );
     }
+    // Workspaces configured before claimed domains existed: told, not silently trusted.
+    for slug in domain::domains::saml_without_verified_domain(&conn)
+        .await
+        .map_err(|e| format!("cannot read the workspaces' domains: {e}"))?
+    {
+        tracing::warn!(
+            workspace = %slug,
+            "SAML is configured but no domain is verified: its IdP signs in nobody until an admin verifies a domain (Settings → Domains) or the operator runs `scim-gateway domains verify --workspace {slug} DOMAIN`"
+        );
+    }
     println!(
         "scim-gateway listening on http://{local}\n  settings page: {}/\n  GraphQL:       {}/graphql\n  playground:    {}/graphql/playground",
         settings.public_url, settings.public_url, settings.public_url

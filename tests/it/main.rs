@@ -16,6 +16,7 @@ mod content_security_policy;
 mod crash;
 mod dns;
 mod dns_server;
+mod domains;
 mod filter_property;
 mod graphql_directory;
 mod graphql_protocol;

@@ -582,6 +582,31 @@ pub fn spawn_checks(
     })
 }
 
+/// Slugs of the workspaces with SAML configured and no verified domain: their IdP signs in
+/// nobody until a domain is verified (what an upgrade leaves workspaces configured before
+/// claimed domains existed in; the operator is told at start).
+pub async fn saml_without_verified_domain(db: &impl ConnectionTrait) -> Result<Vec<String>> {
+    use sea_orm::sea_query::Query;
+    let verified = Query::select()
+        .column(workspace_domain::Column::WorkspaceId)
+        .from(workspace_domain::Entity)
+        .and_where(workspace_domain::Column::Status.eq(workspace_domain::VERIFIED))
+        .to_owned();
+    let with_saml = Query::select()
+        .column(crate::entities::saml_config::Column::WorkspaceId)
+        .from(crate::entities::saml_config::Entity)
+        .to_owned();
+    Ok(workspace::Entity::find()
+        .filter(workspace::Column::Id.in_subquery(with_saml))
+        .filter(workspace::Column::Id.not_in_subquery(verified))
+        .order_by_asc(workspace::Column::Slug)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|w| w.slug)
+        .collect())
+}
+
 /// Fills `accounts.email_domain` where it is empty (accounts stored before claimed domains
 /// existed), in batches; an address without a domain gets `""` (it matches no claim).
 pub async fn fill_account_domains(db: &impl ConnectionTrait) -> Result<u64> {
