@@ -154,6 +154,73 @@ async fn migrate_and_admin_token_print_only_what_they_should() {
 }
 
 #[tokio::test]
+async fn the_operator_vouches_for_a_domain_of_a_workspace() {
+    let (url, _db) = fresh_database().await;
+    assert!(
+        run(
+            &[
+                "admin-token",
+                "--workspace",
+                "acme",
+                "--email",
+                "owner@acme.test"
+            ],
+            &url
+        )
+        .status
+        .success()
+    );
+    assert!(
+        run(
+            &[
+                "admin-token",
+                "--workspace",
+                "globex",
+                "--email",
+                "owner@globex.test"
+            ],
+            &url
+        )
+        .status
+        .success()
+    );
+    let out = run(
+        &["domains", "verify", "--workspace", "acme", "Acme.TEST"],
+        &url,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("acme.test is verified for workspace acme"),
+        "{stderr}"
+    );
+    // Held by acme: refused for globex, with the reason; a consumer domain for anyone.
+    for (workspace, domain, words) in [
+        ("globex", "acme.test", "verified by another workspace"),
+        ("globex", "gmail.com", "consumer mail domain"),
+        ("nowhere", "nowhere.test", "not found"),
+    ] {
+        let out = run(
+            &["domains", "verify", "--workspace", workspace, domain],
+            &url,
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{workspace} {domain}");
+        assert!(stderr.contains(words), "{workspace} {domain}: {stderr}");
+    }
+    let db = scim_gateway::db::connect(&url, 1).await.unwrap();
+    use scim_gateway::entities::workspace_domain;
+    use sea_orm::EntityTrait;
+    let rows = workspace_domain::Entity::find().all(&db).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0].status.as_str(), rows[0].verified_by.as_deref()),
+        ("VERIFIED", Some("OPERATOR"))
+    );
+    assert_eq!(rows[0].next_check_at, None, "never looked up");
+}
+
+#[tokio::test]
 async fn first_start_prints_a_sign_in_link_that_works_and_sigterm_stops_cleanly() {
     let (url, _db) = fresh_database().await;
     let server = Server::start(&url);
@@ -172,7 +239,7 @@ async fn first_start_prints_a_sign_in_link_that_works_and_sigterm_stops_cleanly(
     let body: Value = client
         .post(format!("{base}/graphql"))
         .bearer_auth(&token)
-        .json(&json!({ "query": "{ workspace { id slug name scim { enabled baseUrl } } }" }))
+        .json(&json!({ "query": "{ workspace { id slug name scim { enabled baseUrl } domains { domain status verifiedBy } } }" }))
         .send()
         .await
         .unwrap()
@@ -181,6 +248,11 @@ async fn first_start_prints_a_sign_in_link_that_works_and_sigterm_stops_cleanly(
         .unwrap();
     assert_eq!(body["data"]["workspace"]["slug"], "demo", "{body}");
     assert_eq!(body["data"]["workspace"]["name"], "Demo workspace");
+    // The demo owner's domain is vouched for, so SAML can be tried at once.
+    assert_eq!(
+        body["data"]["workspace"]["domains"],
+        json!([{ "domain": "example.com", "status": "VERIFIED", "verifiedBy": "OPERATOR" }])
+    );
     let id = body["data"]["workspace"]["id"].as_str().unwrap();
     assert_eq!(
         body["data"]["workspace"]["scim"]["baseUrl"],

@@ -23,46 +23,37 @@ pub const NOT_A_MEMBER: &str =
 /// a hostile one from loading many rows).
 const MAX_CANDIDATES: u64 = 16;
 
-/// Members filed under one of `keys` (userName or a current e-mail): the index lookup, before
-/// the exact comparison.
-fn filed_under(keys: &[String], workspace_id: Option<&str>) -> Condition {
-    let mut by_email: SelectStatement = Query::select()
+/// Members of `workspace_id` filed under one of `keys` (userName or a current e-mail): the
+/// index lookup, before the exact comparison.
+fn filed_under(keys: &[String], workspace_id: &str) -> Condition {
+    let by_email: SelectStatement = Query::select()
         .column(member_email::Column::MemberId)
         .from(member_email::Entity)
         .and_where(member_email::Column::ValueKey.is_in(keys.iter().cloned()))
+        .and_where(member_email::Column::WorkspaceId.eq(workspace_id))
         .to_owned();
-    if let Some(ws) = workspace_id {
-        by_email.and_where(member_email::Column::WorkspaceId.eq(ws));
-    }
     Condition::any()
         .add(member::Column::UserNameKey.is_in(keys.iter().cloned()))
         .add(member::Column::Id.in_subquery(by_email))
 }
 
-/// The members (of `workspace_id`, or of any workspace with SAML) that `subject` names, each
-/// with whether it is by userName (rather than by an e-mail).
+/// The members of `workspace_id` that `subject` names, each with whether it is by userName
+/// (rather than by an e-mail).
 async fn members_named(
     db: &impl ConnectionTrait,
     subject: &str,
-    workspace_id: Option<&str>,
+    workspace_id: &str,
 ) -> Result<Vec<(member::Model, bool)>> {
     let Some(identity) = sign_in_identity(subject) else {
         return Ok(Vec::new());
     };
     let keys = sign_in_candidate_keys(subject);
-    let mut query = member::Entity::find().filter(filed_under(&keys, workspace_id));
-    query = match workspace_id {
-        Some(ws) => query.filter(member::Column::WorkspaceId.eq(ws)),
-        None => query.filter(member::Column::Active.eq(true)).filter(
-            member::Column::WorkspaceId.in_subquery(
-                Query::select()
-                    .column(saml_config::Column::WorkspaceId)
-                    .from(saml_config::Entity)
-                    .to_owned(),
-            ),
-        ),
-    };
-    let candidates = query.limit(MAX_CANDIDATES).all(db).await?;
+    let candidates = member::Entity::find()
+        .filter(filed_under(&keys, workspace_id))
+        .filter(member::Column::WorkspaceId.eq(workspace_id))
+        .limit(MAX_CANDIDATES)
+        .all(db)
+        .await?;
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
@@ -102,7 +93,7 @@ pub(super) async fn find_person(
     workspace_id: &str,
     subject: &str,
 ) -> Result<Person> {
-    let mut found = members_named(db, subject, Some(workspace_id)).await?;
+    let mut found = members_named(db, subject, workspace_id).await?;
     found.sort_by_key(|(m, by_user_name)| (!m.active, !by_user_name, m.created_at));
     Ok(match found.into_iter().next() {
         Some((m, _)) if m.active => Person::Active(m),
