@@ -5,7 +5,11 @@ import { SamlSection } from './SamlSection';
 import type { Domain } from './DomainsSection';
 import { ApiError, type Api } from '../graphql';
 
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  // The report test sets ?samlTest=…: it must not leak into the next test when it fails.
+  window.history.replaceState(null, '', '/');
+});
 
 const sp = {
   spEntityId: 'https://gw/api/teams/w/saml/metadata',
@@ -92,7 +96,6 @@ describe('SamlSection', () => {
     expect(list.querySelector('[data-check="DOMAIN"]')).toHaveAttribute('data-passed', 'true');
     expect(list.querySelector('[data-check="DOMAIN"]')).toHaveTextContent('✓ Address in a verified domain: acme.test is verified by this workspace');
     expect([...list.querySelectorAll('li')].map((li) => li.getAttribute('data-check'))).toEqual(['SIGNATURE', 'DOMAIN', 'PERSON', 'REPLAY']);
-    window.history.replaceState(null, '', '/');
   });
 
   it('switches IdP-initiated sign-in off and says what each position costs', async () => {
