@@ -174,6 +174,8 @@ describe('DomainsSection', () => {
     await user.click(screen.getByRole('button', { name: 'Check now for old.example' }));
     expect(request).toHaveBeenLastCalledWith(CHECK_DOMAIN, { domain: 'old.example' });
     expect(await within(item('old.example')).findByRole('alert')).toHaveTextContent('old.example is verified by another workspace');
+    // That lookup was stored (its time and reason): the list is asked again; a refused one was not.
+    expect(onChanged).toHaveBeenCalledTimes(2);
     // Each claim keeps its own message.
     expect(within(item('bücher.example')).getByRole('alert')).toHaveTextContent('check again in 7 s');
     expect(within(item('acme.de')).queryByRole('alert')).toBeNull();

@@ -212,6 +212,8 @@ function Claim({ api, claim: d, onChanged, onRemove }: { api: Api; claim: Domain
       await onChanged();
     } catch (err) {
       setError(err instanceof ApiError && err.code === 'RATE_LIMITED' ? new Error(`Not checked: ${err.message}`) : err);
+      // Taken: the lookup was made and stored (its time, the reason): show it.
+      if (err instanceof ApiError && err.code === 'DOMAIN_TAKEN') await onChanged();
     } finally {
       setChecking(false);
     }
