@@ -10,12 +10,13 @@ import { chromium } from 'playwright-core';
 const root = resolve(import.meta.dirname, '..', '..');
 export const artifacts = join(root, 'test-artifacts');
 
-export async function startGateway() {
+/** `args`: more `serve` flags, e.g. `['--dns-server', '127.0.0.1:5353']`. */
+export async function startGateway({ args = [] } = {}) {
   const bin = process.env.SCIM_GATEWAY_BIN ?? join(root, 'target', 'debug', 'scim-gateway');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build first`);
   const dir = mkdtempSync(join(tmpdir(), 'scimgw-e2e-'));
   const databaseUrl = `sqlite://${dir}/e2e.db?mode=rwc`;
-  const child = spawn(bin, ['serve', '--bind', '127.0.0.1:0', '--web-dir', join(root, 'web', 'dist')], {
+  const child = spawn(bin, ['serve', '--bind', '127.0.0.1:0', '--web-dir', join(root, 'web', 'dist'), ...args], {
     env: { ...process.env, DATABASE_URL: databaseUrl, SCIM_GATEWAY_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

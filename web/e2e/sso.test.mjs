@@ -115,7 +115,13 @@ test('people sign in through their IdP and get the role SCIM gave them', async (
   const report = page.getByLabel('Test sign-in report');
   await report.waitFor();
   assert.match(await report.getByRole('status').textContent(), /Test sign-in succeeded\s+as admin@example.com \(Admin\)/);
-  assert.equal(await report.locator('[data-passed="true"]').count(), 10);
+  assert.equal(await report.locator('[data-passed="true"]').count(), 11);
+  // The check that the address is in a verified domain of the workspace (example.com, vouched
+  // for by the operator on the demo workspace) is a line like the others.
+  assert.equal(
+    await report.locator('[data-check="DOMAIN"][data-passed="true"]').textContent(),
+    '✓ Address in a verified domain: example.com is verified by this workspace',
+  );
   const after = (await context.cookies(gateway.url)).find((c) => c.name === 'scimgw_session').value;
   assert.equal(after, before, 'the test did not replace the session');
   await page.screenshot({ path: join(artifacts, 'sso-test-sign-in.png'), fullPage: true });

@@ -1,10 +1,11 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError, makeApi, type Api, type ResultOf } from './graphql';
-import { ME, SETTINGS, SIGN_OUT } from './queries';
+import { DOMAINS, ME, SETTINGS, SIGN_OUT } from './queries';
 import { forgetToken, storedToken, saveToken } from './token';
 import { forgetSsoError, ssoErrorMessage } from './ssoError';
 import { SignIn } from './sections/SignIn';
 import { MemberPage } from './sections/MemberPage';
+import { DomainsSection } from './sections/DomainsSection';
 import { SamlSection } from './sections/SamlSection';
 import { ScimSection } from './sections/ScimSection';
 import { ApiKeysSection } from './sections/ApiKeysSection';
@@ -111,21 +112,43 @@ function SignedIn({
   const [liveTick, setLiveTick] = useState(0);
   const onLive = useCallback(() => setLiveTick((t) => t + 1), []);
 
+  // Access that ended (sign-in gone, no longer an admin) ends the page; true when it did.
+  const accessEnded = useCallback(
+    (e: unknown) => {
+      if (e instanceof ApiError && e.code === 'UNAUTHENTICATED') {
+        onSignOut(token ? 'That sign-in token is not valid (any more). Sign in again.' : 'Your session has ended. Sign in again.');
+        return true;
+      }
+      if (e instanceof ApiError && e.code === 'FORBIDDEN') {
+        if (onForbidden) onForbidden();
+        else onSignOut(e.message);
+        return true;
+      }
+      return false;
+    },
+    [onSignOut, onForbidden, token],
+  );
+
   const reload = useCallback(async () => {
     try {
       const data = await api.request(SETTINGS);
       setSettings(data.workspace);
       setError(null);
     } catch (e) {
-      if (e instanceof ApiError && e.code === 'UNAUTHENTICATED')
-        onSignOut(token ? 'That sign-in token is not valid (any more). Sign in again.' : 'Your session has ended. Sign in again.');
-      else if (e instanceof ApiError && e.code === 'FORBIDDEN') {
-        if (onForbidden) onForbidden();
-        else onSignOut(e.message);
-      }
-      else setError(e);
+      if (!accessEnded(e)) setError(e);
     }
-  }, [api, onSignOut, onForbidden, token]);
+  }, [api, accessEnded]);
+
+  // The claimed domains alone, for the Domains section's polling while a claim is pending (the
+  // SAML section reads the same list). Other failures are the poll's to retry.
+  const reloadDomains = useCallback(async () => {
+    try {
+      const data = await api.request(DOMAINS);
+      setSettings((s) => (s ? { ...s, domains: data.workspace.domains } : s));
+    } catch (e) {
+      if (!accessEnded(e)) throw e;
+    }
+  }, [api, accessEnded]);
 
   useEffect(() => {
     void reload();
@@ -155,6 +178,7 @@ function SignedIn({
         </div>
       </header>
       <nav className="toc" aria-label="Sections">
+        <a href="#domains">Domains</a>
         <a href="#saml">SAML</a>
         <a href="#scim">SCIM</a>
         <a href="#keys">API keys</a>
@@ -168,7 +192,8 @@ function SignedIn({
         {!settings && !error && <Loading what="your workspace" />}
         {settings && (
           <>
-            <SamlSection api={api} saml={settings.saml} onChanged={changed} />
+            <DomainsSection api={api} domains={settings.domains} onChanged={changed} onPoll={reloadDomains} />
+            <SamlSection api={api} saml={settings.saml} domains={settings.domains} onChanged={changed} />
             <ScimSection api={api} saml={settings.saml} scim={settings.scim} onChanged={changed} />
             <ApiKeysSection api={api} keys={settings.apiKeys} baseUrl={settings.scim.baseUrl} onChanged={changed} />
             <AdminTokensSection api={api} tokens={settings.adminTokens} onChanged={changed} />

@@ -22,6 +22,20 @@ export function relative(iso: string, now: Date = new Date()): string {
   return `${-days} day${days === -1 ? '' : 's'} ago`;
 }
 
+/** "in 8 min", "2 h ago", "in 3 days", "just now": for times minutes or hours away. */
+export function fromNow(iso: string, now: Date = new Date()): string {
+  const ms = new Date(iso).getTime() - now.getTime();
+  const abs = Math.abs(ms);
+  const say = (n: number, unit: string) => (ms > 0 ? `in ${n} ${unit}` : `${n} ${unit} ago`);
+  if (abs < 45 * 1000) return ms > 0 ? 'in a moment' : 'just now';
+  const minutes = Math.max(1, Math.round(abs / 60000));
+  if (minutes < 60) return say(minutes, 'min');
+  const hours = Math.round(abs / 3600000);
+  if (hours < 36) return say(hours, 'h');
+  const days = Math.round(abs / DAY);
+  return say(days, days === 1 ? 'day' : 'days');
+}
+
 export type Expiry = { text: string; level: 'ok' | 'warn' | 'expired' | 'never' };
 
 /** An expiry and how worried to be: warn within `warnDays`. */

@@ -8,6 +8,8 @@ export const SETTINGS = graphql(`
       name
       saml { configured idpEntityId ssoUrl certificateSubject certificateExpiresAt certificateExpiresSoon nextCertificateSubject nextCertificateExpiresAt updatedAt allowIdpInitiated spEntityId acsUrl spMetadataUrl }
       scim { enabled baseUrl }
+      # The Domains section polls the same fields with DOMAINS.
+      domains { domain asciiDomain status txtName txtValue verifiedAt verifiedBy lastCheckedAt lastError missingSince nextCheckAt createdAt }
       apiKeys { id name prefix createdAt expiresAt expiresSoon lastUsedAt lastUsedClient revokedAt status }
       adminTokens { id prefix email name current createdAt lastUsedAt expiresAt expiresSoon revokedAt status }
       groupRoleMappings { groupName role }
@@ -104,5 +106,30 @@ export const START_SAML_TEST = graphql(`
 export const SAML_TEST_REPORT = graphql(`
   query SamlTestReport($id: ID!) {
     samlTestReport(id: $id) { succeeded subject memberUserName role checks { check label passed detail } }
+  }
+`);
+
+/** The workspace's claims alone: what the Domains section polls while a claim is pending. */
+export const DOMAINS = graphql(`
+  query Domains {
+    workspace { domains { domain asciiDomain status txtName txtValue verifiedAt verifiedBy lastCheckedAt lastError missingSince nextCheckAt createdAt } }
+  }
+`);
+
+export const CLAIM_DOMAIN = graphql(`
+  mutation ClaimDomain($domain: String!) {
+    claimDomain(domain: $domain) { domain asciiDomain status txtName txtValue verifiedAt verifiedBy lastCheckedAt lastError missingSince nextCheckAt createdAt }
+  }
+`);
+
+export const CHECK_DOMAIN = graphql(`
+  mutation CheckDomain($domain: String!) {
+    checkDomain(domain: $domain) { domain asciiDomain status txtName txtValue verifiedAt verifiedBy lastCheckedAt lastError missingSince nextCheckAt createdAt }
+  }
+`);
+
+export const REMOVE_DOMAIN = graphql(`
+  mutation RemoveDomain($domain: String!) {
+    removeDomain(domain: $domain) { domain status }
   }
 `);

@@ -81,7 +81,9 @@ export function Field({
   );
 }
 
-export function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) {
+/** `what`: said to screen readers after the label ("Copy" + " TXT value for acme.com"), for
+ * pages with several copy buttons. */
+export function CopyButton({ text, label = 'Copy', what }: { text: string; label?: string; what?: string }) {
   const [copied, setCopied] = useState(false);
   async function copy() {
     try {
@@ -101,19 +103,21 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
   return (
     <button type="button" className="secondary" onClick={copy} aria-live="polite">
       {copied ? 'Copied' : label}
+      {what && ' '}
+      {what && <span className="sr-only">{what}</span>}
     </button>
   );
 }
 
 /** A value to paste into the IdP: read-only field with a copy button. */
-export function CopyField({ label, value }: { label: string; value: string }) {
+export function CopyField({ label, value, copyWhat }: { label: string; value: string; copyWhat?: string }) {
   const id = useId();
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
       <div className="copy-row">
         <input id={id} readOnly value={value} onFocus={(e) => e.target.select()} />
-        <CopyButton text={value} label={`Copy`} />
+        <CopyButton text={value} label={`Copy`} what={copyWhat} />
       </div>
     </div>
   );

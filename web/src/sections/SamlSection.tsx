@@ -4,11 +4,12 @@ import { CONFIGURE_SAML, SAML_TEST_REPORT, SET_ALLOW_IDP_INITIATED, START_SAML_T
 import type { Settings } from '../App';
 import { expiry } from '../format';
 import { Badge, CopyField, ErrorNote, Field, IdpSteps, Section } from '../ui';
+import type { Domain } from './DomainsSection';
 
 type Saml = Settings['saml'];
 type Mode = 'metadata' | 'fields';
 
-export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; onChanged: () => Promise<void> }) {
+export function SamlSection({ api, saml, domains, onChanged }: { api: Api; saml: Saml; domains: Domain[]; onChanged: () => Promise<void> }) {
   const [editing, setEditing] = useState(!saml.configured);
   const [mode, setMode] = useState<Mode>('metadata');
   const [metadataXml, setMetadataXml] = useState('');
@@ -20,6 +21,7 @@ export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; on
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const cert = expiry(saml.certificateExpiresAt, 30);
+  const verified = domains.filter((d) => d.status === 'VERIFIED').map((d) => d.domain);
 
   async function submit(e: React.FormEvent) {
     e.preventDefault();
@@ -49,6 +51,27 @@ export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; on
 
   return (
     <Section id="saml" title="SAML single sign-on" status={saml.configured ? <Badge tone="ok">Configured</Badge> : <Badge tone="muted">Not configured</Badge>}>
+      {verified.length ? (
+        <p className="signs-in" id="saml-domains">
+          Signs in people of:{' '}
+          {verified.map((d, i) => (
+            <span key={d}>
+              {i > 0 && ', '}
+              <strong>{d}</strong>
+            </span>
+          ))}{' '}
+          <a href="#domains" className="small">
+            Manage domains
+          </a>
+        </p>
+      ) : (
+        <p className="warning" id="saml-domains">
+          {saml.configured
+            ? 'SAML signs in nobody: the workspace has no verified domain. '
+            : 'SAML can’t be configured until one of your e-mail domains is verified, and it signs in nobody without one. '}
+          <a href="#domains">Verify a domain in Domains</a>.
+        </p>
+      )}
       <p className="hint">What your identity provider needs from this workspace:</p>
       <CopyField label="ACS URL (Okta: Single sign-on URL; Entra: Reply URL)" value={saml.acsUrl} />
       <CopyField label="SP entity ID (Okta: Audience URI; Entra: Identifier)" value={saml.spEntityId} />
@@ -155,7 +178,13 @@ export function SamlSection({ api, saml, onChanged }: { api: Api; saml: Saml; on
             placeholder="-----BEGIN CERTIFICATE-----"
             hint="During a certificate rotation at the IdP, signatures by either certificate are accepted."
           />
-          <ErrorNote error={error} />
+          {error instanceof ApiError && error.code === 'DOMAIN_REQUIRED' ? (
+            <p className="error" role="alert">
+              {error.message} <a href="#domains">Go to Domains</a>
+            </p>
+          ) : (
+            <ErrorNote error={error} />
+          )}
           <div className="actions">
             <button type="submit" disabled={busy}>
               {busy ? 'Saving…' : 'Save SAML configuration'}
