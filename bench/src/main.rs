@@ -1155,6 +1155,25 @@ async fn another_workspace(
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    // SAML (which SCIM needs) waits for a verified domain: the operator vouches for the owner's.
+    let out = tokio::process::Command::new(gateway)
+        .args([
+            "domains",
+            "verify",
+            "--workspace",
+            slug,
+            &format!("{slug}.test"),
+        ])
+        .env("DATABASE_URL", database_url)
+        .env("SCIM_GATEWAY_LOG", "warn")
+        .output()
+        .await
+        .expect("domains verify");
+    assert!(
+        out.status.success(),
+        "domains verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     enable_scim(addr, &token).await
 }
 

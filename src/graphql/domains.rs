@@ -1,9 +1,10 @@
 //! A workspace's claimed e-mail domains as the admin API shows them.
 
-use async_graphql::{Enum, Object};
+use async_graphql::{Context, Enum, Object};
 use chrono::{DateTime, Utc};
 
 use crate::domain::domains::{self, DomainClaim};
+use crate::state::AppState;
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DomainStatus {
@@ -93,6 +94,13 @@ impl Domain {
     /// When the background looks it up next; null: only when an admin asks.
     async fn next_check_at(&self) -> Option<DateTime<Utc>> {
         self.0.next_check_at
+    }
+
+    /// When a pending claim fails, or a verified domain whose record is missing lapses, unless
+    /// the record is seen first; null otherwise.
+    async fn deadline(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        let state = ctx.data::<AppState>()?;
+        Ok(self.0.deadline(&state.domain_checks.schedule))
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

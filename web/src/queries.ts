@@ -9,7 +9,7 @@ export const SETTINGS = graphql(`
       saml { configured idpEntityId ssoUrl certificateSubject certificateExpiresAt certificateExpiresSoon nextCertificateSubject nextCertificateExpiresAt updatedAt allowIdpInitiated spEntityId acsUrl spMetadataUrl }
       scim { enabled baseUrl }
       # The Domains section polls the same fields with DOMAINS.
-      domains { domain asciiDomain status txtName txtValue verifiedAt verifiedBy lastCheckedAt lastError missingSince nextCheckAt createdAt }
+      domains { domain asciiDomain status txtName txtValue verifiedAt verifiedBy lastCheckedAt lastError missingSince nextCheckAt deadline createdAt }
       apiKeys { id name prefix createdAt expiresAt expiresSoon lastUsedAt lastUsedClient revokedAt status }
       adminTokens { id prefix email name current createdAt lastUsedAt expiresAt expiresSoon revokedAt status }
       groupRoleMappings { groupName role }
@@ -112,19 +112,19 @@ export const SAML_TEST_REPORT = graphql(`
 /** The workspace's claims alone: what the Domains section polls while a claim is pending. */
 export const DOMAINS = graphql(`
   query Domains {
-    workspace { domains { domain asciiDomain status txtName txtValue verifiedAt verifiedBy lastCheckedAt lastError missingSince nextCheckAt createdAt } }
+    workspace { domains { domain asciiDomain status txtName txtValue verifiedAt verifiedBy lastCheckedAt lastError missingSince nextCheckAt deadline createdAt } }
   }
 `);
 
 export const CLAIM_DOMAIN = graphql(`
   mutation ClaimDomain($domain: String!) {
-    claimDomain(domain: $domain) { domain asciiDomain status txtName txtValue verifiedAt verifiedBy lastCheckedAt lastError missingSince nextCheckAt createdAt }
+    claimDomain(domain: $domain) { domain asciiDomain status txtName txtValue verifiedAt verifiedBy lastCheckedAt lastError missingSince nextCheckAt deadline createdAt }
   }
 `);
 
 export const CHECK_DOMAIN = graphql(`
   mutation CheckDomain($domain: String!) {
-    checkDomain(domain: $domain) { domain asciiDomain status txtName txtValue verifiedAt verifiedBy lastCheckedAt lastError missingSince nextCheckAt createdAt }
+    checkDomain(domain: $domain) { domain asciiDomain status txtName txtValue verifiedAt verifiedBy lastCheckedAt lastError missingSince nextCheckAt deadline createdAt }
   }
 `);
 

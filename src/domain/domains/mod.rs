@@ -64,6 +64,16 @@ impl DomainClaim {
         idna::domain_to_unicode(&self.domain).0
     }
 
+    /// When a pending claim fails, or a verified domain whose record is missing lapses, unless
+    /// the record is seen first; `None` otherwise.
+    pub fn deadline(&self, schedule: &Schedule) -> Option<DateTime<Utc>> {
+        match (self.status, self.missing_since) {
+            (Status::Pending, _) => Some(self.created_at + schedule.pending_for),
+            (Status::Verified, Some(since)) => Some(since + schedule.lapse_after),
+            _ => None,
+        }
+    }
+
     /// The name the TXT record goes under.
     pub fn txt_name(&self) -> String {
         record_name(&self.domain)
@@ -206,7 +216,7 @@ pub async fn claim(store: &Store, principal: &Principal, input: &str) -> Result<
     if let Some(holder) = verified_by_workspace(&txn, domain).await?
         && holder != *ws
     {
-        return Err(taken(domain));
+        return Err(taken(&name.unicode()));
     }
     let held = workspace_domain::Entity::find()
         .filter(workspace_domain::Column::WorkspaceId.eq(ws.as_str()))

@@ -26,6 +26,7 @@ function claim(domain: string, over: Partial<Domain> = {}): Domain {
     lastCheckedAt: null,
     lastError: null,
     missingSince: null,
+    deadline: null,
     nextCheckAt: new Date(Date.now() + 8 * MIN).toISOString(),
     createdAt: ago(20 * MIN),
     ...over,
@@ -36,6 +37,7 @@ const pending = claim('bücher.example', {
   asciiDomain: 'xn--bcher-kva.example',
   lastCheckedAt: ago(2 * MIN),
   lastError: 'no TXT record at _scim-gateway.xn--bcher-kva.example',
+  deadline: new Date(Date.now() + 71 * 60 * MIN).toISOString(),
 });
 const byDns = claim('acme.de', { status: 'VERIFIED', verifiedBy: 'DNS', verifiedAt: ago(86400_000), lastCheckedAt: ago(3600_000), nextCheckAt: new Date(Date.now() + 20 * 3600_000).toISOString() });
 const byOperator = claim('example.com', { status: 'VERIFIED', verifiedBy: 'OPERATOR', verifiedAt: ago(86400_000), nextCheckAt: null });
@@ -95,7 +97,7 @@ describe('DomainsSection', () => {
   });
 
   it('warns when a verified domain’s record has gone missing, with the day it lapses', () => {
-    const missing = claim('acme.de', { ...byDns, missingSince: '2026-03-01T10:00:00Z', lastError: 'no TXT record at _scim-gateway.acme.de' });
+    const missing = claim('acme.de', { ...byDns, missingSince: '2026-03-01T10:00:00Z', deadline: '2026-03-08T10:00:00Z', lastError: 'no TXT record at _scim-gateway.acme.de' });
     setup([missing]);
     expect(within(item('acme.de')).getByRole('status')).toHaveTextContent(/missing since 1 Mar 2026.*lapses 8 Mar 2026/);
   });

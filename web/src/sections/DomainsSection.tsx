@@ -10,7 +10,6 @@ export type Domain = Settings['domains'][number];
 /** How often the list is asked again while a claim is pending. */
 export const POLL_MS = 5000;
 
-const HOUR = 60 * 60 * 1000;
 // The gateway's schedule, for the wording only (the gateway decides).
 const PENDING_FOR_HOURS = 72;
 const LAPSE_AFTER_DAYS = 7;
@@ -172,13 +171,13 @@ function statusText(d: Domain): string {
     case 'VERIFIED':
       if (d.verifiedBy === 'OPERATOR') return `Since ${formatDateTime(d.verifiedAt)}: the operator vouched for it, no DNS record is needed.`;
       if (d.missingSince) {
-        const lapses = new Date(new Date(d.missingSince).getTime() + LAPSE_AFTER_DAYS * 24 * HOUR).toISOString();
-        return `The TXT record has been missing since ${formatDateTime(d.missingSince)}: the domain lapses ${formatDateTime(lapses)} unless it is back.`;
+        const lapses = d.deadline ? ` ${formatDateTime(d.deadline)}` : '';
+        return `The TXT record has been missing since ${formatDateTime(d.missingSince)}: the domain lapses${lapses} unless it is back.`;
       }
       return `Since ${formatDateTime(d.verifiedAt)}. Keep the record published: it is checked again daily.`;
     case 'PENDING': {
-      const fails = new Date(new Date(d.createdAt).getTime() + PENDING_FOR_HOURS * HOUR).toISOString();
-      return `Waiting for the TXT record: checked every 10 minutes until ${formatDateTime(fails)}.`;
+      const until = d.deadline ? ` until ${formatDateTime(d.deadline)}` : '';
+      return `Waiting for the TXT record: checked every 10 minutes${until}.`;
     }
     case 'FAILED':
       return `The record was not seen within ${PENDING_FOR_HOURS} hours. Publish it, then press Check now.`;

@@ -29,6 +29,7 @@ function domain(name: string, status: Domain['status'], verifiedBy: Domain['veri
     lastCheckedAt: null,
     lastError: null,
     missingSince: null,
+    deadline: null,
     nextCheckAt: null,
     createdAt: '2026-01-01T00:00:00Z',
   };
