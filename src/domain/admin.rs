@@ -273,10 +273,7 @@ pub async fn issue_token_named(
         Some(ws) => (ws, false),
         None => (workspaces::create(&txn, slug, name).await?, true),
     };
-    let mut account = workspaces::find_or_create_account(&txn, &email).await?;
-    if given.is_some() || family.is_some() {
-        account = workspaces::rename_account(&txn, &ws.id, account, given, family).await?;
-    }
+    let account = workspaces::find_or_create_account(&txn, &email).await?;
     let member = match member::Entity::find()
         .filter(member::Column::WorkspaceId.eq(ws.id.clone()))
         .filter(member::Column::AccountId.eq(account.id.clone()))
@@ -293,6 +290,10 @@ pub async fn issue_token_named(
             workspaces::add_member(&txn, &ws.id, &account, created_workspace, role).await?
         }
     };
+    if given.is_some() || family.is_some() {
+        // The operator names the person: the account and this workspace's member.
+        workspaces::rename_account(&txn, &ws.id, account.clone(), given, family).await?;
+    }
     let is_admin = member.active && Role::from_stored(&member.effective_role) == Role::Admin;
     let secret = secrets::generate("sgat");
     let created_at = crate::domain::now();

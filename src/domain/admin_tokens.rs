@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use crate::domain::activity::{self, NewEntry};
 use crate::domain::admin::{self, Credential, Principal};
 use crate::domain::{Error, Result, Store, now};
-use crate::entities::{account, admin_token};
+use crate::entities::{account, admin_token, member};
 
 /// A token expiring within this window is flagged on the page.
 pub const EXPIRY_WARNING: TimeDelta = TimeDelta::days(7);
@@ -71,15 +71,35 @@ impl AdminToken {
 /// Every admin token of the workspace, newest first, revoked and expired ones included. The
 /// caller has been checked to be the workspace's admin (`admin::workspace_of`).
 pub async fn list(store: &Store, workspace_id: &str) -> Result<Vec<AdminToken>> {
-    Ok(admin_token::Entity::find()
+    let db = store.pool();
+    let rows = admin_token::Entity::find()
         .filter(admin_token::Column::WorkspaceId.eq(workspace_id))
         .find_also_related(account::Entity)
         .order_by_desc(admin_token::Column::CreatedAt)
         .order_by_asc(admin_token::Column::Id)
-        .all(store.pool())
-        .await?
+        .all(db)
+        .await?;
+    // The holders' names as this workspace has them (its members'), not the global profile
+    // another workspace's IdP may have written.
+    let names: std::collections::HashMap<String, (Option<String>, Option<String>)> =
+        member::Entity::find()
+            .filter(member::Column::WorkspaceId.eq(workspace_id))
+            .filter(member::Column::AccountId.is_in(rows.iter().map(|(r, _)| r.account_id.clone())))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|m| (m.account_id, (m.given_name, m.family_name)))
+            .collect();
+    Ok(rows
         .into_iter()
-        .map(|(row, account)| AdminToken::new(row, account))
+        .map(|(row, account)| {
+            let (given, family) = names.get(&row.account_id).cloned().unwrap_or_default();
+            AdminToken {
+                given_name: given,
+                family_name: family,
+                ..AdminToken::new(row, account)
+            }
+        })
         .collect())
 }
 

@@ -36,6 +36,6 @@ pub mod workspaces;
 pub use error::{Error, Failure, Result};
 pub use store::Store;
 pub use values::{
-    email_domain, email_key, new_id, now, sign_in_candidate_keys, sign_in_identity,
+    account_domain, email_domain, email_key, new_id, now, sign_in_candidate_keys, sign_in_identity,
     starts_with_ignore_case,
 };

@@ -60,6 +60,21 @@ pub fn email_domain(address: &str) -> Option<String> {
     canonical_domain(domain.strip_suffix('.').unwrap_or(domain))
 }
 
+/// The domain an account is filed under: the IDNA ASCII form of its `email_key`'s domain, with
+/// IDNA's mapping. Accounts are found by `email_key` (Unicode lowercase), which already merges
+/// spellings such as the Kelvin sign with `k`; the domain is taken from that same key, so an
+/// account one workspace creates under an odd spelling of `bank.test` is still `bank.test`'s,
+/// and its global profile the verified workspace's to write. `None` without a domain.
+pub fn account_domain(email: &str) -> Option<String> {
+    let key = email_key(email);
+    let (local, domain) = key.rsplit_once('@')?;
+    if local.is_empty() {
+        return None;
+    }
+    let ascii = idna::domain_to_ascii(domain.strip_suffix('.').unwrap_or(domain)).ok()?;
+    (!ascii.is_empty()).then_some(ascii)
+}
+
 /// The IDNA ASCII form of `domain` when `domain` is already what IDNA maps it to (up to ASCII
 /// case); `None` otherwise.
 fn canonical_domain(domain: &str) -> Option<String> {
@@ -151,6 +166,24 @@ mod sign_in_identity_tests {
         assert_eq!(email_domain("@acme.test"), None);
         // A look-alike spelling IDNA would map is nobody's domain.
         assert_eq!(email_domain("admin@exa\u{200b}mple.com"), None);
+    }
+
+    #[test]
+    fn an_account_is_filed_under_the_domain_of_its_key() {
+        // The Kelvin sign lowercases to `k`: the key is kate@bank.test, and so is the domain.
+        assert_eq!(
+            account_domain("kate@ban\u{212A}.test").as_deref(),
+            Some("bank.test")
+        );
+        assert_eq!(
+            account_domain("jo@BÜCHER.test").as_deref(),
+            Some("xn--bcher-kva.test")
+        );
+        assert_eq!(
+            account_domain("Kate@Acme.TEST.").as_deref(),
+            Some("acme.test")
+        );
+        assert_eq!(account_domain("jdoe"), None);
     }
 
     #[test]

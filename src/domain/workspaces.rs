@@ -153,7 +153,7 @@ pub fn new_account(
         id: new_id(),
         email: email.trim().to_string(),
         email_key: email_key(email),
-        email_domain: Some(crate::domain::email_domain(email).unwrap_or_default()),
+        email_domain: Some(crate::domain::account_domain(email).unwrap_or_default()),
         given_name,
         family_name,
         created_at: at,
@@ -286,8 +286,10 @@ pub async fn add_member(
         effective_role: effective.as_str().to_string(),
         is_owner,
         attributes: "{}".into(),
-        given_name: account.given_name.clone(),
-        family_name: account.family_name.clone(),
+        // Its own names come from this workspace (its IdP, or the operator naming it), never
+        // from what another workspace wrote on the account.
+        given_name: None,
+        family_name: None,
         emails: serde_json::json!([[account.email, "work", true]]).to_string(),
         version: 1,
         created_at: at,

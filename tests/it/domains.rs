@@ -367,6 +367,31 @@ async fn the_first_workspace_to_verify_a_domain_holds_it() {
             .contains("another workspace verified this domain first"),
         "{b_claim}"
     );
+    // Held elsewhere, B's claim stays what it was (never verified), and still fails on time.
+    assert!(
+        b_claim["verifiedAt"].is_null() && b_claim["verifiedBy"].is_null(),
+        "{b_claim}"
+    );
+    age(
+        &app,
+        "shared.test",
+        workspace_domain::Column::CreatedAt,
+        TimeDelta::hours(100),
+    )
+    .await;
+    workspace_domain::Entity::update_many()
+        .col_expr(workspace_domain::Column::CreatedAt, Expr::value(Utc::now()))
+        .filter(workspace_domain::Column::Status.eq("VERIFIED"))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let body = app
+        .gql_errors(Some(&b), &check_mutation(), json!({ "d": "shared.test" }))
+        .await;
+    assert_eq!(error_code(&body), "DOMAIN_TAKEN", "{body}");
+    let b_claim = &domains(&app, &b).await[0];
+    assert_eq!(b_claim["status"], "FAILED", "{b_claim}");
+    assert!(b_claim["verifiedAt"].is_null(), "{b_claim}");
     // A new claim of a verified domain is refused at once, and the operator can't vouch for it.
     let c = app.admin_token("initech", "owner@initech.test").await;
     let body = app
@@ -379,7 +404,7 @@ async fn the_first_workspace_to_verify_a_domain_holds_it() {
         "{vouched:?}"
     );
 
-    // A removes it: B verifies.
+    // A removes it: B verifies (a failed claim, checked now).
     app.gql(
         Some(&a),
         "mutation { removeDomain(domain: \"shared.test\") { status } }",
@@ -633,7 +658,7 @@ async fn removing_a_verified_domain_stops_its_sign_ins_at_once() {
     sso.app
         .add_member(&sso.workspace_id, "alice@acme.test", None)
         .await;
-    sso.sign_in("alice@acme.test").await;
+    let alice = sso.sign_in("alice@acme.test").await;
     sso.app
         .gql(
             Some(&sso.admin),
@@ -641,12 +666,14 @@ async fn removing_a_verified_domain_stops_its_sign_ins_at_once() {
             json!({}),
         )
         .await;
+    // The sessions its IdP opened for the domain's people end with it.
+    assert_eq!(sso.sessions().await, 0);
+    let (_, me) = sso.gql_cookie(&alice, "{ me { userName } }").await;
+    assert_eq!(error_code(&me), "UNAUTHENTICATED", "{me}");
     let response = sso
         .post_acs(&sso.assertion("alice@acme.test").signed(), None)
         .await;
-    let body = sso
-        .assert_refused_keeping_sessions(response, "domain removed")
-        .await;
+    let body = sso.assert_refused(response, "domain removed").await;
     assert!(body.contains("not a verified domain"), "{body}");
     assert!(
         sso.latest_refusal()
@@ -715,5 +742,32 @@ async fn accounts_stored_before_claimed_domains_get_their_domain_filled() {
             .unwrap(),
         0,
         "once"
+    );
+}
+
+#[tokio::test]
+async fn an_account_made_under_another_spelling_of_a_domain_is_still_that_domains() {
+    let app = TestApp::spawn().await;
+    let admin_a = app.admin_token("acme", "owner@acme.test").await;
+    let (base_a, key_a) = enable_scim(&app, &admin_a).await;
+    app.vouch(&app.workspace_id(&admin_a).await, "bank.test")
+        .await;
+    let admin_b = app.admin_token("globex", "owner@globex.test").await;
+    let (base_b, key_b) = enable_scim(&app, &admin_b).await;
+    // B files Kate first, with the Kelvin sign (U+212A) for the k of bank.test: the same key.
+    let (status, _) = call(&app, &base_b, &key_b, "POST", "/Users",
+        Some(json!({ "schemas": [USER], "userName": "kate@ban\u{212A}.test", "name": { "givenName": "Squat" } })),
+    ).await;
+    assert_eq!(status, 201);
+    let (status, _) = call(&app, &base_a, &key_a, "POST", "/Users",
+        Some(json!({ "schemas": [USER], "userName": "kate@bank.test", "name": { "givenName": "Kate", "familyName": "Bank" } })),
+    ).await;
+    assert_eq!(status, 201);
+    let account = account_of(&app.db, "kate@bank.test").await;
+    assert_eq!(account.email_domain.as_deref(), Some("bank.test"));
+    assert_eq!(
+        account.given_name.as_deref(),
+        Some("Kate"),
+        "the verified workspace writes the profile"
     );
 }

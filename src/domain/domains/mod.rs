@@ -337,6 +337,9 @@ pub async fn remove(store: &Store, principal: &Principal, input: &str) -> Result
     workspace_domain::Entity::delete_by_id(row.id.clone())
         .exec(&txn)
         .await?;
+    if row.status == workspace_domain::VERIFIED {
+        end_sessions_of(&txn, &principal.workspace_id, &row.domain).await?;
+    }
     let claim = DomainClaim::from(row);
     activity::record(
         &txn,
@@ -365,6 +368,27 @@ pub async fn vouch(
     input: &str,
 ) -> Result<DomainClaim> {
     let name = DomainName::parse(input)?;
+    for _ in 0..3 {
+        match vouch_once(db, workspace, &name).await {
+            Ok(Some(claim)) => return Ok(claim),
+            // A check stored its result meanwhile: read the claim again.
+            Ok(None) => continue,
+            Err(Error::Conflict(_)) => return Err(taken(&name.unicode())),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Conflict(format!(
+        "{} is being checked right now; run the command again",
+        name.unicode()
+    )))
+}
+
+/// One attempt of `vouch`: `None` when the claim changed between its read and its update.
+async fn vouch_once(
+    db: &impl TransactionTrait,
+    workspace: &str,
+    name: &DomainName,
+) -> Result<Option<DomainClaim>> {
     let domain = name.ascii();
     let txn = crate::db::begin_write(db).await?;
     let ws = workspace::Entity::find()
@@ -384,35 +408,57 @@ pub async fn vouch(
     let at = now();
     let existing = find(&txn, &ws.id, domain).await?;
     let was = existing.as_ref().map(|r| Status::parse(&r.status));
-    let model = workspace_domain::Model {
+    let vouched = |base: workspace_domain::Model| workspace_domain::Model {
         status: Status::Verified.as_str().into(),
         verified_at: Some(at),
         verified_by: Some(Verifier::Operator.as_str().into()),
+        // A write like a check's: a check that read the claim before stores nothing.
+        last_checked_at: Some(at),
         last_error: None,
         missing_since: None,
         next_check_at: None,
-        ..existing.unwrap_or_else(|| workspace_domain::Model {
-            id: new_id(),
-            workspace_id: ws.id.clone(),
-            domain: domain.to_string(),
-            status: String::new(),
-            txt_value: new_record_value(),
-            verified_at: None,
-            verified_by: None,
-            last_checked_at: None,
-            last_error: None,
-            missing_since: None,
-            next_check_at: None,
-            created_at: at,
-        })
+        ..base
     };
-    let stored = if was.is_some() {
-        model.into_active_model().reset_all().update(&txn).await?
-    } else {
-        workspace_domain::Entity::insert(model.clone().into_active_model().reset_all())
-            .exec(&txn)
-            .await?;
-        model
+    let stored = match existing {
+        Some(row) => {
+            use workspace_domain::Column as C;
+            let model = vouched(row.clone());
+            let updated = workspace_domain::Entity::update_many()
+                .col_expr(C::Status, Expr::value(model.status.clone()))
+                .col_expr(C::VerifiedAt, Expr::value(model.verified_at))
+                .col_expr(C::VerifiedBy, Expr::value(model.verified_by.clone()))
+                .col_expr(C::LastCheckedAt, Expr::value(model.last_checked_at))
+                .col_expr(C::LastError, Expr::value(Option::<String>::None))
+                .col_expr(C::MissingSince, Expr::value(Option::<DateTime<Utc>>::None))
+                .col_expr(C::NextCheckAt, Expr::value(Option::<DateTime<Utc>>::None))
+                .filter(unchanged_since_read(&row))
+                .exec(&txn)
+                .await?;
+            if updated.rows_affected == 0 {
+                return Ok(None);
+            }
+            model
+        }
+        None => {
+            let model = vouched(workspace_domain::Model {
+                id: new_id(),
+                workspace_id: ws.id.clone(),
+                domain: domain.to_string(),
+                status: String::new(),
+                txt_value: new_record_value(),
+                verified_at: None,
+                verified_by: None,
+                last_checked_at: None,
+                last_error: None,
+                missing_since: None,
+                next_check_at: None,
+                created_at: at,
+            });
+            workspace_domain::Entity::insert(model.clone().into_active_model().reset_all())
+                .exec(&txn)
+                .await?;
+            model
+        }
     };
     if was != Some(Status::Verified) {
         activity::record(
@@ -427,7 +473,7 @@ pub async fn vouch(
         .await?;
     }
     txn.commit().await?;
-    Ok(stored.into())
+    Ok(Some(stored.into()))
 }
 
 /// What storing a check gave.
@@ -440,7 +486,9 @@ enum Applied {
 }
 
 /// Stores what a lookup of `row` saw: the new status, the times, the reason, and an activity
-/// entry when the status changes; only if the claim is still as read (else `Raced`).
+/// entry when the status changes; only if the claim is still as read (else `Raced`). A record
+/// seen for a domain another workspace holds counts as missing, with that reason (a pending
+/// claim still fails when its time is up).
 async fn apply(
     store: &Store,
     schedule: &Schedule,
@@ -451,34 +499,41 @@ async fn apply(
     let at = now();
     let seen = Seen::of(answer, &row.txt_value, &record_name(&row.domain));
     let transition = next_state(&row, &seen, at, schedule);
-    let txn = crate::db::begin_write(store.writes()).await?;
-    let stored = store_transition(&txn, &row, &transition, at).await;
-    let stored = match stored {
+    let stored = store_with_event(store, schedule, &row, &transition, at, actor).await;
+    Ok(match stored {
+        // The verified index: another workspace verified it first.
         Err(Error::Conflict(_)) if transition.status == Status::Verified => {
-            // The verified index: another workspace verified it first.
-            drop(txn);
-            let kept = Transition {
-                status: Status::parse(&row.status),
-                last_error: Some(
-                    "the record is published, but another workspace verified this domain first"
-                        .into(),
-                ),
-                ..transition.clone()
-            };
-            let txn = crate::db::begin_write(store.writes()).await?;
-            let stored = store_transition(&txn, &row, &kept, at).await?;
-            txn.commit().await?;
-            return Ok(match stored {
+            let held = Seen::Missing(
+                "the record is published, but another workspace verified this domain first".into(),
+            );
+            let kept = next_state(&row, &held, at, schedule);
+            match store_with_event(store, schedule, &row, &kept, at, actor).await? {
                 Some(_) => Applied::Taken,
                 None => Applied::Raced,
-            });
+            }
         }
-        other => other?,
+        other => match other? {
+            Some(claim) => Applied::Stored(claim),
+            None => Applied::Raced,
+        },
+    })
+}
+
+/// One transaction: the conditional update, the activity entry of a change of status, and, when
+/// the domain lapses, the end of the sessions of its people in the workspace.
+async fn store_with_event(
+    store: &Store,
+    schedule: &Schedule,
+    row: &workspace_domain::Model,
+    transition: &Transition,
+    at: DateTime<Utc>,
+    actor: &str,
+) -> Result<Option<DomainClaim>> {
+    let txn = crate::db::begin_write(store.writes()).await?;
+    let Some(claim) = store_transition(&txn, row, transition, at).await? else {
+        return Ok(None);
     };
-    let Some(claim) = stored else {
-        return Ok(Applied::Raced);
-    };
-    if let Some(event) = transition.event(&row, &claim.domain_unicode(), schedule) {
+    if let Some(event) = transition.event(row, &claim.domain_unicode(), schedule) {
         activity::record(
             &txn,
             NewEntry::settings(
@@ -490,8 +545,57 @@ async fn apply(
         )
         .await?;
     }
+    if transition.status == Status::Lapsed && Status::parse(&row.status) == Status::Verified {
+        end_sessions_of(&txn, &row.workspace_id, &row.domain).await?;
+    }
     txn.commit().await?;
-    Ok(Applied::Stored(claim))
+    Ok(Some(claim))
+}
+
+/// Ends the workspace's sessions of people whose account is of `domain`: the IdP no longer
+/// speaks for them, so what it signed them in to ends too (open subscriptions re-check their
+/// session and close).
+async fn end_sessions_of(
+    txn: &impl ConnectionTrait,
+    workspace_id: &str,
+    domain: &str,
+) -> Result<u64> {
+    use crate::entities::{member, session};
+    use sea_orm::sea_query::Query;
+    let of_domain = Query::select()
+        .column((member::Entity, member::Column::Id))
+        .from(member::Entity)
+        .inner_join(
+            account::Entity,
+            Expr::col((account::Entity, account::Column::Id))
+                .equals((member::Entity, member::Column::AccountId)),
+        )
+        .and_where(Expr::col((member::Entity, member::Column::WorkspaceId)).eq(workspace_id))
+        .and_where(Expr::col((account::Entity, account::Column::EmailDomain)).eq(domain))
+        .to_owned();
+    let ended = session::Entity::delete_many()
+        .filter(session::Column::WorkspaceId.eq(workspace_id))
+        .filter(session::Column::MemberId.in_subquery(of_domain))
+        .exec(txn)
+        .await?;
+    Ok(ended.rows_affected)
+}
+
+/// The claim is as `row` read it: every write of a claim (a check, the operator's vouch) sets
+/// `last_checked_at`, so a check or vouch that read it before another write stores nothing.
+fn unchanged_since_read(row: &workspace_domain::Model) -> sea_orm::Condition {
+    use workspace_domain::Column as C;
+    sea_orm::Condition::all()
+        .add(C::Id.eq(row.id.as_str()))
+        .add(C::Status.eq(row.status.as_str()))
+        .add(match row.last_checked_at {
+            Some(checked) => Expr::col(C::LastCheckedAt).eq(checked),
+            None => Expr::col(C::LastCheckedAt).is_null(),
+        })
+        .add(match &row.verified_by {
+            Some(by) => Expr::col(C::VerifiedBy).eq(by.as_str()),
+            None => Expr::col(C::VerifiedBy).is_null(),
+        })
 }
 
 /// The conditional update: `None` when the claim changed (or went) since it was read.
@@ -513,12 +617,7 @@ async fn store_transition(
         .col_expr(C::LastError, Expr::value(t.last_error.clone()))
         .col_expr(C::MissingSince, Expr::value(t.missing_since))
         .col_expr(C::NextCheckAt, Expr::value(t.next_check_at))
-        .filter(C::Id.eq(row.id.as_str()))
-        .filter(C::Status.eq(row.status.as_str()))
-        .filter(match row.last_checked_at {
-            Some(checked) => Expr::col(C::LastCheckedAt).eq(checked),
-            None => Expr::col(C::LastCheckedAt).is_null(),
-        })
+        .filter(unchanged_since_read(row))
         .exec(txn)
         .await?;
     if updated.rows_affected == 0 {
@@ -548,29 +647,38 @@ pub async fn run_due(store: &Store, checks: &DomainChecks) -> Result<usize> {
         .limit(ROUND_SIZE)
         .all(store.pool())
         .await?;
-    let mut looked_up = 0;
+    // Each due claim is taken by moving its next check forward (another replica's round then
+    // skips it), then all taken ones are looked up at once: one round lasts one lookup's bound
+    // (5 s), however many name servers stay silent.
+    let hold = at + TimeDelta::minutes(5);
+    let mut taken_rows = Vec::new();
     for row in due {
-        // Taken by this round only if nobody moved it meanwhile.
-        let hold = at + TimeDelta::minutes(5);
         let taken = workspace_domain::Entity::update_many()
             .col_expr(C::NextCheckAt, Expr::value(Some(hold)))
             .filter(C::Id.eq(row.id.as_str()))
             .filter(C::NextCheckAt.eq(row.next_check_at))
             .exec(store.writes())
             .await?;
-        if taken.rows_affected == 0 {
-            continue;
-        }
-        let answer = checks.look_up(&row.domain).await;
-        looked_up += 1;
-        let row = workspace_domain::Model {
-            next_check_at: Some(hold),
-            ..row
-        };
-        if let Err(e) = apply(store, &checks.schedule, row, &answer, "DNS check").await {
-            tracing::warn!(error = %e, "storing a domain check failed; it runs again later");
+        if taken.rows_affected == 1 {
+            taken_rows.push(workspace_domain::Model {
+                next_check_at: Some(hold),
+                ..row
+            });
         }
     }
+    let looked_up = taken_rows.len();
+    let checks_done = taken_rows.into_iter().map(|row| async move {
+        let answer = checks.look_up(&row.domain).await;
+        let domain = row.domain.clone();
+        match apply(store, &checks.schedule, row, &answer, "DNS check").await {
+            Ok(Applied::Raced) => {
+                tracing::info!(%domain, "a domain check lost to another writer; it runs again later")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(%domain, error = %e, "storing a domain check failed; it runs again later"),
+        }
+    });
+    futures_util::future::join_all(checks_done).await;
     Ok(looked_up)
 }
 
@@ -619,25 +727,29 @@ pub async fn saml_without_verified_domain(db: &impl ConnectionTrait) -> Result<V
 
 /// Fills `accounts.email_domain` where it is empty (accounts stored before claimed domains
 /// existed), in batches; an address without a domain gets `""` (it matches no claim).
-pub async fn fill_account_domains(db: &impl ConnectionTrait) -> Result<u64> {
+pub async fn fill_account_domains(db: &impl TransactionTrait) -> Result<u64> {
     let mut filled = 0;
     loop {
+        // One transaction per batch: one commit (one flush to disk) per 500 accounts.
+        let txn = crate::db::begin_write(db).await?;
         let batch = account::Entity::find()
             .filter(account::Column::EmailDomain.is_null())
             .limit(500)
-            .all(db)
+            .all(&txn)
             .await?;
         if batch.is_empty() {
             return Ok(filled);
         }
         for row in batch {
-            let domain = crate::domain::email_domain(&row.email).unwrap_or_default();
+            let domain = crate::domain::account_domain(&row.email).unwrap_or_default();
             account::Entity::update_many()
                 .col_expr(account::Column::EmailDomain, Expr::value(domain))
                 .filter(account::Column::Id.eq(row.id))
-                .exec(db)
+                .filter(account::Column::EmailDomain.is_null())
+                .exec(&txn)
                 .await?;
             filled += 1;
         }
+        txn.commit().await?;
     }
 }

@@ -208,7 +208,11 @@ pub fn next_state(
         missing_since: row.missing_since,
         next_check_at: row.next_check_at,
     };
+    let overdue = at - row.created_at >= schedule.pending_for;
     let next_for = |status: Status, missing: bool| match status {
+        // A claim kept pending past its time by DNS trouble is looked up daily, not every 10
+        // minutes forever.
+        Status::Pending if overdue => Some(at + schedule.verified_every),
         Status::Pending => Some(at + schedule.pending_every),
         Status::Verified if missing => Some(at + schedule.missing_every),
         Status::Verified | Status::Lapsed => Some(at + schedule.verified_every),
@@ -320,6 +324,13 @@ mod tests {
         let trouble = Seen::Unknown("SERVFAIL".into());
         let pending = next_state(&row(Status::Pending, 500, at), &trouble, at, &s);
         assert_eq!(pending.status, Status::Pending);
+        assert_eq!(
+            pending.next_check_at,
+            Some(at + s.verified_every),
+            "daily once overdue"
+        );
+        let young = next_state(&row(Status::Pending, 5, at), &trouble, at, &s);
+        assert_eq!(young.next_check_at, Some(at + s.pending_every));
         assert!(pending.last_error.unwrap().contains("SERVFAIL"));
         let mut verified = row(Status::Verified, 500, at);
         verified.missing_since = Some(at - TimeDelta::days(30));
