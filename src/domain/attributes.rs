@@ -519,3 +519,48 @@ pub fn belongs_elsewhere(urn: &str, resource: Resource) -> bool {
     };
     !ours(resource) && (ours(Resource::User) || ours(Resource::Group))
 }
+
+/// Most bytes kept per user or group beyond the attributes stored in columns (unknown and
+/// extension attributes, as JSON): what one resource may add to the database.
+pub const MAX_KEPT_BYTES: usize = 64 * 1024;
+/// Most values of one multi-valued attribute of a user (`emails`, `phoneNumbers`, …).
+pub const MAX_VALUES: usize = 50;
+
+/// The kept attributes of a resource are within `MAX_KEPT_BYTES`, and none of their arrays (at
+/// the top or in an extension object) holds more than `MAX_VALUES` values; `Err` names the limit.
+pub fn check_kept(kept: &serde_json::Map<String, serde_json::Value>) -> crate::domain::Result<()> {
+    use serde_json::Value;
+    for (name, value) in kept {
+        let arrays: Vec<(String, &Vec<Value>)> = match value {
+            Value::Array(items) => vec![(name.clone(), items)],
+            Value::Object(extension) => extension
+                .iter()
+                .filter_map(|(k, v)| v.as_array().map(|a| (format!("{name}:{k}"), a)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (attr, items) in arrays {
+            if items.len() > MAX_VALUES {
+                return Err(crate::domain::Error::invalid(
+                    attr.clone(),
+                    format!(
+                        "{attr} has {} values; at most {MAX_VALUES} are kept",
+                        items.len()
+                    ),
+                ));
+            }
+        }
+    }
+    let size = serde_json::to_vec(kept)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_KEPT_BYTES {
+        return Err(crate::domain::Error::invalid(
+            "attributes",
+            format!(
+                "the attributes kept beyond the schema's columns are {size} bytes; at most {MAX_KEPT_BYTES} are kept per resource"
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -559,6 +559,7 @@ fn plural(n: usize, word: &str) -> String {
 pub async fn create(store: &Store, p: &ScimPrincipal, input: GroupInput) -> Result<Group> {
     let db = store.writes();
     let name = validate_name(&input.display_name)?;
+    crate::domain::attributes::check_kept(&input.attributes)?;
     let txn = crate::db::begin_write(db).await?;
     let at = now();
     let model = group::Model {
@@ -633,6 +634,7 @@ pub async fn change(
             GroupChange::Attributes(edit) => {
                 let edited = edit(attributes.clone())
                     .map_err(|reason| Error::invalid("Operations", reason))?;
+                crate::domain::attributes::check_kept(&edited)?;
                 fields_changed |= edited != attributes;
                 attributes = edited;
             }

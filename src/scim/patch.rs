@@ -209,6 +209,46 @@ pub fn apply(mut doc: Value, ops: &[PatchOp], resource: Resource) -> ScimResult<
     Ok(doc)
 }
 
+/// A user PATCH's values are counted before any is applied: the values its operations give one
+/// multi-valued attribute, all together, are at most `attributes::MAX_VALUES` (else applying
+/// 10,000 one-value `add`s would compare each with all before the count is refused).
+pub fn check_value_counts(ops: &[PatchOp], resource: Resource) -> ScimResult<()> {
+    if resource != Resource::User {
+        return Ok(());
+    }
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut count = |attr: &str, value: &Value| -> ScimResult<()> {
+        let n = match value {
+            Value::Array(items) => items.len(),
+            _ => 1,
+        };
+        let total = counts.entry(attr.to_ascii_lowercase()).or_default();
+        *total += n;
+        if *total > attributes::MAX_VALUES {
+            return Err(ScimError::invalid_value(format!(
+                "the operations give {attr} more than {} values; a user keeps at most {} per attribute",
+                attributes::MAX_VALUES,
+                attributes::MAX_VALUES
+            )));
+        }
+        Ok(())
+    };
+    for op in ops.iter().filter(|op| op.op != OpKind::Remove) {
+        match (&op.path, &op.value) {
+            (Some(path), Some(value)) if path.filter.is_none() && path.sub.is_none() => {
+                count(&path.attr, value)?
+            }
+            (None, Some(Value::Object(values))) => {
+                for (key, value) in values {
+                    count(key, value)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn is_core(urn: &str) -> bool {
     urn.eq_ignore_ascii_case(USER_SCHEMA) || urn.eq_ignore_ascii_case(GROUP_SCHEMA)
 }

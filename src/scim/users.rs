@@ -152,6 +152,7 @@ pub async fn patch(
 ) -> ScimResult<Response> {
     let projection = ListParams::from_query(&query)?.projection;
     let ops = patch::parse(body)?;
+    patch::check_value_counts(&ops, Resource::User)?;
     let version = if_match(&headers)?;
     let base = state.settings.scim_base_url(&p.workspace_id);
     let user = users::update(&state.store, &p, &id, version, |current| {

@@ -31,6 +31,7 @@ mod operations;
 mod outage;
 mod process;
 mod read_paths;
+mod request_cost;
 mod saml;
 mod saml_idp;
 mod schema_sdl;

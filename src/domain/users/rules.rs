@@ -27,6 +27,7 @@ fn check_text(attr: &str, value: &str) -> Result<()> {
 }
 
 pub(super) fn validate(input: &UserInput) -> Result<()> {
+    use crate::domain::attributes::MAX_VALUES;
     if input.user_name.trim().is_empty() {
         return Err(Error::invalid("userName", "userName is required"));
     }
@@ -44,10 +45,13 @@ pub(super) fn validate(input: &UserInput) -> Result<()> {
     for e in &input.emails {
         check_text("emails.value", &e.value)?;
     }
-    if input.emails.len() > 50 {
-        return Err(Error::invalid("emails", "at most 50 e-mail addresses"));
+    if input.emails.len() > MAX_VALUES {
+        return Err(Error::invalid(
+            "emails",
+            format!("at most {MAX_VALUES} e-mail addresses"),
+        ));
     }
-    Ok(())
+    crate::domain::attributes::check_kept(&input.attributes)
 }
 
 /// The e-mail that identifies the account: the userName when it is one, else the primary e-mail.
