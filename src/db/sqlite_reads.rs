@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -90,20 +90,43 @@ impl SqliteReads {
 
     pub async fn fetch<T: FromCells>(&self, stmt: Statement, cost: Cost) -> Result<Vec<T>, DbErr> {
         if cost == Cost::Point {
-            return self.file.query(&stmt);
+            return self.file.query(&stmt, None);
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let file = self.file.clone();
+        // Dropped with the request (a timeout, a client gone): the scan stops where it is.
+        let abandoned = Abandoned::default();
+        let flag = abandoned.0.clone();
         let job: Job = Box::new(move || {
-            let _ = tx.send(file.query(&stmt));
+            if flag.load(Ordering::Relaxed) {
+                return;
+            }
+            let _ = tx.send(file.query(&stmt, Some(flag)));
         });
         self.scans
             .send(job)
             .map_err(|_| DbErr::Custom("the SQLite scan threads have stopped".into()))?;
-        rx.await
-            .map_err(|_| DbErr::Custom("a SQLite scan ended without an answer".into()))?
+        let answer = rx
+            .await
+            .map_err(|_| DbErr::Custom("a SQLite scan ended without an answer".into()))?;
+        drop(abandoned);
+        answer
     }
 }
+
+/// Set when the future that waits for a scan is dropped; the scan's progress handler reads it.
+#[derive(Default)]
+struct Abandoned(Arc<AtomicBool>);
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Virtual machine steps between two looks at whether a scan's requester still waits (a few
+/// microseconds of work).
+const PROGRESS_STEPS: std::os::raw::c_int = 10_000;
 
 impl Database {
     fn open(&self) -> rusqlite::Result<Connection> {
@@ -122,7 +145,13 @@ impl Database {
         Ok(conn)
     }
 
-    fn query<T: FromCells>(&self, stmt: &Statement) -> Result<Vec<T>, DbErr> {
+    /// Runs `stmt` on this thread's connection; with `abandoned`, it is interrupted as soon as
+    /// that is set.
+    fn query<T: FromCells>(
+        &self,
+        stmt: &Statement,
+        abandoned: Option<Arc<AtomicBool>>,
+    ) -> Result<Vec<T>, DbErr> {
         let values = stmt.values.as_ref().map_or(&[][..], |v| &v.0[..]);
         let params = values.iter().map(to_sql).collect::<Result<Vec<_>, _>>()?;
         CONNECTIONS.with(|cell| {
@@ -135,15 +164,27 @@ impl Database {
                 }
             };
             let conn = &conns[index].1;
-            let mut prepared = conn.prepare_cached(&stmt.sql).map_err(db_err)?;
-            let mut rows = prepared
-                .query(rusqlite::params_from_iter(params.iter()))
-                .map_err(db_err)?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next().map_err(db_err)? {
-                out.push(T::from_cells(row)?);
+            let watched = abandoned.is_some();
+            if let Some(flag) = abandoned {
+                conn.progress_handler(PROGRESS_STEPS, Some(move || flag.load(Ordering::Relaxed)))
+                    .map_err(db_err)?;
             }
-            Ok(out)
+            let read = (|| {
+                let mut prepared = conn.prepare_cached(&stmt.sql).map_err(db_err)?;
+                let mut rows = prepared
+                    .query(rusqlite::params_from_iter(params.iter()))
+                    .map_err(db_err)?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next().map_err(db_err)? {
+                    out.push(T::from_cells(row)?);
+                }
+                Ok(out)
+            })();
+            if watched {
+                conn.progress_handler(0, None::<fn() -> bool>)
+                    .map_err(db_err)?;
+            }
+            read
         })
     }
 }

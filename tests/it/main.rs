@@ -6,6 +6,7 @@ mod admin_tokens;
 mod api_keys;
 mod backend;
 mod backup;
+mod cancellation;
 mod checkpoints;
 mod cli;
 mod common;

@@ -17,6 +17,11 @@ pub struct Server {
 }
 
 impl Server {
+    /// The server's process id (to read its CPU time from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `serve` on an ephemeral port (no web build) over `database_url`.
     pub fn start(database_url: &str) -> Server {
         Self::start_with(database_url, &[], Stdio::null())
