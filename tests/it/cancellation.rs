@@ -38,10 +38,10 @@ async fn a_timed_out_filter_stops_burning_cpu_within_a_second_of_its_503() {
         key,
         ..
     } = start_with_scim_using(server).await;
-    for batch in 0..20 {
-        let operations: Vec<_> = (0..100)
+    for batch in 0..40 {
+        let operations: Vec<_> = (0..50)
             .map(|i| {
-                let n = batch * 100 + i;
+                let n = batch * 50 + i;
                 json!({ "method": "POST", "path": "/Users", "bulkId": format!("u{n}"), "data": {
                     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                     "userName": format!("user{n}@example.com"),
