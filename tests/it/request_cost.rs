@@ -153,3 +153,56 @@ async fn what_a_group_keeps_beyond_its_columns_is_bounded() {
         read.body
     );
 }
+
+/// `n` terms `{attr} co "q0" or …`.
+fn or_terms(attr: &str, n: usize) -> String {
+    (0..n)
+        .map(|i| format!("{attr} co \"q{i}\""))
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+fn query(filter: &str) -> String {
+    url::form_urlencoded::byte_serialize(filter.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn a_filter_asking_for_many_passes_over_multi_valued_attributes_is_refused_before_any_sql() {
+    let s = Scim::start().await;
+    let jane = s.create_user("jane@acme.test", "Jane", "Doe").await;
+    s.create_group("Reviewers", &[&jane]).await;
+    for (path, filter) in [
+        ("/Users", or_terms("emails", 210)),
+        ("/Users", or_terms("emails", 17)),
+        ("/Users", format!("emails[{}]", or_terms("value", 17))),
+        ("/Users", or_terms("groups", 17)),
+        ("/Users", format!("not ({})", or_terms("emails.value", 17))),
+        ("/Groups", or_terms("members", 17)),
+    ] {
+        let r = s
+            .call("GET", &format!("{path}?filter={}", query(&filter)), None)
+            .await;
+        assert_scim_error(&r, 400, Some("invalidFilter"));
+        assert!(
+            detail(&r.body).contains("at most 16 are allowed in one filter"),
+            "{filter}: {}",
+            r.body
+        );
+    }
+    // At the limit, and any number of comparisons of single-valued attributes, are answered.
+    for (path, filter, found) in [
+        (
+            "/Users",
+            format!("{} or emails co \"jane@\"", or_terms("emails", 15)),
+            1,
+        ),
+        ("/Users", format!("emails[{}]", or_terms("value", 16)), 0),
+        ("/Users", or_terms("userName", 100), 0),
+        ("/Groups", or_terms("members", 16), 0),
+    ] {
+        let r = s
+            .ok("GET", &format!("{path}?filter={}", query(&filter)), None)
+            .await;
+        assert_eq!(r.body["totalResults"], found, "{filter}: {}", r.body);
+    }
+}
