@@ -228,21 +228,7 @@ pub async fn claim(store: &Store, principal: &Principal, input: &str) -> Result<
             format!("a workspace claims at most {MAX_CLAIMS} domains; remove one first"),
         ));
     }
-    let at = now();
-    let model = workspace_domain::Model {
-        id: new_id(),
-        workspace_id: ws.clone(),
-        domain: domain.to_string(),
-        status: Status::Pending.as_str().into(),
-        txt_value: new_record_value(),
-        verified_at: None,
-        verified_by: None,
-        last_checked_at: None,
-        last_error: None,
-        missing_since: None,
-        next_check_at: Some(at + TimeDelta::seconds(30)),
-        created_at: at,
-    };
+    let model = new_claim(ws, domain, now());
     workspace_domain::Entity::insert(model.clone().into_active_model().reset_all())
         .exec(&txn)
         .await
@@ -267,6 +253,24 @@ pub async fn claim(store: &Store, principal: &Principal, input: &str) -> Result<
     .await?;
     txn.commit().await?;
     Ok(model.into())
+}
+
+/// A new pending claim, its record value fresh, looked up first 30 s after it is made.
+fn new_claim(workspace_id: &str, domain: &str, at: DateTime<Utc>) -> workspace_domain::Model {
+    workspace_domain::Model {
+        id: new_id(),
+        workspace_id: workspace_id.to_string(),
+        domain: domain.to_string(),
+        status: Status::Pending.as_str().into(),
+        txt_value: new_record_value(),
+        verified_at: None,
+        verified_by: None,
+        last_checked_at: None,
+        last_error: None,
+        missing_since: None,
+        next_check_at: Some(at + TimeDelta::seconds(30)),
+        created_at: at,
+    }
 }
 
 async fn find(
@@ -406,58 +410,33 @@ async fn vouch_once(
         return Err(taken(&name.unicode()));
     }
     let at = now();
-    let existing = find(&txn, &ws.id, domain).await?;
-    let was = existing.as_ref().map(|r| Status::parse(&r.status));
-    let vouched = |base: workspace_domain::Model| workspace_domain::Model {
-        status: Status::Verified.as_str().into(),
+    let vouched = Transition {
+        status: Status::Verified,
         verified_at: Some(at),
-        verified_by: Some(Verifier::Operator.as_str().into()),
-        // A write like a check's: a check that read the claim before stores nothing.
-        last_checked_at: Some(at),
+        verified_by: Some(Verifier::Operator),
         last_error: None,
         missing_since: None,
         next_check_at: None,
-        ..base
     };
-    let stored = match existing {
-        Some(row) => {
-            use workspace_domain::Column as C;
-            let model = vouched(row.clone());
-            let updated = workspace_domain::Entity::update_many()
-                .col_expr(C::Status, Expr::value(model.status.clone()))
-                .col_expr(C::VerifiedAt, Expr::value(model.verified_at))
-                .col_expr(C::VerifiedBy, Expr::value(model.verified_by.clone()))
-                .col_expr(C::LastCheckedAt, Expr::value(model.last_checked_at))
-                .col_expr(C::LastError, Expr::value(Option::<String>::None))
-                .col_expr(C::MissingSince, Expr::value(Option::<DateTime<Utc>>::None))
-                .col_expr(C::NextCheckAt, Expr::value(Option::<DateTime<Utc>>::None))
-                .filter(unchanged_since_read(&row))
-                .exec(&txn)
-                .await?;
-            if updated.rows_affected == 0 {
-                return Ok(None);
-            }
-            model
-        }
+    let (stored, was) = match find(&txn, &ws.id, domain).await? {
+        // Stored as a check's result is: a check that read the claim before stores nothing.
+        Some(row) => match store_transition(&txn, &row, &vouched, at).await? {
+            Some(claim) => (claim, Some(Status::parse(&row.status))),
+            None => return Ok(None),
+        },
         None => {
-            let model = vouched(workspace_domain::Model {
-                id: new_id(),
-                workspace_id: ws.id.clone(),
-                domain: domain.to_string(),
-                status: String::new(),
-                txt_value: new_record_value(),
-                verified_at: None,
-                verified_by: None,
-                last_checked_at: None,
-                last_error: None,
-                missing_since: None,
+            let row = workspace_domain::Model {
+                status: vouched.status.as_str().into(),
+                verified_at: vouched.verified_at,
+                verified_by: vouched.verified_by.map(|v| v.as_str().into()),
+                last_checked_at: Some(at),
                 next_check_at: None,
-                created_at: at,
-            });
-            workspace_domain::Entity::insert(model.clone().into_active_model().reset_all())
+                ..new_claim(&ws.id, domain, at)
+            };
+            workspace_domain::Entity::insert(row.clone().into_active_model().reset_all())
                 .exec(&txn)
                 .await?;
-            model
+            (row.into(), None)
         }
     };
     if was != Some(Status::Verified) {
@@ -473,7 +452,7 @@ async fn vouch_once(
         .await?;
     }
     txn.commit().await?;
-    Ok(Some(stored.into()))
+    Ok(Some(stored))
 }
 
 /// What storing a check gave.
